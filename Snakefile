@@ -1,0 +1,28 @@
+from snakemake.utils import min_version, validate
+
+
+min_version("9.0")
+
+
+# Other configs (config/quick.yaml, config/original.yaml, your own) are applied
+# on top of this one with --configfile.
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+check_config(config)
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/weights.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    input:
+        rules.aggregate.output,
+    default_target: True

@@ -1,0 +1,13 @@
+rule aggregate:
+    input:
+        metrics=metrics_files(),
+    output:
+        csv="results/tables/summary.csv",
+        markdown="results/tables/summary.md",
+    log:
+        "results/logs/aggregate.log",
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/aggregate.py"

@@ -1,0 +1,1 @@
+"""Framework-neutral helpers shared by the workflow scripts of cifar-compare."""

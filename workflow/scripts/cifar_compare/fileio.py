@@ -1,0 +1,53 @@
+"""Atomic file writing, hashing and small JSON helpers.
+
+Every result is first written next to its destination and then renamed into
+place, so an interrupted job never leaves a file that looks finished.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+CHUNK_BYTES = 1 << 20
+
+
+@contextlib.contextmanager
+def atomic_path(destination):
+    """Yield a temporary path beside `destination`; rename it there on success."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, destination)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(destination, text):
+    with atomic_path(destination) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(destination, obj):
+    write_text_atomic(destination, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def file_digest(path, algorithm):
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

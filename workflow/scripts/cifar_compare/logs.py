@@ -1,0 +1,24 @@
+"""Send a script's progress and errors to its Snakemake log file."""
+
+import contextlib
+import logging
+
+
+def open_log(path):
+    logging.basicConfig(
+        filename=path,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        force=True,
+    )
+    return logging.getLogger("cifar_compare")
+
+
+@contextlib.contextmanager
+def errors_logged(logger):
+    """Write any exception's traceback to the log before Snakemake sees it."""
+    try:
+        yield
+    except Exception:
+        logger.exception("failed")
+        raise

@@ -1,0 +1,37 @@
+"""Framework-neutral test-set metrics and the metrics record written per model and seed."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "metrics.schema.json"
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """Rows are true classes, columns predicted classes."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def classification_metrics(labels, predictions, class_names):
+    matrix = confusion_matrix(labels, predictions, len(class_names))
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
+    return {
+        "test_images": int(len(labels)),
+        "test_accuracy": float((labels == predictions).mean()),
+        "per_class_accuracy": dict(zip(class_names, per_class.round(6).tolist())),
+        "confusion_matrix": matrix.tolist(),
+        "class_names": list(class_names),
+    }
+
+
+def validate_metrics(record):
+    schema = json.loads(SCHEMA_PATH.read_text())
+    try:
+        jsonschema.validate(record, schema)
+    except jsonschema.ValidationError as error:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ValueError(f"metrics record invalid at {where}: {error.message}") from None

@@ -1,0 +1,17 @@
+"""Measurements of the running process and machine, recorded with every result."""
+
+import platform
+import resource
+import sys
+
+
+def peak_rss_mb():
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def library_versions(*modules):
+    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for module in modules:
+        versions[module.__name__] = str(getattr(module, "__version__", "unknown"))
+    return versions

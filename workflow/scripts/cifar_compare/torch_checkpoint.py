@@ -1,0 +1,40 @@
+"""Build, save and rebuild PyTorch checkpoints that carry their own hyperparameters."""
+
+import os
+
+import torch
+
+from cifar_compare.fileio import atomic_path
+from cifar_compare.torch_models import get_model, get_spec
+from cifar_compare.torch_train import Recipe
+
+
+def device_from_env():
+    """The training device: $CIFAR_COMPARE_DEVICE (cpu, cuda, cuda:1) or 'auto'."""
+    requested = os.environ.get("CIFAR_COMPARE_DEVICE", "auto")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def device_name(device):
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def save_checkpoint(path, model, **record):
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": model.state_dict(), **record}, tmp)
+
+
+def load_checkpoint(path, device):
+    """Return (model on device, recipe, checkpoint record)."""
+    record = torch.load(path, map_location=device, weights_only=True)
+    spec = get_spec(record["architecture"])
+    model = get_model(record["architecture"], record["num_classes"])
+    model.load_state_dict(record["state_dict"])
+    recipe = Recipe.from_config(record["model_config"], spec)
+    return model.to(device, memory_format=torch.channels_last), recipe, record

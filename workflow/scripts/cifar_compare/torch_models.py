@@ -1,0 +1,142 @@
+"""PyTorch model registry: architecture name -> builder and its own preprocessing.
+
+Model code does no I/O: pretrained weights arrive as a state dict.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class AlexNetCifar(nn.Module):
+    """AlexNet for 32x32 inputs: 5 conv, 3 max-pool, 3 dense layers, ReLU, dense dropout."""
+
+    def __init__(self, num_classes=10, dropout=0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 192, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(256 * 4 * 4, 1024),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(1024, 512),
+            nn.ReLU(inplace=True),
+            nn.Linear(512, num_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def _build_alexnet_cifar(num_classes, state_dict):
+    if state_dict is not None:
+        raise ValueError("alexnet_cifar is trained from scratch; it takes no weights")
+    return AlexNetCifar(num_classes)
+
+
+def _build_torchvision_alexnet(num_classes, state_dict):
+    from torchvision.models import alexnet
+
+    model = alexnet(weights=None)
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
+    # New 10-class head after the ImageNet weights are in place.
+    model.classifier[6] = nn.Linear(model.classifier[6].in_features, num_classes)
+    return model
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    build: Callable[[int, dict | None], nn.Module]
+    mean: tuple
+    std: tuple
+    min_input_size: int
+    head: str  # the classification layer, the only one trained under freeze_base
+
+
+REGISTRY = {
+    "alexnet_cifar": ModelSpec(
+        _build_alexnet_cifar, CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"
+    ),
+    "alexnet": ModelSpec(
+        _build_torchvision_alexnet, IMAGENET_MEAN, IMAGENET_STD, 63, "classifier.6"
+    ),
+}
+
+
+def list_models():
+    return sorted(REGISTRY)
+
+
+def get_spec(name):
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown PyTorch architecture {name!r}; known: {', '.join(list_models())}"
+        ) from None
+
+
+def get_model(name, num_classes=10, state_dict=None):
+    return get_spec(name).build(num_classes, state_dict)
+
+
+def freeze_all_but(model, head):
+    """Stop gradients everywhere except in the module named `head`."""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = name.startswith(head + ".")
+
+
+def count_parameters(model):
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable}
+
+
+def set_batchnorm_eval(model):
+    """Keep BatchNorm statistics frozen while fine-tuning a pretrained model."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def layer_summary(model, input_size):
+    """(layer type, output shape, parameters) for every leaf module, in order."""
+    rows = []
+
+    def record(module, _inputs, output):
+        params = sum(p.numel() for p in module.parameters(recurse=False))
+        rows.append((type(module).__name__, tuple(output.shape[1:]), params))
+
+    hooks = [
+        m.register_forward_hook(record) for m in model.modules() if not list(m.children())
+    ]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rows

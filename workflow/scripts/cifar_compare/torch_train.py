@@ -1,0 +1,182 @@
+"""PyTorch training and evaluation loops. Everything arrives as arguments."""
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cifar_compare.resources import peak_rss_mb
+from cifar_compare.schedules import lr_factor
+from cifar_compare.torch_data import batch_indices, random_crop_flip, to_model_input
+from cifar_compare.torch_models import set_batchnorm_eval
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything about how one model is trained, taken from its config entry."""
+
+    epochs: int
+    batch_size: int
+    optimizer: dict
+    schedule: dict
+    augmentation: dict
+    label_smoothing: float
+    input_size: int
+    mean: tuple
+    std: tuple
+    eval_batch_size: int = 500
+
+    @classmethod
+    def from_config(cls, model_config, spec):
+        if model_config["input_size"] < spec.min_input_size:
+            raise ValueError(
+                f"input_size {model_config['input_size']} is below the smallest size "
+                f"{model_config['architecture']} accepts ({spec.min_input_size})"
+            )
+        normalization = model_config.get("normalization") or {}
+        return cls(
+            epochs=model_config["epochs"],
+            batch_size=model_config["batch_size"],
+            optimizer=model_config["optimizer"],
+            schedule=model_config["schedule"],
+            augmentation=model_config["augmentation"],
+            label_smoothing=model_config["label_smoothing"],
+            input_size=model_config["input_size"],
+            mean=tuple(normalization.get("mean", spec.mean)),
+            std=tuple(normalization.get("std", spec.std)),
+        )
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def seed_everything(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def autocast_for(device):
+    """bf16 autocast where the GPU supports it; plain fp32 elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def build_optimizer(parameters, settings):
+    name = settings["name"]
+    common = {"lr": settings["lr"], "weight_decay": settings["weight_decay"]}
+    if name == "sgd":
+        return torch.optim.SGD(
+            parameters, momentum=settings["momentum"], nesterov=settings["nesterov"], **common
+        )
+    if name in ("adam", "adamw"):
+        optimizer_class = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return optimizer_class(
+            parameters, betas=tuple(settings["betas"]), eps=settings["eps"], **common
+        )
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def build_scheduler(optimizer, schedule, total_steps):
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total_steps, schedule)
+    )
+
+
+def train_step(model, images, labels, recipe, optimizer, scheduler, generator):
+    """One optimisation step on a uint8 batch; returns (summed loss, correct count)."""
+    aug = recipe.augmentation
+    batch = random_crop_flip(images, aug["crop_padding"], aug["flip"], generator)
+    x = to_model_input(batch, recipe.mean, recipe.std, recipe.input_size)
+    with autocast_for(images.device):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), labels, label_smoothing=recipe.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.detach() * len(labels), (logits.argmax(1) == labels).sum()
+
+
+def train_one_epoch(model, images, labels, recipe, optimizer, scheduler, generator):
+    """One pass over the training tensors; returns (mean loss, accuracy)."""
+    model.train()
+    set_batchnorm_eval(model)
+    total_loss = torch.zeros((), device=images.device)
+    correct = torch.zeros((), device=images.device, dtype=torch.long)
+    seen = 0
+    for index in batch_indices(len(labels), recipe.batch_size, generator, drop_last=True):
+        loss_sum, hits = train_step(
+            model, images[index], labels[index], recipe, optimizer, scheduler, generator
+        )
+        total_loss += loss_sum
+        correct += hits
+        seen += len(index)
+    return total_loss.item() / seen, correct.item() / seen
+
+
+@torch.no_grad()
+def predict(model, images, recipe):
+    """Logits for every image, in order, computed in fixed-size batches."""
+    model.eval()
+    outputs = []
+    for index in batch_indices(len(images), recipe.eval_batch_size):
+        x = to_model_input(images[index.to(images.device)], recipe.mean, recipe.std, recipe.input_size)
+        with autocast_for(images.device):
+            outputs.append(model(x).float())
+    return torch.cat(outputs)
+
+
+def loss_and_accuracy(logits, labels):
+    loss = F.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(1) == labels).float().mean().item()
+    return loss, accuracy
+
+
+def make_optimizer(model, recipe, steps_per_epoch):
+    """Optimizer over the trainable parameters and its per-step schedule."""
+    optimizer = build_optimizer(
+        [p for p in model.parameters() if p.requires_grad], recipe.optimizer
+    )
+    scheduler = build_scheduler(optimizer, recipe.schedule, recipe.epochs * steps_per_epoch)
+    return optimizer, scheduler
+
+
+def fit(model, train, val, recipe, generator, log):
+    """Train for recipe.epochs; return the per-epoch history (list of dicts)."""
+    train_images, train_labels = train
+    steps_per_epoch = max(1, len(train_labels) // recipe.batch_size)
+    optimizer, scheduler = make_optimizer(model, recipe, steps_per_epoch)
+    history = []
+    for epoch in range(1, recipe.epochs + 1):
+        start = time.perf_counter()
+        train_loss, train_acc = train_one_epoch(
+            model, train_images, train_labels, recipe, optimizer, scheduler, generator
+        )
+        seconds = time.perf_counter() - start
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
+        val_loss, val_acc = loss_and_accuracy(predict(model, val[0], recipe), val[1])
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "epoch_seconds": seconds,
+            "images_per_second": steps_per_epoch * recipe.batch_size / seconds,
+            "lr": optimizer.param_groups[0]["lr"],
+            "peak_rss_mb": peak_rss_mb(),
+        }
+        history.append(row)
+        log(
+            f"epoch {epoch}/{recipe.epochs} train_loss={train_loss:.4f} "
+            f"train_acc={train_acc:.4f} val_loss={val_loss:.4f} val_acc={val_acc:.4f} "
+            f"{seconds:.1f}s {row['images_per_second']:.0f} img/s"
+        )
+    return history

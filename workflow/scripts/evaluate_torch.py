@@ -1,0 +1,64 @@
+"""Evaluate one PyTorch checkpoint on the test set and write its metrics JSON."""
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from cifar_compare.dataset import load_prepared
+from cifar_compare.fileio import write_json_atomic
+from cifar_compare.logs import errors_logged, open_log
+from cifar_compare.metrics import classification_metrics, validate_metrics
+from cifar_compare.resources import library_versions
+from cifar_compare.torch_checkpoint import device_from_env, device_name, load_checkpoint
+from cifar_compare.torch_data import to_device
+from cifar_compare.torch_models import count_parameters
+from cifar_compare.torch_train import predict
+
+
+def evaluate(checkpoint_path, prepared_path, device):
+    model, recipe, record = load_checkpoint(checkpoint_path, device)
+    splits, class_names = load_prepared(prepared_path, ("test",))
+    images, labels = to_device(splits["test"], device)
+    predict(model, images[: recipe.eval_batch_size], recipe)  # warm-up, not timed
+    start = time.perf_counter()
+    logits = predict(model, images, recipe)
+    seconds = time.perf_counter() - start
+    metrics = classification_metrics(
+        labels.cpu().numpy(), logits.argmax(1).cpu().numpy(), class_names
+    )
+    metrics["test_loss"] = F.cross_entropy(logits, labels).item()
+    metrics["inference_images_per_second"] = len(labels) / seconds
+    metrics["parameters"] = count_parameters(model)
+    return metrics, record
+
+
+def metrics_record(metrics, record, device):
+    import torchvision
+
+    summary = record["train_summary"]
+    return {
+        "model": record["model_name"],
+        "seed": record["seed"],
+        "framework": "pytorch",
+        "architecture": record["architecture"],
+        **metrics,
+        "training": {k: v for k, v in summary.items() if k != "class_names"},
+        "evaluation_device": device_name(device),
+        "versions": library_versions(torch, torchvision),
+        "training_versions": record["versions"],
+        "model_config": record["model_config"],
+        "weights": record["weights"],
+    }
+
+
+if __name__ == "__main__":
+    logger = open_log(snakemake.log[0])
+    with errors_logged(logger):
+        torch.set_num_threads(snakemake.threads)
+        device = device_from_env()
+        metrics, record = evaluate(snakemake.input.checkpoint, snakemake.input.prepared, device)
+        result = metrics_record(metrics, record, device)
+        validate_metrics(result)
+        write_json_atomic(snakemake.output.metrics, result)
+        logger.info("test accuracy %.4f", result["test_accuracy"])
