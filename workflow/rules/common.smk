@@ -1,14 +1,22 @@
+import jsonschema
+import yaml
+
 # Frameworks whose train/evaluate rules exist in this workflow.
 IMPLEMENTED_FRAMEWORKS = {"pytorch"}
 
 
+CONFIG_SCHEMA = "../schemas/config.schema.yaml"
+
+
 def check_config(config):
-    """Validate against the schema (filling defaults) with an error naming the key."""
-    try:
-        validate(config, workflow.source_path("../schemas/config.schema.yaml"), set_default=True)
-    except WorkflowError as error:
-        cause = error.args[0] if error.args else error
-        raise WorkflowError(f"invalid configuration: {cause}") from None
+    """Validate against the schema with an error naming the key, then fill defaults."""
+    schema = yaml.safe_load(open(workflow.source_path(CONFIG_SCHEMA)))
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise WorkflowError(f"invalid configuration, key {key}: {error.message}")
+    validate(config, workflow.source_path(CONFIG_SCHEMA), set_default=True)
     for name, model in enabled_models().items():
         if model["framework"] not in IMPLEMENTED_FRAMEWORKS:
             raise WorkflowError(

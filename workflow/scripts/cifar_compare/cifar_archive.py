@@ -26,6 +26,9 @@ ALLOWED_GLOBALS = {
     ("numpy", "dtype"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
+    # Python 3 writes bytes under pickle protocol 2 as _codecs.encode(str, "latin1"):
+    # it only turns a string into bytes.
+    ("_codecs", "encode"),
 }
 
 

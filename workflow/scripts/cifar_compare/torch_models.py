@@ -45,6 +45,15 @@ class AlexNetCifar(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(512, num_classes),
         )
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        # He initialisation: without BatchNorm, PyTorch's default init shrinks the
+        # signal through the 8 weight layers and SGD sits at chance for epochs.
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
 
     def forward(self, x):
         return self.classifier(self.features(x))

@@ -1,0 +1,70 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cifar_fixtures import write_archive, write_standin_alexnet_weights
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "envs"]
+
+
+def copy_workflow(target):
+    """A private copy of the workflow, so each test has its own results/ and .snakemake/."""
+    target.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for part in WORKFLOW_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=ignore)
+        else:
+            shutil.copy2(source, target / part)
+    return target
+
+
+def snakemake(workdir, *args, check=True):
+    """Run Snakemake in `workdir`; return the completed process (output in .stdout)."""
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    done = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    done.stdout = done.stdout + done.stderr
+    if check and done.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-6000:]}")
+    return done
+
+
+def write_overlay(path, overlay):
+    path.write_text(yaml.safe_dump(overlay, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_inputs(tmp_path_factory):
+    """A tiny CIFAR-format archive and stand-in AlexNet weights, made once per session."""
+    folder = tmp_path_factory.mktemp("inputs")
+    archive = folder / "cifar-10-python.tar.gz"
+    md5 = write_archive(archive, train_per_class=4, test_per_class=10)
+    weights = folder / "alexnet-owt-7be5be79.pth"
+    write_standin_alexnet_weights(weights)
+    return {"archive": archive, "md5": md5, "weights": weights}
+
+
+def inputs_overlay(test_inputs, **data):
+    """Config overlay pointing the workflow at the generated inputs."""
+    return {
+        "data": {"url": str(test_inputs["archive"]), "md5": test_inputs["md5"], **data},
+        "weights": {
+            "allow_unofficial": True,
+            "sources": {"alexnet_imagenet1k_v1": {"url": str(test_inputs["weights"])}},
+        },
+    }
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    return copy_workflow(tmp_path / "wf")

@@ -1,0 +1,96 @@
+"""Reading the untrusted CIFAR archive: safe extraction, numpy-only unpickling, checks."""
+
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from cifar_compare.cifar_archive import (
+    ArchiveError,
+    check_member,
+    extract_archive,
+    load_untrusted_pickle,
+    read_batch,
+    read_batches,
+)
+from cifar_fixtures import CallsOsSystem, write_archive
+
+
+def test_reads_generated_archive(tmp_path):
+    write_archive(tmp_path / "a.tar.gz", train_per_class=3, test_per_class=2)
+    batch_dir = extract_archive(tmp_path / "a.tar.gz", tmp_path / "out")
+    x_train, y_train, x_test, y_test, names = read_batches(batch_dir)
+    assert x_train.shape == (150, 32, 32, 3) and x_train.dtype == np.uint8
+    assert x_test.shape == (20, 32, 32, 3)
+    assert np.bincount(y_train).tolist() == [15] * 10
+    assert names[0] == "airplane" and len(names) == 10
+
+
+def test_nhwc_layout_matches_official_channel_planes(tmp_path):
+    data = np.zeros((1, 3072), dtype=np.uint8)
+    data[0, :1024] = 200  # the red plane comes first in the official format
+    path = tmp_path / "batch"
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": [3]}, 2))
+    images, labels = read_batch(path)
+    assert images[0, :, :, 0].min() == 200 and images[0, :, :, 1:].max() == 0
+    assert labels.tolist() == [3]
+
+
+def test_unpickler_refuses_os_system():
+    raw = pickle.dumps({b"labels": CallsOsSystem()}, 2)
+    with pytest.raises(ArchiveError, match="refusing to unpickle posix.system"):
+        load_untrusted_pickle(raw, "data_batch_1")
+
+
+def test_archive_with_os_system_pickle_is_refused(tmp_path):
+    write_archive(tmp_path / "bad.tar.gz", tamper="os_system")
+    batch_dir = extract_archive(tmp_path / "bad.tar.gz", tmp_path / "out")
+    with pytest.raises(ArchiveError, match="data_batch_1.*refusing to unpickle"):
+        read_batches(batch_dir)
+
+
+@pytest.mark.parametrize("tamper, message", [("dotdot", "escapes"), ("symlink", "link")])
+def test_dangerous_members_are_refused_before_extraction(tmp_path, tamper, message):
+    write_archive(tmp_path / "bad.tar.gz", tamper=tamper)
+    with pytest.raises(ArchiveError, match=message):
+        extract_archive(tmp_path / "bad.tar.gz", tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not list((tmp_path / "out").rglob("*")) if (tmp_path / "out").exists() else True
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [("/etc/passwd", tarfile.REGTYPE), ("a/../../x", tarfile.REGTYPE), ("dev", tarfile.CHRTYPE)],
+)
+def test_check_member(name, kind):
+    member = tarfile.TarInfo(name)
+    member.type = kind
+    with pytest.raises(ArchiveError):
+        check_member(member)
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, "shape"),
+        ({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}, "uint8"),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, "labels"),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}, "outside"),
+        ({b"labels": [0]}, "missing key 'data'"),
+        ([1, 2], "expected a dict"),
+    ],
+)
+def test_malformed_batches_are_refused(tmp_path, payload, message):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps(payload, 2))
+    with pytest.raises(ArchiveError, match=message):
+        read_batch(path)
+
+
+def test_truncated_archive_is_refused(tmp_path):
+    write_archive(tmp_path / "a.tar.gz")
+    raw = (tmp_path / "a.tar.gz").read_bytes()
+    (tmp_path / "cut.tar.gz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ArchiveError, match="cannot read archive"):
+        extract_archive(tmp_path / "cut.tar.gz", tmp_path / "out")

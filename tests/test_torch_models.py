@@ -1,0 +1,88 @@
+"""PyTorch registry, architectures and the on-device batch pipeline."""
+
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from cifar_compare.schedules import lr_factor
+from cifar_compare.torch_data import random_crop_flip, to_model_input
+from cifar_compare.torch_models import (
+    count_parameters,
+    freeze_all_but,
+    get_model,
+    get_spec,
+    list_models,
+)
+from conftest import REPO
+
+
+def layer_counts(model):
+    kinds = [type(m) for m in model.modules()]
+    return {k.__name__: kinds.count(k) for k in (nn.Conv2d, nn.MaxPool2d, nn.Linear, nn.Dropout)}
+
+
+def test_alexnet_cifar_is_5_conv_3_pool_3_dense():
+    model = get_model("alexnet_cifar")
+    counts = layer_counts(model)
+    assert (counts["Conv2d"], counts["MaxPool2d"], counts["Linear"]) == (5, 3, 3)
+    assert counts["Dropout"] >= 1
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_pretrained_alexnet_loads_weights_then_gets_new_head():
+    from torchvision.models import alexnet
+
+    reference = alexnet(weights=None).state_dict()
+    model = get_model("alexnet", 10, reference)
+    assert torch.equal(model.features[0].weight, reference["features.0.weight"])
+    assert model.classifier[6].out_features == 10
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 10)
+
+
+def test_freeze_all_but_head():
+    model = get_model("alexnet")
+    freeze_all_but(model, get_spec("alexnet").head)
+    counts = count_parameters(model)
+    assert counts["trainable"] == 4096 * 10 + 10 < counts["total"]
+
+
+def test_unknown_architecture_names_the_registry():
+    with pytest.raises(KeyError, match="unknown PyTorch architecture 'vgg99'; known: alexnet"):
+        get_model("vgg99")
+
+
+def test_schema_lists_exactly_the_registry():
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    rules = schema["$defs"]["model"]["allOf"]
+    pytorch = next(r for r in rules if r["if"]["properties"].get("framework"))
+    assert sorted(pytorch["then"]["properties"]["architecture"]["enum"]) == list_models()
+
+
+def test_crops_are_per_image_and_flips_mirror():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.arange(32, dtype=torch.uint8).view(1, 1, 32, 1).expand(64, 32, 32, 3)
+    cropped = random_crop_flip(images.contiguous(), 4, False, generator)
+    first_rows = cropped[:, :, 0, 0].float()
+    assert cropped.shape == images.shape and cropped.dtype == torch.uint8
+    assert len({tuple(r.tolist()) for r in first_rows}) > 1  # offsets differ between images
+    flipped = random_crop_flip(images.contiguous(), 0, True, generator)
+    mirrored = (flipped != images).any(dim=(1, 2, 3))
+    assert 0 < mirrored.sum() < 64
+    assert torch.equal(flipped[mirrored], images[mirrored].flip(2))
+
+
+def test_model_input_is_resized_and_normalised_per_batch():
+    images = torch.full((4, 32, 32, 3), 255, dtype=torch.uint8)
+    x = to_model_input(images, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 64)
+    assert x.shape == (4, 3, 64, 64) and x.dtype == torch.float32
+    assert torch.allclose(x, torch.ones_like(x))
+
+
+@pytest.mark.parametrize("name", ["onecycle", "cosine"])
+def test_schedules_warm_up_then_decay(name):
+    schedule = {"name": name, "warmup_fraction": 0.2, "final_factor": 0.0}
+    factors = [lr_factor(step, 100, schedule) for step in range(100)]
+    assert factors[0] < factors[19] == pytest.approx(1.0)
+    assert factors[99] < 0.05 and max(factors) <= 1.0
+    assert lr_factor(5, 100, {"name": "constant"}) == 1.0
