@@ -57,7 +57,6 @@ def load_images(args):
 def measure_one(model_config, args):
     """Run warm-up and timed steps of one model; return its measurements."""
     import torch
-
     from cifar_compare.resources import peak_rss_mb
     from cifar_compare.torch_checkpoint import device_from_env, device_name
     from cifar_compare.torch_models import get_model, get_spec
@@ -149,7 +148,8 @@ def write_outputs(rows, out_dir):
 
 
 def print_table(rows):
-    print(f"{'model':32} {'input':>5} {'batch':>5} {'img/s':>9} {'peak RSS MB':>11} {'1st step s':>10}")
+    header = ("model", "input", "batch", "img/s", "peak RSS MB", "1st step s")
+    print("{:32} {:>5} {:>5} {:>9} {:>11} {:>10}".format(*header))
     for row in rows:
         if "error" in row:
             print(f"{row['model']:32} error: {row['error']}")

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from cifar_fixtures import write_archive, write_standin_alexnet_weights
 
 REPO = Path(__file__).resolve().parents[1]

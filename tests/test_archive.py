@@ -5,7 +5,6 @@ import tarfile
 
 import numpy as np
 import pytest
-
 from cifar_compare.cifar_archive import (
     ArchiveError,
     check_member,

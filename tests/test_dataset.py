@@ -2,10 +2,14 @@
 
 import numpy as np
 import pytest
-
 from cifar_compare.dataset import load_prepared, make_splits, save_prepared
 
-SETTINGS = {"validation_fraction": 0.2, "split_seed": 0, "train_per_class": None, "test_per_class": None}
+SETTINGS = {
+    "validation_fraction": 0.2,
+    "split_seed": 0,
+    "train_per_class": None,
+    "test_per_class": None,
+}
 
 
 def fake_data(per_class_train=10, per_class_test=4):

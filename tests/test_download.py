@@ -4,7 +4,6 @@ import hashlib
 import socket
 
 import pytest
-
 from cifar_compare.download import DownloadError, check_tar_gz, fetch_verified
 from cifar_fixtures import write_archive
 

@@ -7,7 +7,6 @@ import jsonschema
 import pandas as pd
 import pytest
 import torch
-
 from conftest import REPO, copy_workflow, inputs_overlay, snakemake, write_overlay
 
 pytestmark = pytest.mark.pipeline
@@ -64,33 +63,57 @@ def test_tables_list_every_model(tiny_run):
 
 
 def test_every_job_left_a_log_and_training_a_benchmark(tiny_run):
-    logs = {p.relative_to(tiny_run / "results/logs").as_posix() for p in (tiny_run / "results/logs").rglob("*.log")}
+    logs = {
+        p.relative_to(tiny_run / "results/logs").as_posix()
+        for p in (tiny_run / "results/logs").rglob("*.log")
+    }
     assert {"download_cifar.log", "prepare_data.log", "aggregate.log"} <= logs
-    assert "epoch 2/2" in (tiny_run / "results/logs/train/alexnet_scratch_pytorch/seed0.log").read_text()
+    assert (
+        "epoch 2/2"
+        in (tiny_run / "results/logs/train/alexnet_scratch_pytorch/seed0.log").read_text()
+    )
     assert (tiny_run / "results/benchmarks/train/alexnet_scratch_pytorch/seed0.tsv").is_file()
 
 
 def test_reruns_only_what_changed(tiny_run):
     assert "Nothing to be done" in snakemake(tiny_run, *TINY, "-n").stdout
-    outputs = ["results/models/alexnet_scratch_pytorch/seed0/checkpoint.pt",
-               "results/models/alexnet_pretrained_pytorch/seed0/checkpoint.pt",
-               "results/data/cifar10.npz", "results/tables/summary.csv"]
+    outputs = [
+        "results/models/alexnet_scratch_pytorch/seed0/checkpoint.pt",
+        "results/models/alexnet_pretrained_pytorch/seed0/checkpoint.pt",
+        "results/data/cifar10.npz",
+        "results/tables/summary.csv",
+    ]
     before = {path: (tiny_run / path).stat().st_mtime_ns for path in outputs}
     changed = {"models": {"alexnet_scratch_pytorch": {"optimizer": {"name": "sgd", "lr": 0.01}}}}
     write_overlay(tiny_run / "changed.yaml", changed)
     plan = snakemake(tiny_run, *TINY, "changed.yaml", "-n").stdout
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.split("Job stats:")[1], re.M))
-    assert jobs == {"train_pytorch": "1", "evaluate_pytorch": "1", "aggregate": "1", "all": "1", "total": "4"}
+    assert jobs == {
+        "train_pytorch": "1",
+        "evaluate_pytorch": "1",
+        "aggregate": "1",
+        "all": "1",
+        "total": "4",
+    }
     assert "wildcards: model=alexnet_scratch_pytorch, seed=0" in plan
     snakemake(tiny_run, *TINY, "changed.yaml")
     after = {path: (tiny_run / path).stat().st_mtime_ns for path in outputs}
     assert [after[p] != before[p] for p in outputs] == [True, False, False, True]
-    assert metrics_of(tiny_run, "alexnet_scratch_pytorch")["model_config"]["optimizer"]["lr"] == 0.01
+    assert (
+        metrics_of(tiny_run, "alexnet_scratch_pytorch")["model_config"]["optimizer"]["lr"] == 0.01
+    )
 
 
 def test_full_study_dry_run_has_one_gpu_job_per_model_and_seed(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     plan = snakemake(workdir, "-n").stdout
-    jobs = re.findall(r"rule train_pytorch:.*?wildcards: model=(\w+), seed=(\d+)\n\s+threads: \d+\n\s+resources: ([^\n]+)", plan, re.S)
-    assert sorted((m, s) for m, s, _ in jobs) == [(m, str(s)) for m in sorted(MODELS) for s in range(3)]
+    jobs = re.findall(
+        r"rule train_pytorch:.*?wildcards: model=(\w+), seed=(\d+)\n"
+        r"\s+threads: \d+\n\s+resources: ([^\n]+)",
+        plan,
+        re.S,
+    )
+    assert sorted((m, s) for m, s, _ in jobs) == [
+        (m, str(s)) for m in sorted(MODELS) for s in range(3)
+    ]
     assert all("gpu=1" in resources for _, _, resources in jobs)

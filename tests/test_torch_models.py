@@ -3,8 +3,6 @@
 import pytest
 import torch
 import yaml
-from torch import nn
-
 from cifar_compare.schedules import lr_factor
 from cifar_compare.torch_data import random_crop_flip, to_model_input
 from cifar_compare.torch_models import (
@@ -15,6 +13,7 @@ from cifar_compare.torch_models import (
     list_models,
 )
 from conftest import REPO
+from torch import nn
 
 
 def layer_counts(model):

@@ -45,8 +45,12 @@ def train_inputs(wildcards):
     inputs = {"prepared": rules.prepare_data.output.prepared}
     weights = model_config(wildcards)["weights"]
     if weights:
-        inputs["weights"] = expand(rules.fetch_weights.output.weights, weights=weights)[0]
-        inputs["provenance"] = expand(rules.fetch_weights.output.provenance, weights=weights)[0]
+        inputs["weights"] = expand(rules.fetch_weights.output.weights, weights=weights)[
+            0
+        ]
+        inputs["provenance"] = expand(
+            rules.fetch_weights.output.provenance, weights=weights
+        )[0]
     return inputs
 
 

@@ -4,18 +4,18 @@ rule evaluate_pytorch:
         prepared=rules.prepare_data.output.prepared,
     output:
         metrics="results/metrics/{model}/seed{seed}.json",
-    wildcard_constraints:
-        model=models_of("pytorch"),
-        seed=r"\d+",
     log:
         "results/logs/evaluate/{model}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=models_of("pytorch"),
+        seed=r"\d+",
+    conda:
+        "../../envs/pytorch.yaml"
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/pytorch.yaml"
     script:
         "../scripts/evaluate_torch.py"

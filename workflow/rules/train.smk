@@ -4,20 +4,20 @@ rule train_pytorch:
     output:
         checkpoint="results/models/{model}/seed{seed}/checkpoint.pt",
         history="results/models/{model}/seed{seed}/history.csv",
-    params:
-        model_config=model_config,
-    wildcard_constraints:
-        model=models_of("pytorch"),
-        seed=r"\d+",
     log:
         "results/logs/train/{model}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{model}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=models_of("pytorch"),
+        seed=r"\d+",
+    conda:
+        "../../envs/pytorch.yaml"
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=120,
-    conda:
-        "../../envs/pytorch.yaml"
+    params:
+        model_config=model_config,
     script:
         "../scripts/train_torch.py"

@@ -1,7 +1,6 @@
 """Summarise every model's metrics across seeds into one CSV and Markdown table."""
 
 import pandas as pd
-
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
 
 
@@ -58,8 +57,17 @@ def accuracy_cell(mean, std):
 
 def to_markdown(summary):
     header = [
-        "model", "framework", "input", "seeds", "test accuracy (%)", "test loss",
-        "params", "train time (s)", "train img/s", "peak RSS (MB)", "weights",
+        "model",
+        "framework",
+        "input",
+        "seeds",
+        "test accuracy (%)",
+        "test loss",
+        "params",
+        "train time (s)",
+        "train img/s",
+        "peak RSS (MB)",
+        "weights",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in summary.itertuples():
@@ -67,11 +75,17 @@ def to_markdown(summary):
             None if pd.isna(row.weights_official) else bool(row.weights_official)
         ]
         cells = [
-            row.model, row.framework, f"{row.input_size}px", str(row.seeds),
+            row.model,
+            row.framework,
+            f"{row.input_size}px",
+            str(row.seeds),
             accuracy_cell(row.test_accuracy_mean, row.test_accuracy_std),
-            f"{row.test_loss_mean:.3f}", f"{row.params_total:,}",
-            f"{row.train_seconds_mean:.1f}", f"{row.train_images_per_second:.0f}",
-            f"{row.peak_rss_mb:.0f}", weights,
+            f"{row.test_loss_mean:.3f}",
+            f"{row.params_total:,}",
+            f"{row.train_seconds_mean:.1f}",
+            f"{row.train_images_per_second:.0f}",
+            f"{row.peak_rss_mb:.0f}",
+            weights,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

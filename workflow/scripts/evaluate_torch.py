@@ -4,7 +4,6 @@ import time
 
 import torch
 import torch.nn.functional as F
-
 from cifar_compare.dataset import load_prepared
 from cifar_compare.fileio import write_json_atomic
 from cifar_compare.logs import errors_logged, open_log

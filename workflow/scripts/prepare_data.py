@@ -3,7 +3,6 @@
 import tempfile
 
 import numpy as np
-
 from cifar_compare.cifar_archive import NUM_CLASSES, extract_archive, read_batches
 from cifar_compare.dataset import make_splits, save_prepared
 from cifar_compare.logs import errors_logged, open_log

@@ -4,7 +4,6 @@ import csv
 import time
 
 import torch
-
 from cifar_compare.cifar_archive import NUM_CLASSES
 from cifar_compare.dataset import load_prepared
 from cifar_compare.fileio import atomic_path, read_json
@@ -37,7 +36,9 @@ def train(prepared_path, model_config, seed, weights_path, device, log):
     generator = torch.Generator(device=device).manual_seed(seed)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    log.info("training %s on %s, %d images", model_config["architecture"], device, len(splits["train"]))
+    log.info(
+        "training %s on %s, %d images", model_config["architecture"], device, len(splits["train"])
+    )
     start = time.perf_counter()
     history = fit(model, train_data, val_data, recipe, generator, log.info)
     wall = time.perf_counter() - start

@@ -104,13 +104,11 @@ def read_batch(path):
     flat = int(np.prod(IMAGE_SHAPE))
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != flat:
         raise ArchiveError(
-            f"{path}: images must be uint8 of shape (N, {flat}), "
-            f"found {data.dtype} {data.shape}"
+            f"{path}: images must be uint8 of shape (N, {flat}), found {data.dtype} {data.shape}"
         )
     if labels.shape != (data.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
         raise ArchiveError(
-            f"{path}: expected {data.shape[0]} integer labels, "
-            f"found {labels.dtype} {labels.shape}"
+            f"{path}: expected {data.shape[0]} integer labels, found {labels.dtype} {labels.shape}"
         )
     if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
         raise ArchiveError(f"{path}: labels outside 0..{NUM_CLASSES - 1}")

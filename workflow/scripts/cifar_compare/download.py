@@ -28,9 +28,7 @@ def _local_source(url):
 
 def _copy_local(source, target, config_key):
     if not source.is_file():
-        raise DownloadError(
-            f"{config_key}: local file {source} does not exist or is not a file"
-        )
+        raise DownloadError(f"{config_key}: local file {source} does not exist or is not a file")
     shutil.copyfile(source, target)
 
 

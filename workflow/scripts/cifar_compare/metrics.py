@@ -22,7 +22,7 @@ def classification_metrics(labels, predictions, class_names):
     return {
         "test_images": int(len(labels)),
         "test_accuracy": float((labels == predictions).mean()),
-        "per_class_accuracy": dict(zip(class_names, per_class.round(6).tolist())),
+        "per_class_accuracy": dict(zip(class_names, per_class.round(6).tolist(), strict=True)),
         "confusion_matrix": matrix.tolist(),
         "class_names": list(class_names),
     }

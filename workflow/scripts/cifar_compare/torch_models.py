@@ -3,8 +3,8 @@
 Model code does no I/O: pretrained weights arrive as a state dict.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -54,6 +54,8 @@ class AlexNetCifar(nn.Module):
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
                 nn.init.zeros_(module.bias)
+        # A small output layer starts the loss at ln(10) instead of with large logits.
+        nn.init.normal_(self.classifier[-1].weight, std=0.01)
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -86,9 +88,7 @@ class ModelSpec:
 
 
 REGISTRY = {
-    "alexnet_cifar": ModelSpec(
-        _build_alexnet_cifar, CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"
-    ),
+    "alexnet_cifar": ModelSpec(_build_alexnet_cifar, CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"),
     "alexnet": ModelSpec(
         _build_torchvision_alexnet, IMAGENET_MEAN, IMAGENET_STD, 63, "classifier.6"
     ),
@@ -139,9 +139,7 @@ def layer_summary(model, input_size):
         params = sum(p.numel() for p in module.parameters(recurse=False))
         rows.append((type(module).__name__, tuple(output.shape[1:]), params))
 
-    hooks = [
-        m.register_forward_hook(record) for m in model.modules() if not list(m.children())
-    ]
+    hooks = [m.register_forward_hook(record) for m in model.modules() if not list(m.children())]
     try:
         with torch.no_grad():
             model.eval()(torch.zeros(1, 3, input_size, input_size))

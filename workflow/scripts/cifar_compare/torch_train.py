@@ -126,7 +126,9 @@ def predict(model, images, recipe):
     model.eval()
     outputs = []
     for index in batch_indices(len(images), recipe.eval_batch_size):
-        x = to_model_input(images[index.to(images.device)], recipe.mean, recipe.std, recipe.input_size)
+        x = to_model_input(
+            images[index.to(images.device)], recipe.mean, recipe.std, recipe.input_size
+        )
         with autocast_for(images.device):
             outputs.append(model(x).float())
     return torch.cat(outputs)

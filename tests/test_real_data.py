@@ -1,0 +1,58 @@
+"""The scratch AlexNet learns real CIFAR-10 (needs ../shared/data; skipped elsewhere).
+
+Budget and threshold come from measured runs on a 2-core CPU (see the closing
+notes of the pipeline-core issue): 3,000 training images of the real data, 3
+epochs, the full-study recipe; chance is 10 %.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import SHARED, copy_workflow, snakemake, write_overlay
+
+pytestmark = [pytest.mark.realdata, pytest.mark.pipeline]
+TOOL = SHARED / "tools" / "cifar10-tarball"
+PER_CLASS_TRAIN, PER_CLASS_TEST = 300, 100
+MIN_ACCURACY = 0.25  # 2.5x chance
+
+
+@pytest.fixture(scope="module")
+def real_archive(tmp_path_factory):
+    if not (TOOL.is_file() and (SHARED / "data" / "cifar10-jpeg.tar.gz").is_file()):
+        pytest.skip(f"real CIFAR-10 not available at {SHARED / 'data'}")
+    archive = tmp_path_factory.mktemp("real") / "cifar-10-python.tar.gz"
+    command = [
+        sys.executable,
+        str(TOOL),
+        str(archive),
+        "--per-class",
+        str(PER_CLASS_TRAIN),
+        str(PER_CLASS_TEST),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return archive, done.stdout.strip().splitlines()[-1]
+
+
+def test_scratch_alexnet_learns_real_cifar10(tmp_path, real_archive):
+    archive, md5 = real_archive
+    workdir = copy_workflow(tmp_path / "wf")
+    overlay = {
+        "data": {"url": str(archive), "md5": md5, "validation_fraction": 0.1},
+        "models": {
+            "alexnet_scratch_pytorch": {"epochs": 3, "batch_size": 64, "seeds": [0]},
+            "alexnet_pretrained_pytorch": {"enabled": False},
+        },
+    }
+    write_overlay(workdir / "real.yaml", overlay)
+    snakemake(workdir, "--configfile", "real.yaml")
+    metrics = json.loads(
+        (workdir / "results/metrics/alexnet_scratch_pytorch/seed0.json").read_text()
+    )
+    print(
+        f"real-data test accuracy: {metrics['test_accuracy']:.4f} "
+        f"in {metrics['training']['wall_seconds']:.0f} s of training"
+    )
+    assert metrics["test_images"] == 10 * PER_CLASS_TEST
+    assert metrics["test_accuracy"] >= MIN_ACCURACY
