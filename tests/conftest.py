@@ -10,6 +10,7 @@ from cifar_fixtures import write_archive, write_standin_alexnet_weights
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "envs"]
+TINY = ["--configfile", "config/test.yaml", "inputs.yaml"]  # the tiny study on test inputs
 
 
 def copy_workflow(target):
@@ -67,3 +68,16 @@ def inputs_overlay(test_inputs, **data):
 @pytest.fixture
 def workdir(tmp_path):
     return copy_workflow(tmp_path / "wf")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, test_inputs):
+    """The whole DAG run once on the tiny archive; returns its working directory.
+
+    Shared by several test modules; tests that change its config run last in
+    their module and leave every output consistent with the config they used.
+    """
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny") / "wf")
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    snakemake(workdir, *TINY)
+    return workdir

@@ -7,19 +7,10 @@ import jsonschema
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, copy_workflow, inputs_overlay, snakemake, write_overlay
+from conftest import REPO, TINY, copy_workflow, snakemake, write_overlay
 
 pytestmark = pytest.mark.pipeline
-TINY = ["--configfile", "config/test.yaml", "inputs.yaml"]
 MODELS = ["alexnet_scratch_pytorch", "alexnet_pretrained_pytorch"]
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, test_inputs):
-    workdir = copy_workflow(tmp_path_factory.mktemp("tiny") / "wf")
-    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
-    snakemake(workdir, *TINY)
-    return workdir
 
 
 def metrics_of(workdir, model):

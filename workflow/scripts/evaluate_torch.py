@@ -11,7 +11,7 @@ from cifar_compare.metrics import classification_metrics, validate_metrics
 from cifar_compare.resources import library_versions
 from cifar_compare.torch_checkpoint import device_from_env, device_name, load_checkpoint
 from cifar_compare.torch_data import to_device
-from cifar_compare.torch_models import count_parameters
+from cifar_compare.torch_models import count_parameters, layer_summary
 from cifar_compare.torch_train import predict
 
 
@@ -29,6 +29,10 @@ def evaluate(checkpoint_path, prepared_path, device):
     metrics["test_loss"] = F.cross_entropy(logits, labels).item()
     metrics["inference_images_per_second"] = len(labels) / seconds
     metrics["parameters"] = count_parameters(model)
+    metrics["layers"] = [
+        {"type": kind, "output_shape": list(shape), "parameters": params}
+        for kind, shape, params in layer_summary(model.cpu(), recipe.input_size)
+    ]
     return metrics, record
 
 
