@@ -33,6 +33,21 @@ def batch_payload(rng, per_class):
     return {b"data": class_images(rng, labels), b"labels": labels.tolist()}
 
 
+def tamper_payload(payload, tamper, first_batch):
+    """Spoil one batch (or, for missing_class, every batch) the way `tamper` says."""
+    labels = payload[b"labels"]
+    if tamper == "missing_class":
+        payload[b"labels"] = [8 if label == 9 else label for label in labels]
+    if not first_batch:
+        return
+    if tamper == "os_system":
+        payload[b"labels"] = CallsOsSystem()
+    elif tamper == "extra_class":
+        labels[0] = 10
+    elif tamper == "wrong_shape":
+        payload[b"data"] = payload[b"data"][:, :768]
+
+
 def _add_bytes(archive, name, raw):
     info = tarfile.TarInfo(name)
     info.size = len(raw)
@@ -41,7 +56,9 @@ def _add_bytes(archive, name, raw):
 
 
 def write_archive(path, train_per_class=4, test_per_class=2, seed=0, tamper=None):
-    """Write an archive; `tamper` in {None, 'os_system', 'dotdot', 'symlink'}. Returns md5."""
+    """Write an archive; returns its md5. `tamper`: None, 'os_system', 'dotdot',
+    'symlink', 'extra_class' (a label 10), 'missing_class' (no class 9) or
+    'wrong_shape' (16x16 images)."""
     rng = np.random.default_rng(seed)
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
@@ -51,8 +68,7 @@ def write_archive(path, train_per_class=4, test_per_class=2, seed=0, tamper=None
             for index, name in enumerate(BATCHES):
                 per_class = test_per_class if name == "test_batch" else train_per_class
                 payload = batch_payload(rng, per_class)
-                if tamper == "os_system" and index == 0:
-                    payload[b"labels"] = CallsOsSystem()
+                tamper_payload(payload, tamper, first_batch=index == 0)
                 _add_bytes(archive, f"cifar-10-batches-py/{name}", pickle.dumps(payload, 2))
             if tamper == "dotdot":
                 _add_bytes(archive, "cifar-10-batches-py/../../escaped.txt", b"escaped")
@@ -73,3 +89,28 @@ def write_standin_alexnet_weights(path):
 
     torch.manual_seed(0)
     torch.save(alexnet(weights=None).state_dict(), path)
+
+
+KERAS_CONSTRUCTORS = {
+    "mobilenet_v2": "MobileNetV2",
+    "vgg16": "VGG16",
+    "resnet50": "ResNet50",
+    "efficientnet_b0": "EfficientNetB0",
+}
+
+
+def write_standin_keras_weights(path, architecture, input_size=128):
+    """Random values in the layout of the official keras-applications no-top .h5 files.
+
+    The official files are Keras 2 HDF5 weight files (layer_names / weight_names
+    attributes), which Keras 3 reads with its legacy loader; this writes the same.
+    """
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    constructor = getattr(keras.applications, KERAS_CONSTRUCTORS[architecture])
+    model = constructor(include_top=False, weights=None, input_shape=(input_size, input_size, 3))
+    with h5py.File(path, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, model)
+    return model

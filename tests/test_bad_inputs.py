@@ -1,4 +1,7 @@
-"""Bad inputs through the real workflow: a clear error, and no result file left behind."""
+"""The bad-input suite: every bad input through the real workflow gives a clear error,
+loses nothing and leaves no half-written result behind."""
+
+import re
 
 import pytest
 from cifar_fixtures import write_archive
@@ -47,7 +50,14 @@ def test_truncated_archive(workdir, tmp_path, test_inputs):
 
 @pytest.mark.parametrize(
     "tamper, message",
-    [("dotdot", "escapes the target folder"), ("os_system", "refusing to unpickle posix.system")],
+    [
+        ("dotdot", "escapes the target folder"),
+        ("symlink", "is a link or device"),
+        ("os_system", "refusing to unpickle posix.system"),
+        ("extra_class", "labels outside 0..9"),
+        ("missing_class", "classes [9] have no examples"),
+        ("wrong_shape", "images must be uint8 of shape (N, 3072)"),
+    ],
 )
 def test_malicious_archive(workdir, tmp_path, test_inputs, tamper, message):
     archive = tmp_path / f"{tamper}.tar.gz"
@@ -73,10 +83,91 @@ def test_official_weights_required_unless_allowed(workdir, test_inputs):
     overlay = inputs_overlay(test_inputs)
     overlay["weights"]["allow_unofficial"] = False
     write_overlay(workdir / "inputs.yaml", overlay)
-    target = "results/weights/alexnet_imagenet1k_v1.json"
+    target = "results/weights/alexnet_imagenet1k_v1.pth.json"
     done = snakemake(
         workdir, target, "--configfile", "config/test.yaml", "inputs.yaml", check=False
     )
     assert done.returncode != 0
-    assert "does not match the official alexnet_imagenet1k_v1 weights" in done.stdout
+    assert "is not the official alexnet_imagenet1k_v1 weights" in done.stdout
     assert not list((workdir / "results/weights").glob("*.pth"))
+
+
+@pytest.mark.parametrize(
+    "models, message",
+    [
+        (
+            {"alexnet_pretrained_pytorch": {"input_size": 40}},
+            "key models.alexnet_pretrained_pytorch.input_size: 40 is less than the minimum of 63",
+        ),
+        (
+            {"my_vgg": {"framework": "pytorch", "architecture": "vgg19", "pretrained": False}},
+            "key models.my_vgg",
+        ),
+        (
+            {"alexnet_scratch_keras": {"framework": "tensorflow"}},
+            "key models.alexnet_scratch_keras.framework: 'tensorflow' is not one of",
+        ),
+        (
+            {"mobilenetv2_pretrained_keras": {"weights": "alexnet_imagenet1k_v1"}},
+            "'alexnet_imagenet1k_v1' is not a known keras weights file",
+        ),
+    ],
+)
+def test_impossible_model_configs_stop_before_any_job(workdir, test_inputs, models, message):
+    overlay = inputs_overlay(test_inputs)
+    overlay["models"] = models
+    done = run_prepare(workdir, overlay)
+    assert done.returncode != 0
+    assert message in done.stdout, done.stdout[-2000:]
+    assert not (workdir / "results").exists()
+
+
+def test_nan_loss_stops_with_model_and_epoch(workdir, test_inputs):
+    overlay = inputs_overlay(test_inputs)
+    exploding = {"optimizer": {"name": "sgd", "lr": 1.0e30}, "epochs": 2}
+    overlay["models"] = {
+        "alexnet_scratch_pytorch": exploding,
+        "alexnet_scratch_keras": exploding,
+        "alexnet_pretrained_pytorch": {"enabled": False},
+        "mobilenetv2_pretrained_keras": {"enabled": False},
+    }
+    write_overlay(workdir / "inputs.yaml", overlay)
+    done = snakemake(
+        workdir, "--keep-going", "--configfile", "config/test.yaml", "inputs.yaml", check=False
+    )
+    assert done.returncode != 0
+    for model in ("alexnet_scratch_pytorch", "alexnet_scratch_keras"):
+        log = (workdir / f"results/logs/train/{model}/seed0.log").read_text()
+        assert re.search(rf"model {model}, seed 0: training loss became (nan|inf) in epoch 1", log)
+        assert not (workdir / f"results/models/{model}/seed0/history.csv").exists()
+        assert not (workdir / f"results/metrics/{model}/seed0.json").exists()
+    assert not (workdir / "results/tables/summary.csv").exists()
+    assert not (workdir / "results/report.pdf").exists()
+
+
+def test_unwritable_results_folder(workdir, test_inputs):
+    (workdir / "results").mkdir()
+    (workdir / "results/data").write_text("a file where a folder must be")
+    done = run_prepare(workdir, inputs_overlay(test_inputs))
+    assert done.returncode != 0
+    assert "results/data" in done.stdout
+    assert (workdir / "results/data").read_text() == "a file where a folder must be"
+
+
+def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
+    import errno
+
+    from cifar_compare.fileio import write_text_atomic
+
+    target = tmp_path / "metrics.json"
+    target.write_text("the previous, complete result")
+
+    def no_space(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(type(target), "write_text", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        write_text_atomic(target, "a new result")
+    monkeypatch.undo()
+    assert target.read_text() == "the previous, complete result"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]

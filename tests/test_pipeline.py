@@ -10,7 +10,13 @@ import torch
 from conftest import REPO, TINY, copy_workflow, snakemake, write_overlay
 
 pytestmark = pytest.mark.pipeline
-MODELS = ["alexnet_scratch_pytorch", "alexnet_pretrained_pytorch"]
+MODELS = [
+    "alexnet_scratch_pytorch",
+    "alexnet_pretrained_pytorch",
+    "alexnet_scratch_keras",
+    "mobilenetv2_pretrained_keras",
+]
+PRETRAINED = ["alexnet_pretrained_pytorch", "mobilenetv2_pretrained_keras"]
 
 
 def metrics_of(workdir, model):
@@ -29,21 +35,32 @@ def test_metrics_are_valid_and_consistent(tiny_run):
         assert metrics["model_config"]["seeds"] == [0]
 
 
-def test_pretrained_metrics_record_unofficial_weights(tiny_run, test_inputs):
-    weights = metrics_of(tiny_run, "alexnet_pretrained_pytorch")["weights"]
-    assert weights["official"] is False
-    assert not weights["sha256"].startswith("7be5be79")
+def test_pretrained_metrics_record_unofficial_weights(tiny_run):
+    for model in PRETRAINED:
+        weights = metrics_of(tiny_run, model)["weights"]
+        assert weights["official"] is False and len(weights["sha256"]) == 64
+    assert not metrics_of(tiny_run, PRETRAINED[0])["weights"]["sha256"].startswith("7be5be79")
     assert metrics_of(tiny_run, "alexnet_scratch_pytorch")["weights"] is None
+    assert metrics_of(tiny_run, "alexnet_scratch_keras")["weights"] is None
 
 
 def test_checkpoint_and_history_carry_hyperparameters(tiny_run):
     run = tiny_run / "results/models/alexnet_scratch_pytorch/seed0"
     record = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert record["model_config"]["optimizer"]["name"] == "sgd"
+    assert record["model_config"]["optimizer"]["name"] == "adamw"
     assert record["architecture"] == "alexnet_cifar" and record["seed"] == 0
-    history = pd.read_csv(run / "history.csv")
-    assert history["epoch"].tolist() == [1, 2]
-    assert {"train_loss", "val_accuracy", "epoch_seconds", "images_per_second"} <= set(history)
+    torch_history = pd.read_csv(run / "history.csv")
+    assert torch_history["epoch"].tolist() == [1, 2]
+    assert {"train_loss", "val_accuracy", "epoch_seconds", "images_per_second"} <= set(
+        torch_history
+    )
+    keras_run = tiny_run / "results/models/mobilenetv2_pretrained_keras/seed0"
+    keras_record = json.loads((keras_run / "checkpoint.json").read_text())
+    assert keras_record["model_config"]["fine_tune"]["epochs"] == 1
+    assert (keras_run / "checkpoint.weights.h5").is_file()
+    keras_history = pd.read_csv(keras_run / "history.csv")
+    assert list(keras_history.columns) == list(torch_history.columns)  # no framework branches
+    assert keras_history["epoch"].tolist() == [1, 2]
 
 
 def test_tables_list_every_model(tiny_run):
@@ -83,8 +100,10 @@ def test_reruns_only_what_changed(tiny_run):
         "train_pytorch": "1",
         "evaluate_pytorch": "1",
         "aggregate": "1",
+        "plots": "1",
+        "report": "1",
         "all": "1",
-        "total": "4",
+        "total": "6",
     }
     assert "wildcards: model=alexnet_scratch_pytorch, seed=0" in plan
     snakemake(tiny_run, *TINY, "changed.yaml")
@@ -95,16 +114,24 @@ def test_reruns_only_what_changed(tiny_run):
     )
 
 
-def test_full_study_dry_run_has_one_gpu_job_per_model_and_seed(tmp_path):
-    workdir = copy_workflow(tmp_path / "wf")
-    plan = snakemake(workdir, "-n").stdout
-    jobs = re.findall(
-        r"rule train_pytorch:.*?wildcards: model=(\w+), seed=(\d+)\n"
+def training_jobs(plan):
+    """(model, seed, resources) of every training job in a dry-run plan."""
+    return re.findall(
+        r"rule train_(?:pytorch|keras):.*?wildcards: model=(\w+), seed=(\d+)\n"
         r"\s+threads: \d+\n\s+resources: ([^\n]+)",
         plan,
         re.S,
     )
+
+
+def test_full_study_dry_run_has_one_gpu_job_per_model_and_seed(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    jobs = training_jobs(snakemake(workdir, "-n").stdout)
     assert sorted((m, s) for m, s, _ in jobs) == [
         (m, str(s)) for m in sorted(MODELS) for s in range(3)
     ]
     assert all("gpu=1" in resources for _, _, resources in jobs)
+    extended = training_jobs(
+        snakemake(workdir, "-n", "--configfile", "config/extended.yaml").stdout
+    )
+    assert len({m for m, _, _ in extended}) == 7

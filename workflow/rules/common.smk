@@ -1,11 +1,23 @@
+import os
+import sys
+
 import jsonschema
 import yaml
 
-# Frameworks whose train/evaluate rules exist in this workflow.
-IMPLEMENTED_FRAMEWORKS = {"pytorch"}
-
+# The workflow's own pure-Python helpers (no framework imports at DAG build).
+sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
+from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
+# Shared by both frameworks' rules, so aggregation and the report need no branches.
+RUN_DIR = "results/models/{model}/seed{seed}"
+HISTORY = f"{RUN_DIR}/history.csv"
+# Per-epoch training state: not a rule output, so a failed job's state survives
+# for the next attempt to resume from; a finished job removes it.
+RESUME_DIR = "results/resume/{model}/seed{seed}"
+METRICS = "results/metrics/{model}/seed{seed}.json"
+TRAIN_BENCHMARK = "results/benchmarks/train/{model}/seed{seed}.tsv"
+EVALUATE_BENCHMARK = "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
 
 
 def check_config(config):
@@ -18,11 +30,19 @@ def check_config(config):
         raise WorkflowError(f"invalid configuration, key {key}: {error.message}")
     validate(config, workflow.source_path(CONFIG_SCHEMA), set_default=True)
     for name, model in enabled_models().items():
-        if model["framework"] not in IMPLEMENTED_FRAMEWORKS:
+        weights = model["weights"]
+        if (
+            weights
+            and OFFICIAL_WEIGHTS.get(weights, {}).get("framework") != model["framework"]
+        ):
+            known = sorted(
+                k
+                for k, v in OFFICIAL_WEIGHTS.items()
+                if v["framework"] == model["framework"]
+            )
             raise WorkflowError(
-                f"config key models.{name}.framework: {model['framework']!r} has no "
-                "training rules in this workflow yet; set "
-                f"models.{name}.enabled: false"
+                f"invalid configuration, key models.{name}.weights: {weights!r} is not a "
+                f"known {model['framework']} weights file; known: {', '.join(known)}"
             )
 
 
@@ -45,12 +65,10 @@ def train_inputs(wildcards):
     inputs = {"prepared": rules.prepare_data.output.prepared}
     weights = model_config(wildcards)["weights"]
     if weights:
-        inputs["weights"] = expand(rules.fetch_weights.output.weights, weights=weights)[
-            0
-        ]
-        inputs["provenance"] = expand(
-            rules.fetch_weights.output.provenance, weights=weights
-        )[0]
+        fetched = rules.fetch_weights.output
+        where = {"weights": weights, "suffix": file_suffix(weights)}
+        inputs["weights"] = expand(fetched.weights, **where)[0]
+        inputs["provenance"] = expand(fetched.provenance, **where)[0]
     return inputs
 
 
@@ -60,11 +78,37 @@ def weights_url(wildcards):
     return source["url"] if source else None
 
 
-def metrics_files():
-    """Every (model, seed) pair's metrics file: the targets of the whole study."""
-    pattern = rules.evaluate_pytorch.output.metrics
+def model_seed_paths(pattern):
+    """`pattern` expanded for every enabled (model, seed), in config order."""
     return [
         expand(pattern, model=name, seed=seed)[0]
         for name, model in enabled_models().items()
         for seed in model["seeds"]
     ]
+
+
+def metrics_files():
+    """Every (model, seed) pair's metrics file: the targets of the whole study."""
+    return model_seed_paths(METRICS)
+
+
+# --- report helpers ---
+
+
+def history_files():
+    """Every (model, seed) pair's training history, in the order of metrics_files()."""
+    return model_seed_paths(HISTORY)
+
+
+def benchmark_files():
+    """Timings of data preparation and of every (model, seed) train and evaluate job."""
+    return [
+        rules.prepare_data.benchmark,
+        *model_seed_paths(TRAIN_BENCHMARK),
+        *model_seed_paths(EVALUATE_BENCHMARK),
+    ]
+
+
+def report_models():
+    """Model name -> seeds of every enabled model: all that the report may show."""
+    return {name: model["seeds"] for name, model in enabled_models().items()}

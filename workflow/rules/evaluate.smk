@@ -3,11 +3,11 @@ rule evaluate_pytorch:
         checkpoint=rules.train_pytorch.output.checkpoint,
         prepared=rules.prepare_data.output.prepared,
     output:
-        metrics="results/metrics/{model}/seed{seed}.json",
+        metrics=METRICS,
     log:
         "results/logs/evaluate/{model}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
+        EVALUATE_BENCHMARK
     wildcard_constraints:
         model=models_of("pytorch"),
         seed=r"\d+",
@@ -19,3 +19,27 @@ rule evaluate_pytorch:
         runtime=30,
     script:
         "../scripts/evaluate_torch.py"
+
+
+rule evaluate_keras:
+    input:
+        checkpoint=rules.train_keras.output.checkpoint,
+        record=rules.train_keras.output.record,
+        prepared=rules.prepare_data.output.prepared,
+    output:
+        metrics=METRICS,
+    log:
+        "results/logs/evaluate/{model}/seed{seed}.log",
+    benchmark:
+        EVALUATE_BENCHMARK
+    wildcard_constraints:
+        model=models_of("keras"),
+        seed=r"\d+",
+    conda:
+        "../../envs/keras.yaml"
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/evaluate_keras.py"

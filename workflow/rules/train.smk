@@ -2,12 +2,12 @@ rule train_pytorch:
     input:
         unpack(train_inputs),
     output:
-        checkpoint="results/models/{model}/seed{seed}/checkpoint.pt",
-        history="results/models/{model}/seed{seed}/history.csv",
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        history=HISTORY,
     log:
         "results/logs/train/{model}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/train/{model}/seed{seed}.tsv"
+        TRAIN_BENCHMARK
     wildcard_constraints:
         model=models_of("pytorch"),
         seed=r"\d+",
@@ -19,5 +19,33 @@ rule train_pytorch:
         runtime=120,
     params:
         model_config=model_config,
+        resume_dir=RESUME_DIR,
     script:
         "../scripts/train_torch.py"
+
+
+rule train_keras:
+    input:
+        unpack(train_inputs),
+    output:
+        checkpoint=f"{RUN_DIR}/checkpoint.weights.h5",
+        record=f"{RUN_DIR}/checkpoint.json",
+        history=HISTORY,
+    log:
+        "results/logs/train/{model}/seed{seed}.log",
+    benchmark:
+        TRAIN_BENCHMARK
+    wildcard_constraints:
+        model=models_of("keras"),
+        seed=r"\d+",
+    conda:
+        "../../envs/keras.yaml"
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
+    params:
+        model_config=model_config,
+        resume_dir=RESUME_DIR,
+    script:
+        "../scripts/train_keras.py"

@@ -1,9 +1,11 @@
 rule fetch_weights:
     output:
-        weights="results/weights/{weights}.pth",
-        provenance="results/weights/{weights}.json",
+        weights="results/weights/{weights}.{suffix}",
+        provenance="results/weights/{weights}.{suffix}.json",
     log:
-        "results/logs/fetch_weights/{weights}.log",
+        "results/logs/fetch_weights/{weights}.{suffix}.log",
+    wildcard_constraints:
+        suffix="pth|h5",
     retries: 2
     localrule: True
     conda:
@@ -11,5 +13,6 @@ rule fetch_weights:
     params:
         url=weights_url,
         allow_unofficial=config["weights"]["allow_unofficial"],
+        lock_file=config["weights"]["lock_file"],
     script:
         "../scripts/fetch_weights.py"

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from cifar_compare.dataset import load_prepared
 from cifar_compare.fileio import write_json_atomic
+from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.logs import errors_logged, open_log
 from cifar_compare.metrics import classification_metrics, validate_metrics
 from cifar_compare.resources import library_versions
@@ -57,7 +58,7 @@ def metrics_record(metrics, record, device):
 
 if __name__ == "__main__":
     logger = open_log(snakemake.log[0])
-    with errors_logged(logger):
+    with gpu_slot(snakemake.log[0]), errors_logged(logger):
         torch.set_num_threads(snakemake.threads)
         device = device_from_env()
         metrics, record = evaluate(snakemake.input.checkpoint, snakemake.input.prepared, device)

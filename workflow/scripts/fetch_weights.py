@@ -12,6 +12,7 @@ if __name__ == "__main__":
             snakemake.params.url,
             snakemake.output.weights,
             snakemake.params.allow_unofficial,
+            snakemake.params.lock_file,
         )
         if not provenance["official"]:
             logger.warning(

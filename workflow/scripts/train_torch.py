@@ -1,13 +1,15 @@
 """Train one PyTorch model for one seed; write its checkpoint and per-epoch history."""
 
-import csv
-import time
+import os
 
 import torch
 from cifar_compare.cifar_archive import NUM_CLASSES
 from cifar_compare.dataset import load_prepared
-from cifar_compare.fileio import atomic_path, read_json
-from cifar_compare.logs import errors_logged, open_log
+from cifar_compare.fileio import read_json
+from cifar_compare.gpu_slots import gpu_slot
+from cifar_compare.history import write_history
+from cifar_compare.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
+from cifar_compare.logs import errors_logged, exit_on_interrupt, open_log
 from cifar_compare.resources import library_versions, peak_rss_mb
 from cifar_compare.torch_checkpoint import device_from_env, device_name, save_checkpoint
 from cifar_compare.torch_data import to_device
@@ -25,25 +27,30 @@ def build_model(model_config, weights_path, device):
     return model.to(device, memory_format=torch.channels_last)
 
 
-def train(prepared_path, model_config, seed, weights_path, device, log):
+def is_deterministic(model_config, device):
+    """The config's choice; by default on for CPU runs (see README: Determinism)."""
+    choice = model_config["deterministic"]
+    return device.type == "cpu" if choice is None else choice
+
+
+def train(prepared_path, model_config, seed, weights_path, device, log, resume=None, stop=None):
     """Train and return (model, history, summary)."""
-    seed_everything(seed)
+    if device.type == "cuda":
+        # cuBLAS needs this to be deterministic; harmless otherwise.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    seed_everything(seed, is_deterministic(model_config, device))
     splits, class_names = load_prepared(prepared_path, ("train", "val"))
-    spec = get_spec(model_config["architecture"])
-    recipe = Recipe.from_config(model_config, spec)
+    recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
     model = build_model(model_config, weights_path, device)
     train_data, val_data = to_device(splits["train"], device), to_device(splits["val"], device)
-    generator = torch.Generator(device=device).manual_seed(seed)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     log.info(
         "training %s on %s, %d images", model_config["architecture"], device, len(splits["train"])
     )
-    start = time.perf_counter()
-    history = fit(model, train_data, val_data, recipe, generator, log.info)
-    wall = time.perf_counter() - start
+    history = fit(model, train_data, val_data, recipe, seed, log.info, resume, stop)
     summary = {
-        "wall_seconds": wall,
+        "wall_seconds": sum(row["epoch_seconds"] for row in history),
         "images_per_second": sum(r["images_per_second"] for r in history) / len(history),
         "peak_rss_mb": peak_rss_mb(),
         "peak_device_memory_mb": (
@@ -56,27 +63,29 @@ def train(prepared_path, model_config, seed, weights_path, device, log):
     return model, history, summary
 
 
-def write_history(path, history):
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(history[0]))
-            writer.writeheader()
-            writer.writerows(history)
-
-
 if __name__ == "__main__":
     import torchvision
 
     logger = open_log(snakemake.log[0])
-    with errors_logged(logger):
+    stop = StopRequest().install()
+    with gpu_slot(snakemake.log[0]), errors_logged(logger), exit_on_interrupt(logger):
         torch.set_num_threads(snakemake.threads)
         config = snakemake.params.model_config
         seed = int(snakemake.wildcards.seed)
         weights = snakemake.input.get("weights")
         provenance = read_json(snakemake.input.provenance) if weights else None
-        model, history, summary = train(
-            snakemake.input.prepared, config, seed, weights, device_from_env(), logger
-        )
+        resume = ResumeDir(snakemake.params.resume_dir, fingerprint(config, seed))
+        with diverged_names(snakemake.wildcards.model, seed):
+            model, history, summary = train(
+                snakemake.input.prepared,
+                config,
+                seed,
+                weights,
+                device_from_env(),
+                logger,
+                resume,
+                stop,
+            )
         write_history(snakemake.output.history, history)
         save_checkpoint(
             snakemake.output.checkpoint,
@@ -90,3 +99,4 @@ if __name__ == "__main__":
             train_summary=summary,
             versions=library_versions(torch, torchvision),
         )
+        resume.clear()

@@ -15,12 +15,15 @@ CHUNK_BYTES = 1 << 20
 
 
 @contextlib.contextmanager
-def atomic_path(destination):
-    """Yield a temporary path beside `destination`; rename it there on success."""
+def atomic_path(destination, suffix=".partial"):
+    """Yield a temporary path beside `destination`; rename it there on success.
+
+    `suffix` ends the temporary name, for writers that insist on an extension.
+    """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent
+        prefix=f".{destination.name}.", suffix=suffix, dir=destination.parent
     )
     os.close(fd)
     tmp = Path(tmp_name)

@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import sys
 
 
 def open_log(path):
@@ -12,6 +13,18 @@ def open_log(path):
         force=True,
     )
     return logging.getLogger("cifar_compare")
+
+
+@contextlib.contextmanager
+def exit_on_interrupt(logger):
+    """Turn a training run stopped by a signal into exit code 128 + signal number."""
+    from cifar_compare.interruption import Interrupted
+
+    try:
+        yield
+    except Interrupted as stopped:
+        logger.warning("%s", stopped)
+        sys.exit(stopped.exit_code)
 
 
 @contextlib.contextmanager

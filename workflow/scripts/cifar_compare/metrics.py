@@ -28,6 +28,13 @@ def classification_metrics(labels, predictions, class_names):
     }
 
 
+def softmax_cross_entropy(logits, labels):
+    """Mean cross-entropy of integer labels under softmax(logits), computed stably."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+
 def validate_metrics(record):
     schema = json.loads(SCHEMA_PATH.read_text())
     try:

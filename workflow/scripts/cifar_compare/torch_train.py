@@ -9,6 +9,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cifar_compare.fileio import atomic_path
+from cifar_compare.history import epoch_line
+from cifar_compare.interruption import Interrupted, StopRequest, TrainingDiverged, epoch_seed
 from cifar_compare.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
 from cifar_compare.torch_data import batch_indices, random_crop_flip, to_model_input
@@ -51,13 +54,11 @@ class Recipe:
         )
 
 
-class TrainingDiverged(RuntimeError):
-    pass
-
-
-def seed_everything(seed):
+def seed_everything(seed, deterministic=False):
+    """Seed torch and numpy; under `deterministic`, refuse non-deterministic kernels."""
     torch.manual_seed(seed)
     np.random.seed(seed)
+    torch.use_deterministic_algorithms(deterministic)
 
 
 def autocast_for(device):
@@ -103,8 +104,11 @@ def train_step(model, images, labels, recipe, optimizer, scheduler, generator):
     return loss.detach() * len(labels), (logits.argmax(1) == labels).sum()
 
 
-def train_one_epoch(model, images, labels, recipe, optimizer, scheduler, generator):
-    """One pass over the training tensors; returns (mean loss, accuracy)."""
+def train_one_epoch(model, images, labels, recipe, optimizer, scheduler, generator, stop):
+    """One pass over the training tensors; returns (mean loss, accuracy).
+
+    Stops after the step in progress when `stop.requested` (SIGTERM/SIGINT).
+    """
     model.train()
     set_batchnorm_eval(model)
     total_loss = torch.zeros((), device=images.device)
@@ -117,6 +121,8 @@ def train_one_epoch(model, images, labels, recipe, optimizer, scheduler, generat
         total_loss += loss_sum
         correct += hits
         seen += len(index)
+        if stop.requested:
+            return None
     return total_loss.item() / seen, correct.item() / seen
 
 
@@ -149,36 +155,72 @@ def make_optimizer(model, recipe, steps_per_epoch):
     return optimizer, scheduler
 
 
-def fit(model, train, val, recipe, generator, log):
-    """Train for recipe.epochs; return the per-epoch history (list of dicts)."""
+def restore(resume, model, optimizer, scheduler, log):
+    """Load the last finished epoch's state; return (history so far, next epoch)."""
+    record = resume.load_record() if resume else None
+    if record is None:
+        return [], 1
+    state = torch.load(resume.path / record["file"], map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    log(f"resuming after epoch {record['epoch']} from {resume.path}")
+    return record["history"], record["epoch"] + 1
+
+
+def save_state(resume, model, optimizer, scheduler, history):
+    epoch = history[-1]["epoch"]
+    path = resume.epoch_file(epoch, ".pt")
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    resume.save_record({"epoch": epoch, "file": path.name, "history": history})
+
+
+def fit(model, train, val, recipe, seed, log, resume=None, stop=None):
+    """Train for recipe.epochs; return the per-epoch history (list of dicts).
+
+    Each epoch's randomness (data order, augmentation, dropout) is seeded from
+    (seed, epoch), so a run resumed from `resume` matches an uninterrupted one.
+    """
+    stop = stop or StopRequest()
     train_images, train_labels = train
+    device = train_images.device
     steps_per_epoch = max(1, len(train_labels) // recipe.batch_size)
     optimizer, scheduler = make_optimizer(model, recipe, steps_per_epoch)
-    history = []
-    for epoch in range(1, recipe.epochs + 1):
+    history, first_epoch = restore(resume, model, optimizer, scheduler, log)
+    for epoch in range(first_epoch, recipe.epochs + 1):
+        torch.manual_seed(epoch_seed(seed, epoch))
+        generator = torch.Generator(device=device).manual_seed(epoch_seed(seed, epoch))
         start = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(
-            model, train_images, train_labels, recipe, optimizer, scheduler, generator
+        result = train_one_epoch(
+            model, train_images, train_labels, recipe, optimizer, scheduler, generator, stop
         )
+        if result is None:
+            raise Interrupted(stop.signum, epoch)
+        train_loss, train_acc = result
         seconds = time.perf_counter() - start
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
         val_loss, val_acc = loss_and_accuracy(predict(model, val[0], recipe), val[1])
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "train_accuracy": train_acc,
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "epoch_seconds": seconds,
-            "images_per_second": steps_per_epoch * recipe.batch_size / seconds,
-            "lr": optimizer.param_groups[0]["lr"],
-            "peak_rss_mb": peak_rss_mb(),
-        }
-        history.append(row)
-        log(
-            f"epoch {epoch}/{recipe.epochs} train_loss={train_loss:.4f} "
-            f"train_acc={train_acc:.4f} val_loss={val_loss:.4f} val_acc={val_acc:.4f} "
-            f"{seconds:.1f}s {row['images_per_second']:.0f} img/s"
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_accuracy": train_acc,
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "epoch_seconds": seconds,
+                "images_per_second": steps_per_epoch * recipe.batch_size / seconds,
+                "lr": optimizer.param_groups[0]["lr"],
+                "peak_rss_mb": peak_rss_mb(),
+            }
         )
+        log(epoch_line(history[-1], recipe.epochs))
+        if resume:
+            save_state(resume, model, optimizer, scheduler, history)
     return history

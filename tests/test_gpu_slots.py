@@ -1,0 +1,138 @@
+"""GPU slots: one GPU per concurrent job on one machine (cifar_compare/gpu_slots.py)."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+from cifar_compare import gpu_slots
+from cifar_compare.gpu_slots import claim_slot, fail_once_if_asked, gpu_count, gpu_slot
+from conftest import REPO, TINY, copy_workflow, inputs_overlay, snakemake, write_overlay
+
+HOLD_SLOT = """
+import sys, time
+from cifar_compare.gpu_slots import claim_slot
+slot, _ = claim_slot(2, sys.argv[1])
+print(slot, flush=True)
+time.sleep(600)
+"""
+
+
+def slot_env(tmp_path, **extra):
+    return {"CIFAR_COMPARE_GPUS": "2", "CIFAR_COMPARE_GPU_LOCK_DIR": str(tmp_path), **extra}
+
+
+def test_claims_the_first_free_slot_and_frees_it_on_close(tmp_path):
+    first, first_fd = claim_slot(2, tmp_path)
+    second, second_fd = claim_slot(2, tmp_path)
+    assert (first, second) == (0, 1)
+    os.close(first_fd)
+    again, again_fd = claim_slot(2, tmp_path)
+    assert again == 0
+    os.close(second_fd), os.close(again_fd)
+
+
+def test_slot_of_a_killed_process_is_reused(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SLOT, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "0"
+        taken, fd = claim_slot(2, tmp_path)
+        assert taken == 1
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    reused, reused_fd = claim_slot(2, tmp_path, timeout=5)
+    assert reused == 0
+    os.close(fd), os.close(reused_fd)
+
+
+def test_waits_for_a_slot_and_gives_up_after_the_timeout(tmp_path):
+    _, fd = claim_slot(1, tmp_path)
+    waits = []
+    with pytest.raises(TimeoutError, match="all 1 GPU slots .* stayed taken"):
+        claim_slot(1, tmp_path, timeout=0.2, on_wait=waits.append)
+    assert len(waits) == 1 and "waiting" in waits[0]
+    os.close(fd)
+
+
+def test_gpu_slot_sets_cuda_visible_devices_for_the_job_only(tmp_path):
+    log = tmp_path / "job.log"
+    first, second = slot_env(tmp_path), slot_env(tmp_path)
+    with gpu_slot(log, first) as slot:
+        assert slot == 0 and first["CUDA_VISIBLE_DEVICES"] == "0"
+        with gpu_slot(log, second) as other:
+            assert other == 1 and second["CUDA_VISIBLE_DEVICES"] == "1"
+    assert "CUDA_VISIBLE_DEVICES" not in first and "CUDA_VISIBLE_DEVICES" not in second
+    assert re.findall(r"INFO gpu slot: slot (\d) of 2", log.read_text()) == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    "extra, reason",
+    [
+        ({"SLURM_JOB_ID": "7", "CUDA_VISIBLE_DEVICES": "3"}, "SLURM job 7 assigns GPUs"),
+        ({"CUDA_VISIBLE_DEVICES": "2"}, "CUDA_VISIBLE_DEVICES=2 was set before the job"),
+        ({"CIFAR_COMPARE_GPUS": "0"}, "no GPUs found"),
+    ],
+)
+def test_gpu_slot_leaves_the_choice_to_slurm_the_user_or_no_gpus(tmp_path, extra, reason):
+    environ = slot_env(tmp_path / "locks", **extra)
+    before = dict(environ)
+    with gpu_slot(tmp_path / "job.log", environ) as slot:
+        assert slot is None and environ == before
+    assert environ == before and not (tmp_path / "locks").exists()
+    assert f"not assigning a GPU: {reason}" in (tmp_path / "job.log").read_text()
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
+def test_a_bad_gpu_count_is_a_clear_error_in_the_job_log(tmp_path, value):
+    environ = slot_env(tmp_path, CIFAR_COMPARE_GPUS=value)
+    with pytest.raises(ValueError, match=f"CIFAR_COMPARE_GPUS='{re.escape(value)}'"):
+        with gpu_slot(tmp_path / "job.log", environ):
+            pass
+    assert "ERROR gpu slot: ValueError: CIFAR_COMPARE_GPUS" in (tmp_path / "job.log").read_text()
+
+
+def test_gpu_count_comes_from_the_environment_or_nvidia_smi(tmp_path, monkeypatch):
+    assert gpu_count({"CIFAR_COMPARE_GPUS": "3"}) == 3
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'GPU 0: H100 (UUID: a)'\necho 'GPU 1: H100 (UUID: b)'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert gpu_count({}) == 2
+    fake.unlink()
+    assert gpu_count({}) == 0
+
+
+def test_fail_once_fails_the_first_job_only(tmp_path):
+    environ = {gpu_slots.FAIL_ONCE_ENV: str(tmp_path / "failed-once")}
+    with pytest.raises(RuntimeError, match="injected failure"):
+        fail_once_if_asked(environ)
+    fail_once_if_asked(environ)
+    fail_once_if_asked({})
+
+
+@pytest.mark.pipeline
+def test_concurrent_training_jobs_get_different_gpus(tmp_path, test_inputs, monkeypatch):
+    """Two PyTorch training jobs at once on a machine that claims two GPUs."""
+    workdir = copy_workflow(tmp_path / "wf")
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    monkeypatch.setenv("CIFAR_COMPARE_GPUS", "2")
+    monkeypatch.setenv("CIFAR_COMPARE_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    models = ["alexnet_scratch_pytorch", "alexnet_pretrained_pytorch"]
+    targets = [f"results/models/{model}/seed0/checkpoint.pt" for model in models]
+    # One thread each, so both fit the two cores at the same time.
+    snakemake(workdir, *targets, "--resources", "gpu=2", "--set-threads", "train_pytorch=1", *TINY)
+    devices = []
+    for model in models:
+        log = (workdir / f"results/logs/train/{model}/seed0.log").read_text()
+        devices += re.findall(r"gpu slot: slot \d of 2 .*: CUDA_VISIBLE_DEVICES=(\d)", log)
+    assert sorted(devices) == ["0", "1"]

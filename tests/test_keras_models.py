@@ -1,0 +1,153 @@
+"""Keras registry, its match with the PyTorch AlexNet, pretrained weights and backends."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import yaml
+from cifar_compare import keras_models, torch_models
+from cifar_compare.keras_layers import RandomCropFlip
+from cifar_compare.keras_train import build_optimizer
+from cifar_compare.weights import UnofficialWeightsError, fetch_weights
+from cifar_fixtures import KERAS_CONSTRUCTORS, write_standin_keras_weights
+from conftest import REPO
+
+CONFIG = {
+    "input_size": 32,
+    "augmentation": {"crop_padding": 4, "flip": True},
+    "normalization": None,
+}
+
+
+def keras_layer_kinds(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_alexnet_cifar_matches_pytorch_layer_for_layer():
+    keras_model, _ = keras_models.get_model("alexnet_cifar", CONFIG)
+    torch_model = torch_models.get_model("alexnet_cifar")
+    kinds = keras_layer_kinds(keras_model)
+    assert (kinds.count("Conv2D"), kinds.count("MaxPooling2D"), kinds.count("Dense")) == (5, 3, 3)
+    keras_params = [layer.count_params() for layer in keras_model.layers if layer.count_params()]
+    torch_params = [
+        sum(p.numel() for p in m.parameters())
+        for m in torch_model.modules()
+        if isinstance(m, (torch_models.nn.Conv2d, torch_models.nn.Linear))
+    ]
+    assert keras_params == torch_params
+    assert keras_models.count_parameters(keras_model) == torch_models.count_parameters(torch_model)
+
+
+def test_optimizer_settings_are_pytorchs():
+    optimizer = build_optimizer(
+        {"name": "adamw", "lr": 1e-3, "weight_decay": 0.05, "betas": [0.9, 0.999], "eps": 1e-8},
+        1e-3,
+    )
+    assert optimizer.epsilon == 1e-8 and optimizer.weight_decay == 0.05
+    initializer = keras_models.he_normal().get_config()
+    assert initializer["distribution"] == "untruncated_normal" and initializer["scale"] == 2.0
+
+
+def test_random_crops_are_per_image_and_inference_is_identity():
+    layer = RandomCropFlip(padding=4, flip=False, seed=0)
+    images = np.tile(np.arange(32, dtype=np.uint8)[None, :, None, None], (64, 1, 32, 3))
+    cropped = keras.ops.convert_to_numpy(layer(images, training=True))
+    assert cropped.shape == images.shape
+    assert len({tuple(row) for row in cropped[:, :, 5, 0]}) > 1  # offsets differ per image
+    same = keras.ops.convert_to_numpy(layer(images, training=False))
+    assert np.array_equal(same, images.astype(np.float32))
+
+
+def test_schema_lists_exactly_the_registry():
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    rules = schema["$defs"]["model"]["allOf"]
+    keras_rule = next(
+        r for r in rules if r["if"]["properties"].get("framework", {}).get("const") == "keras"
+    )
+    assert sorted(keras_rule["then"]["properties"]["architecture"]["enum"]) == (
+        keras_models.list_models()
+    )
+
+
+@pytest.mark.parametrize("architecture", sorted(KERAS_CONSTRUCTORS))
+def test_standin_weights_load_through_the_real_loader(tmp_path, architecture):
+    path = tmp_path / f"{architecture}_no_top.h5"
+    reference = write_standin_keras_weights(path, architecture, input_size=32)
+    model, base = keras_models.get_model(architecture, CONFIG, weights_path=str(path))
+    loaded = [w.numpy() if hasattr(w, "numpy") else np.asarray(w) for w in base.get_weights()]
+    expected = reference.get_weights()
+    assert len(loaded) == len(expected) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(loaded, expected, strict=True))
+    assert model.output.shape[-1] == 10
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    path = tmp_path / "vgg16_notop.h5"
+    write_standin_keras_weights(path, "vgg16", input_size=32)
+    lock = tmp_path / "lock.json"
+    target = tmp_path / "out.h5"
+    with pytest.raises(UnofficialWeightsError, match="not the official vgg16_imagenet_no_top"):
+        fetch_weights("vgg16_imagenet_no_top", str(path), target, False, lock)
+    assert not target.exists()
+    record = fetch_weights("vgg16_imagenet_no_top", str(path), target, True, lock)
+    assert record["official"] is False and "md5 published" in record["checked_against"]
+
+
+def test_mobilenet_hash_is_pinned_on_first_download_then_verified(tmp_path, monkeypatch):
+    name = "mobilenet_v2_imagenet_no_top_128"
+    first, other = tmp_path / "first.h5", tmp_path / "other.h5"
+    first.write_bytes(b"the file the official URL served")
+    other.write_bytes(b"a different file")
+    monkeypatch.setitem(
+        fetch_weights.__globals__["OFFICIAL_WEIGHTS"],
+        name,
+        {"url": str(first), "framework": "keras", "algorithm": "sha256", "digest": None},
+    )
+    lock = tmp_path / "weights.lock.json"
+    record = fetch_weights(name, None, tmp_path / "a.h5", False, lock)
+    assert record["official"] is True and "pinned now" in record["checked_against"]
+    assert json.loads(lock.read_text()) == {name: record["sha256"]}
+    assert fetch_weights(name, None, tmp_path / "b.h5", False, lock)["official"] is True
+    with pytest.raises(UnofficialWeightsError, match="pinned in"):
+        fetch_weights(name, str(other), tmp_path / "c.h5", False, lock)
+
+
+TRAIN_ONE_EPOCH = """
+import json, sys
+sys.path.insert(0, "workflow/scripts")
+from cifar_compare.keras_runtime import select_backend
+select_backend(sys.argv[1])
+import keras, numpy as np
+from cifar_compare.keras_models import get_model
+from cifar_compare.keras_train import fit
+config = {"input_size": 32, "augmentation": {"crop_padding": 4, "flip": True},
+          "normalization": None, "epochs": 1, "batch_size": 16, "label_smoothing": 0.1,
+          "freeze_base": False, "fine_tune": None,
+          "schedule": {"name": "onecycle", "warmup_fraction": 0.2, "final_factor": 0.0},
+          "optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.05,
+                        "betas": [0.9, 0.999], "eps": 1e-8}}
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+labels = rng.integers(0, 10, 64)
+model, base = get_model("alexnet_cifar", config, seed=0)
+rows = fit(model, base, (images, labels), (images[:16], labels[:16]), config, print)
+print(json.dumps({"backend": keras.backend.backend(), "rows": rows}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+def test_alexnet_cifar_trains_under_backend(backend):
+    done = subprocess.run(
+        [sys.executable, "-c", TRAIN_ONE_EPOCH, backend],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["backend"] == backend
+    assert len(result["rows"]) == 1 and np.isfinite(result["rows"][0]["train_loss"])

@@ -1,0 +1,113 @@
+"""The rendered report: what the PDF says, what it may not say, and when it is rebuilt."""
+
+import json
+import re
+import zipfile
+
+import pytest
+from conftest import TINY, copy_workflow, inputs_overlay, snakemake, write_overlay
+from pypdf import PdfReader
+
+pytestmark = pytest.mark.pipeline
+KERAS = ["alexnet_scratch_keras", "mobilenetv2_pretrained_keras"]  # left out where not needed
+
+
+def pdf_text(workdir):
+    reader = PdfReader(workdir / "results/report.pdf")
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def all_metrics(workdir):
+    return [json.loads(p.read_text()) for p in sorted(workdir.glob("results/metrics/*/seed*.json"))]
+
+
+def pdf_fonts(workdir):
+    fonts = set()
+    for page in PdfReader(workdir / "results/report.pdf").pages:
+        for font in page["/Resources"].get("/Font", {}).values():
+            fonts.add(str(font.get_object()["/BaseFont"]).split("+")[-1])
+    return fonts
+
+
+def assert_accuracies_shown(text, metrics):
+    """Each model and seed's test accuracy, formatted from its JSON, on its own table row."""
+    for m in metrics:
+        accuracy = f"{100 * m['test_accuracy']:.2f}"
+        row = rf"^{m['model']} {m['seed']} {re.escape(accuracy)} "
+        assert re.search(row, text, re.M), f"{m['model']} seed {m['seed']}: {accuracy} missing"
+
+
+def test_report_shows_each_models_test_accuracy(tiny_run):
+    text = pdf_text(tiny_run)
+    metrics = all_metrics(tiny_run)
+    assert {"alexnet_scratch_pytorch", "alexnet_pretrained_pytorch"} <= {
+        m["model"] for m in metrics
+    }
+    assert_accuracies_shown(text, metrics)
+    for m in metrics:  # one seed each: the summary row shows the same figure, no spread
+        summary = rf"^{m['model']} {m['model_config']['input_size']} px 1 "
+        assert re.search(summary + re.escape(f"{100 * m['test_accuracy']:.2f} "), text, re.M)
+
+
+def test_provenance_lists_weights_hashes_and_warns_about_standin_weights(tiny_run):
+    text = pdf_text(tiny_run)
+    appendix = text.split("Appendix: provenance")[1]
+    pretrained = [m for m in all_metrics(tiny_run) if m["weights"]]
+    assert "alexnet_pretrained_pytorch" in {m["model"] for m in pretrained}
+    for m in pretrained:  # every test run uses stand-in weights
+        assert m["weights"]["official"] is False
+        assert m["weights"]["sha256"] in re.sub(r"\s", "", appendix)
+        assert f"WARNING: {m['model']} used weights that are not the official" in text
+    assert appendix.count("WARNING: not the official weights") == len(pretrained)
+    assert text.startswith("AlexNet from scratch")
+    assert "git commit not a git checkout" in appendix
+    assert re.search(r"config sha256 [0-9a-f]{64}", appendix)
+    assert re.search(r"^train/alexnet_scratch_pytorch/seed0 \d", appendix, re.M)
+
+
+def test_report_renders_offline_with_local_fonts_and_web_copy(tiny_run):
+    assert pdf_fonts(tiny_run) <= {"DejaVu-Sans", "DejaVu-Sans-Bold", "DejaVu-Sans-Mono"}
+    html = (tiny_run / "results/report.html").read_text()
+    sources = re.findall(r'src="([^"]+)"', html)
+    assert len(sources) == 4 and all(s.endswith(".svg") for s in sources)
+    assert all((tiny_run / "results" / s).is_file() for s in sources)
+    assert "http://" not in html and "https://" not in html
+    assert len(list((tiny_run / "results/plots").glob("*.png"))) == 4
+
+
+def test_snakemake_report_archive(tiny_run):
+    snakemake(tiny_run, *TINY, "--report", "report.zip")
+    names = zipfile.ZipFile(tiny_run / "report.zip").namelist()
+    assert any(n.endswith("/report.pdf") for n in names)
+    assert sum(n.endswith(".svg") for n in names) == 4
+
+
+def test_failed_or_absent_models_are_never_shown_and_reruns_rebuild_the_report(
+    tmp_path, test_inputs
+):
+    workdir = copy_workflow(tmp_path / "wf")
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    keras_off = {name: {"enabled": False} for name in KERAS}
+    tiny = [*TINY, write_overlay(workdir / "pytorch.yaml", {"models": keras_off}).name]
+    report = workdir / "results/report.pdf"
+    pretrained = "alexnet_pretrained_pytorch"
+    # An absurd learning rate makes the loss non-finite: its training job fails.
+    exploding = {"optimizer": {"name": "sgd", "lr": 1.0e30}}
+    write_overlay(workdir / "failing.yaml", {"models": {pretrained: exploding}})
+    failed = snakemake(workdir, *tiny, "failing.yaml", "--keep-going", check=False)
+    assert failed.returncode != 0 and not report.exists()
+    assert (workdir / "results/metrics/alexnet_scratch_pytorch/seed0.json").is_file()
+
+    write_overlay(workdir / "absent.yaml", {"models": {pretrained: {"enabled": False}}})
+    snakemake(workdir, *tiny, "absent.yaml")
+    text = pdf_text(workdir)
+    assert pretrained not in text and "WARNING" not in text
+    assert_accuracies_shown(text, all_metrics(workdir))
+
+    scratch = workdir / "results/models/alexnet_scratch_pytorch/seed0/checkpoint.pt"
+    before = scratch.stat().st_mtime_ns, report.stat().st_mtime_ns
+    snakemake(workdir, *tiny)  # the pretrained model back: only it is trained
+    assert scratch.stat().st_mtime_ns == before[0] and report.stat().st_mtime_ns != before[1]
+    metrics = all_metrics(workdir)
+    assert len(metrics) == 2
+    assert_accuracies_shown(pdf_text(workdir), metrics)

@@ -1,0 +1,202 @@
+"""The report's pure functions: aggregation, tables, conclusions, provenance helpers."""
+
+import ast
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cifar_compare import report_format as fmt
+from cifar_compare.report_conclusions import conclusions
+from cifar_compare.report_data import check_summary, model_results
+from cifar_compare.report_tables import memory_rows, original_rows, versus_original
+from render_report import config_hash, git_commit, read_benchmarks
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+ORIGINAL = {
+    "epochs": 10,
+    "models": {
+        "alexnet_scratch_pytorch": {"accuracy_low": 70, "accuracy_high": 75, "input_size": 32},
+        "alexnet_pretrained_pytorch": {"accuracy_low": 80, "accuracy_high": 85, "input_size": 224},
+    },
+}
+
+
+def record(model, seed, accuracy, pretrained=False, official=True, input_size=32):
+    weights = None
+    if pretrained:
+        weights = {"name": "w", "file": "w.pth", "sha256": "ab" * 32, "official": official}
+    return {
+        "model": model,
+        "seed": seed,
+        "framework": "pytorch",
+        "architecture": "alexnet" if pretrained else "alexnet_cifar",
+        "test_images": 10000,
+        "test_accuracy": accuracy,
+        "test_loss": 1.0 - accuracy,
+        "per_class_accuracy": dict.fromkeys(CLASSES, accuracy),
+        "confusion_matrix": [[0] * 10 for _ in range(10)],
+        "class_names": CLASSES,
+        "parameters": {"total": 57_000_000 if pretrained else 7_000_000, "trainable": 1},
+        "inference_images_per_second": 1000.0,
+        "layers": [{"type": "Linear", "output_shape": [10], "parameters": 10}],
+        "training": {
+            "wall_seconds": 600.0 if pretrained else 100.0,
+            "images_per_second": 100.0 if pretrained else 500.0,
+            "peak_rss_mb": 2000.0 + seed,
+            "peak_device_memory_mb": None,
+            "device": "cpu",
+            "train_images": 45000,
+        },
+        "evaluation_device": "cpu",
+        "versions": {"python": "3.11"},
+        "model_config": {"pretrained": pretrained, "input_size": input_size, "epochs": 10},
+        "weights": weights,
+    }
+
+
+def run(scratch=(0.72, 0.74), pretrained=(0.83, 0.85), official=True):
+    records = [record("alexnet_scratch_pytorch", s, a) for s, a in enumerate(scratch)]
+    records += [
+        record("alexnet_pretrained_pytorch", s, a, True, official, 224)
+        for s, a in enumerate(pretrained)
+    ]
+    configured = {
+        "alexnet_scratch_pytorch": list(range(len(scratch))),
+        "alexnet_pretrained_pytorch": list(range(len(pretrained))),
+    }
+    return model_results(records, configured)
+
+
+def test_numbers_are_formatted_one_way():
+    assert fmt.percent(0.7234) == "72.34"
+    assert fmt.accuracy_text(0.7234, None) == "72.34"
+    assert fmt.accuracy_text(0.7234, 0.0056) == "72.34 ± 0.56"
+    assert fmt.size_bytes(fmt.materialised_bytes(50_000, 224)) == "28.0 GiB"
+    assert fmt.megabytes(None) == "n/a"
+
+
+def test_results_average_over_seeds_and_keep_config_order():
+    scratch, pretrained = run()
+    assert scratch.name == "alexnet_scratch_pytorch" and pretrained.pretrained
+    assert scratch.accuracy_mean == pytest.approx(0.73)
+    assert scratch.accuracy_std == pytest.approx(0.0141421, rel=1e-4)
+    assert scratch.peak_rss_mb == 2001.0 and scratch.peak_device_mb is None
+    (single,) = run(scratch=(0.5,), pretrained=())
+    assert single.accuracy_std is None
+
+
+def test_metrics_of_a_model_or_seed_not_configured_are_refused():
+    records = [record("alexnet_scratch_pytorch", 0, 0.7), record("stale_model", 0, 0.9)]
+    with pytest.raises(ValueError, match="stale_model seed 0"):
+        model_results(records, {"alexnet_scratch_pytorch": [0]})
+    with pytest.raises(ValueError, match="seed 3"):
+        model_results([record("alexnet_scratch_pytorch", 3, 0.7)], {"alexnet_scratch_pytorch": [0]})
+
+
+def test_summary_table_must_match_the_metrics():
+    results = run()
+    rows = [{"model": r.name, "test_accuracy_mean": r.accuracy_mean} for r in results]
+    check_summary(rows, results)
+    with pytest.raises(ValueError, match="summary table lists"):
+        check_summary(rows[:1], results)
+    rows[1]["test_accuracy_mean"] = 0.1
+    with pytest.raises(ValueError, match="disagrees"):
+        check_summary(rows, results)
+
+
+def test_conclusions_are_computed_from_the_results():
+    text = " ".join(conclusions(run(), ORIGINAL))
+    assert (
+        "alexnet_pretrained_pytorch reached the highest mean test accuracy, 84.00 ± 1.41 %" in text
+    )
+    assert "alexnet_pretrained_pytorch beat alexnet_scratch_pytorch by 11.00 points" in text
+    assert "larger than the sum of their seed-to-seed standard deviations (2.83 points)" in text
+    assert "5 times the rate of alexnet_pretrained_pytorch" in text
+    assert "within its range" in text
+    flipped = " ".join(conclusions(run(scratch=(0.9, 0.9), pretrained=(0.5, 0.6)), ORIGINAL))
+    assert "alexnet_pretrained_pytorch trailed alexnet_scratch_pytorch by 35.00 points" in flipped
+    assert "15.00 points above its range" in flipped and "25.00 points below its range" in flipped
+
+
+def test_a_model_absent_from_the_run_is_never_mentioned():
+    results = run(pretrained=())
+    sentences = conclusions(results, ORIGINAL)
+    assert sentences and not any("pretrained" in s for s in sentences)
+    assert [row["model"] for row in original_rows(results, ORIGINAL)] == ["alexnet_scratch_pytorch"]
+    assert conclusions([], ORIGINAL) == []
+
+
+def test_unofficial_weights_are_called_out():
+    assert not any("not the official" in s for s in conclusions(run(), ORIGINAL))
+    warned = [s for s in conclusions(run(official=False), ORIGINAL) if "not the official" in s]
+    assert len(warned) == 1 and warned[0].startswith("alexnet_pretrained_pytorch")
+
+
+def test_memory_table_sizes_the_resized_training_set():
+    rows = memory_rows(run())
+    assert rows[0]["materialised"] == fmt.size_bytes(45000 * 3 * 32 * 32 * 4)
+    assert rows[1]["materialised"] == "25.2 GiB" and rows[1]["peak_rss_mb"] == "2,001"
+
+
+def test_position_against_the_original_range():
+    entry = {"accuracy_low": 70, "accuracy_high": 70}
+    assert versus_original(0.70, entry) == "within its range"
+    assert versus_original(0.655, entry) == "4.50 points below its range"
+
+
+def test_config_hash_is_canonical():
+    config = {"models": {"a": {"lr": 0.1, "seeds": [0]}}, "data": {"x": 1}}
+    reordered = {"data": {"x": 1}, "models": {"a": {"seeds": [0], "lr": 0.1}}}
+    assert config_hash(config) == config_hash(reordered)
+    changed = copy.deepcopy(config)
+    changed["models"]["a"]["lr"] = 0.2
+    assert config_hash(changed) != config_hash(config) and len(config_hash(config)) == 64
+
+
+def test_git_commit_outside_a_checkout(tmp_path):
+    assert git_commit(tmp_path) == "not a git checkout"
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "f").write_text("x")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "f"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    assert len(git_commit(tmp_path)) == 40
+    (tmp_path / "f").write_text("y")
+    assert git_commit(tmp_path).endswith("(with uncommitted changes)")
+
+
+def test_benchmarks_are_named_by_job(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\n"
+    for name, line in (("train/m/seed0", "12.5\t0:00:12\t880.2\t1\n"), ("plots", "1.0\t0\t-\t1\n")):
+        path = tmp_path / f"{name}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + line)
+    rows = read_benchmarks([str(tmp_path / "train/m/seed0.tsv"), str(tmp_path / "plots.tsv")])
+    assert rows == [("train/m/seed0", 12.5, 880.2), ("plots", 1.0, None)]
+
+
+def imported_modules(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield node.module or ""
+
+
+def test_report_code_imports_no_training_code():
+    files = [SCRIPTS / "plots.py", SCRIPTS / "render_report.py"]
+    files += sorted((SCRIPTS / "cifar_compare").glob("report_*.py"))
+    for path in files:
+        for module in imported_modules(path):
+            top = module.split(".")[0]
+            assert top not in {"torch", "torchvision", "tensorflow", "keras"}, (path, module)
+            assert not module.startswith(("cifar_compare.torch", "cifar_compare.keras")), path
+    check = "import sys, plots, render_report; assert 'torch' not in sys.modules"
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=SCRIPTS, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

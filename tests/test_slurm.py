@@ -1,0 +1,158 @@
+"""The tiny study through the SLURM profile on a real one-node SLURM (tests/slurm_cluster.py).
+
+Skipped where that SLURM cannot be started (no packages, not root, or a SLURM
+of the machine's own); CI installs the packages (.ci/run).
+"""
+
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+from conftest import TINY, copy_workflow, inputs_overlay, snakemake, write_overlay
+from slurm_cluster import LocalSlurm, unavailable_reason
+
+pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
+PROFILES = ["--profile", "profiles/slurm", "--workflow-profile", "profiles/test-slurm"]
+# The Keras models are left out to keep CI time down: the GPU jobs of this test
+# run one after another on the one (pretend) GPU, and the Keras jobs are the slow ones.
+PYTORCH_ONLY = {
+    "models": {
+        "alexnet_scratch_keras": {"enabled": False},
+        "mobilenetv2_pretrained_keras": {"enabled": False},
+    }
+}
+CONFIG = [*TINY, "pytorch_only.yaml"]
+MODELS = ["alexnet_scratch_pytorch", "alexnet_pretrained_pytorch"]
+CLUSTER_RULES = ["prepare_data", "train_pytorch", "evaluate_pytorch"]
+LOCAL_RULES = ["download_cifar", "fetch_weights", "aggregate", "plots", "report"]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"cannot start a test SLURM here: {reason}")
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+def all_jobs():
+    """JobId -> fields of every job slurmctld still knows (finished ones for MinJobAge)."""
+    lines = subprocess.run(
+        ["scontrol", "show", "job", "--oneliner"], capture_output=True, text=True
+    ).stdout.splitlines()
+    records = (dict(re.findall(r"(\S+?)=(\S*)", line)) for line in lines)
+    return {record["JobId"]: record for record in records if "JobId" in record}
+
+
+def run_recording_jobs(workdir, *args):
+    """Run Snakemake while recording what SLURM says of each job it runs in `workdir`."""
+    seen, result = {}, {}
+    runner = threading.Thread(target=lambda: result.update(run=snakemake(workdir, *args)))
+    runner.start()
+    while runner.is_alive():
+        seen.update(all_jobs())
+        time.sleep(1)
+    seen.update(all_jobs())
+    if "run" not in result:
+        raise AssertionError("Snakemake did not finish; see the captured output above")
+    return result["run"], [job for job in seen.values() if job["WorkDir"] == str(workdir)]
+
+
+def rule_and_wildcards(job):
+    """(rule, wildcards) from the comment the executor plugin gives each job."""
+    comment = job["Comment"]
+    for rule in CLUSTER_RULES + LOCAL_RULES:
+        if comment == f"rule_{rule}":
+            return rule, ""
+        if comment.startswith(f"rule_{rule}_wildcards_"):
+            return rule, comment.removeprefix(f"rule_{rule}_wildcards_")
+    raise AssertionError(f"job {job['JobId']} has an unknown comment {comment!r}")
+
+
+def by_rule(jobs):
+    found = {}
+    for job in sorted(jobs, key=lambda j: int(j["JobId"])):
+        found.setdefault(rule_and_wildcards(job), []).append(job)
+    return found
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm, tmp_path_factory, test_inputs):
+    """The tiny PyTorch study through the SLURM profile; its first GPU job fails once."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("slurm-run") / "wf")
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    write_overlay(workdir / "pytorch_only.yaml", PYTORCH_ONLY)
+    marker = workdir.parent / "failed-once"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CIFAR_COMPARE_FAIL_ONCE", str(marker))
+        run, jobs = run_recording_jobs(workdir, *PROFILES, *CONFIG)
+    assert marker.exists(), "the injected failure did not happen"
+    return workdir, run, by_rule(jobs)
+
+
+def test_each_cluster_job_is_its_own_sbatch_job(slurm_run):
+    workdir, _, jobs = slurm_run
+    expected = {("prepare_data", "")} | {
+        (rule, f"{model}_0") for rule in CLUSTER_RULES[1:] for model in MODELS
+    }
+    assert set(jobs) == expected
+    for (rule, _), submitted in jobs.items():
+        assert submitted[-1]["JobState"] == "COMPLETED"
+        gpus = [job.get("TresPerJob") for job in submitted]
+        assert gpus == [None if rule == "prepare_data" else "gres:gpu:1"] * len(submitted)
+    assert (workdir / "results/report.pdf").stat().st_size > 0
+
+
+def test_jobs_take_the_gpu_slurm_gives_them(slurm_run):
+    workdir, _, jobs = slurm_run
+    for model in MODELS:
+        last = jobs["train_pytorch", f"{model}_0"][-1]
+        log = (workdir / f"results/logs/train/{model}/seed0.log").read_text()
+        assert f"not assigning a GPU: SLURM job {last['JobId']} assigns GPUs" in log
+
+
+def test_local_rules_run_on_the_host(slurm_run):
+    workdir, run, jobs = slurm_run
+    assert not {rule for rule, _ in jobs} & set(LOCAL_RULES)
+    for rule in LOCAL_RULES:
+        assert re.search(rf"^localrule {rule}:", run.stdout, re.M), rule
+    assert (workdir / "results/tables/summary.csv").is_file()
+
+
+def test_a_failed_training_job_is_retried_with_more_memory(slurm_run):
+    workdir, run, jobs = slurm_run
+    retried = {key: submitted for key, submitted in jobs.items() if len(submitted) > 1}
+    assert len(retried) == 1
+    ((rule, _), (failed, retry)) = next(iter(retried.items()))
+    assert rule == "train_pytorch"
+    assert failed["JobState"] == "FAILED" and retry["JobState"] == "COMPLETED"
+    # profiles/test-slurm: train_pytorch mem_mb = attempt * 1500
+    assert (failed["MinMemoryNode"], retry["MinMemoryNode"]) == ("1500M", "3000M")
+    assert "injected failure" in run.stdout
+
+
+def test_reruns_through_slurm_redo_only_what_changed(slurm_run):
+    """Run last: it changes one model's config and reruns its chain on the cluster."""
+    workdir, _, first_jobs = slurm_run
+    assert "Nothing to be done" in snakemake(workdir, *PROFILES, "-n", *CONFIG).stdout
+    untouched = workdir / "results/models/alexnet_pretrained_pytorch/seed0/checkpoint.pt"
+    before = untouched.stat().st_mtime_ns
+    changed = {"models": {"alexnet_scratch_pytorch": {"optimizer": {"name": "sgd", "lr": 0.01}}}}
+    write_overlay(workdir / "changed.yaml", changed)
+    _, jobs = run_recording_jobs(workdir, *PROFILES, *CONFIG, "changed.yaml")
+    first_ids = {job["JobId"] for submitted in first_jobs.values() for job in submitted}
+    rerun = by_rule(job for job in jobs if job["JobId"] not in first_ids)
+    assert set(rerun) == {
+        ("train_pytorch", "alexnet_scratch_pytorch_0"),
+        ("evaluate_pytorch", "alexnet_scratch_pytorch_0"),
+    }
+    assert untouched.stat().st_mtime_ns == before
+    assert (
+        "Nothing to be done" in snakemake(workdir, *PROFILES, "-n", *CONFIG, "changed.yaml").stdout
+    )

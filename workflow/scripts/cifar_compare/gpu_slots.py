@@ -1,0 +1,170 @@
+"""Give each GPU job on one machine a GPU of its own.
+
+Snakemake's `--resources gpu=N` only counts GPUs; it never says which one a job
+should use, so every concurrent job would land on GPU 0 (snakemake issue 281).
+gpu_slot() claims the first free slot 0..N-1 by holding an flock on that slot's
+lock file for the job's lifetime, and sets CUDA_VISIBLE_DEVICES to the slot.
+The kernel drops flock locks when their process ends, however it ends, so the
+slot of a crashed or killed job is free again at once.
+
+Use it before CUDA is initialised: before tensorflow is imported and before
+torch's first CUDA call (torch initialises CUDA lazily, so importing it is fine).
+"""
+
+import contextlib
+import datetime
+import fcntl
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+GPUS_ENV = "CIFAR_COMPARE_GPUS"  # GPUs to share out; default: what nvidia-smi lists
+LOCK_DIR_ENV = "CIFAR_COMPARE_GPU_LOCK_DIR"
+FAIL_ONCE_ENV = "CIFAR_COMPARE_FAIL_ONCE"  # testing aid, see fail_once_if_asked()
+DEFAULT_LOCK_DIR = Path(tempfile.gettempdir()) / "cifar-compare-gpu-slots"
+POLL_SECONDS = 1.0
+
+
+def detected_gpus():
+    """The number of GPUs `nvidia-smi -L` lists; 0 where it is missing or fails."""
+    try:
+        done = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    if done.returncode != 0:
+        return 0
+    return sum(line.startswith("GPU ") for line in done.stdout.splitlines())
+
+
+def gpu_count(environ):
+    """GPUs on this machine: CIFAR_COMPARE_GPUS if set, else detected."""
+    value = environ.get(GPUS_ENV, "").strip()
+    if not value:
+        return detected_gpus()
+    if not value.isdigit():
+        raise ValueError(f"{GPUS_ENV}={value!r}: expected the number of GPUs (0, 1, 2, ...)")
+    return int(value)
+
+
+def lock_dir(environ):
+    return Path(environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
+
+
+def _ensure_dir(directory):
+    try:
+        directory.mkdir(parents=True)
+    except FileExistsError:
+        return
+    # Slots are per machine, so every user's jobs must be able to add lock files.
+    directory.chmod(0o1777)
+
+
+def _try_lock(path):
+    """An open descriptor holding the lock on `path`, or None if another process holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise OSError(
+            f"cannot open GPU slot lock file {path}: {error.strerror}; "
+            f"set {LOCK_DIR_ENV} to a writable directory"
+        ) from error
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def claim_slot(count, directory, timeout=None, on_wait=None):
+    """Lock the first free of `count` slots; return (slot, descriptor holding the lock).
+
+    While all are taken (by jobs of another Snakemake run), wait, calling
+    `on_wait` once; raise TimeoutError after `timeout` seconds (None: no limit).
+    """
+    if count < 1:
+        raise ValueError(f"cannot claim a GPU slot: {count} GPUs")
+    directory = Path(directory)
+    _ensure_dir(directory)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    waited = False
+    while True:
+        for slot in range(count):
+            fd = _try_lock(directory / f"gpu{slot}.lock")
+            if fd is not None:
+                return slot, fd
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise TimeoutError(f"all {count} GPU slots in {directory} stayed taken for {timeout} s")
+        if on_wait and not waited:
+            on_wait(f"all {count} GPU slots in {directory} are taken; waiting for one")
+        waited = True
+        time.sleep(POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - now))
+
+
+def fail_once_if_asked(environ):
+    """Testing aid: with CIFAR_COMPARE_FAIL_ONCE=<path>, fail the first job that gets here.
+
+    That job creates <path> and raises; every later job (its retry included) sees
+    <path> and runs normally. The tests use it to check that failed jobs are retried.
+    """
+    marker = environ.get(FAIL_ONCE_ENV)
+    if not marker:
+        return
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    raise RuntimeError(f"injected failure ({FAIL_ONCE_ENV}={marker}): this job fails once")
+
+
+def _scheduler_choice(environ):
+    """Why the GPU is someone else's choice here, or None."""
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if environ.get("SLURM_JOB_ID"):
+        return f"SLURM job {environ['SLURM_JOB_ID']} assigns GPUs: CUDA_VISIBLE_DEVICES={visible}"
+    if visible is not None:
+        return f"CUDA_VISIBLE_DEVICES={visible} was set before the job; keeping it"
+    return None
+
+
+def _note(log_path, level, message):
+    """Append one line in the format of cifar_compare.logs (the job log is not open yet)."""
+    stamp = datetime.datetime.now().isoformat(sep=" ", timespec="milliseconds")
+    with open(log_path, "a") as log:
+        log.write(f"{stamp} {level} gpu slot: {message}\n")
+
+
+@contextlib.contextmanager
+def gpu_slot(log_path, environ=os.environ, timeout=None):
+    """Run the body with CUDA_VISIBLE_DEVICES set to a GPU no other job here holds.
+
+    Yields the slot, or None where the GPU is not ours to choose: under SLURM,
+    when CUDA_VISIBLE_DEVICES is already set, or on a machine without GPUs.
+    Every decision, and any error, goes to the job's log `log_path`.
+    """
+    try:
+        fail_once_if_asked(environ)
+        reason = _scheduler_choice(environ)
+        count = 0 if reason else gpu_count(environ)
+        if reason is None and count == 0:
+            reason = f"no GPUs found (set {GPUS_ENV} where nvidia-smi cannot count them)"
+        if reason is None:
+            directory = lock_dir(environ)
+            slot, fd = claim_slot(count, directory, timeout, lambda m: _note(log_path, "INFO", m))
+    except Exception as error:
+        _note(log_path, "ERROR", f"{type(error).__name__}: {error}")
+        raise
+    if reason:
+        _note(log_path, "INFO", f"not assigning a GPU: {reason}")
+        yield None
+        return
+    environ["CUDA_VISIBLE_DEVICES"] = str(slot)
+    _note(log_path, "INFO", f"slot {slot} of {count} ({directory}): CUDA_VISIBLE_DEVICES={slot}")
+    try:
+        yield slot
+    finally:
+        environ.pop("CUDA_VISIBLE_DEVICES", None)
+        os.close(fd)

@@ -1,0 +1,118 @@
+"""Surviving interruption: signal handling and the per-epoch resume state.
+
+SLURM (time limit, preemption) and users (Ctrl-C) stop jobs with SIGTERM or
+SIGINT. Training checks `StopRequest.requested` after every step, abandons the
+epoch in progress and exits non-zero; the state of the last finished epoch is
+already on disk, outside the rule's outputs (Snakemake deletes the outputs of a
+failed job, not this), so the next attempt resumes from it.
+"""
+
+import contextlib
+import hashlib
+import json
+import shutil
+import signal
+from pathlib import Path
+
+EPOCH_SEED_STRIDE = 1_000_003  # a prime, so (seed, epoch) pairs never collide
+
+
+class Interrupted(RuntimeError):
+    def __init__(self, signum, epoch):
+        self.signum = signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} during epoch {epoch}; "
+            f"the state after epoch {epoch - 1} is kept for the next attempt"
+        )
+
+    @property
+    def exit_code(self):
+        return 128 + self.signum
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being finite; raised by both frameworks' training loops."""
+
+
+@contextlib.contextmanager
+def diverged_names(model, seed):
+    """Put the model's name and seed into a divergence error."""
+    try:
+        yield
+    except TrainingDiverged as error:
+        raise TrainingDiverged(f"model {model}, seed {seed}: {error}") from None
+
+
+class StopRequest:
+    """Records SIGTERM/SIGINT instead of dying at once, so the step in progress ends."""
+
+    def __init__(self):
+        self.signum = None
+
+    def install(self):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._record)
+        return self
+
+    def _record(self, signum, _frame):
+        self.signum = signum
+
+    @property
+    def requested(self):
+        return self.signum is not None
+
+
+def epoch_seed(seed, epoch):
+    """The RNG seed of one epoch: data order, augmentation and dropout restart from it,
+    so a resumed run draws exactly what an uninterrupted one would have."""
+    return seed * EPOCH_SEED_STRIDE + epoch
+
+
+def fingerprint(model_config, seed):
+    """Identifies the run a saved state belongs to; a changed config starts afresh."""
+    blob = json.dumps({"config": model_config, "seed": seed}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class ResumeDir:
+    """A folder holding one run's latest epoch state, written atomically."""
+
+    def __init__(self, path, run_fingerprint):
+        self.path = Path(path)
+        self.fingerprint = run_fingerprint
+        self.marker = self.path / "state.json"
+
+    def load_record(self):
+        """The saved record ({epoch, history, ...}) of this run, or None."""
+        if not self.marker.is_file():
+            return None
+        record = json.loads(self.marker.read_text())
+        if record.get("fingerprint") != self.fingerprint:
+            self.clear()  # saved by a run with other settings
+            return None
+        return record
+
+    def epoch_file(self, epoch, suffix):
+        """Where one epoch's state goes; epochs never share a file, so a kill while
+        writing epoch k leaves epoch k-1's state and record intact."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self.path / f"epoch{epoch}{suffix}"
+
+    def save_record(self, record):
+        """Point the record at the new epoch's files, then drop older epochs' files."""
+        from cifar_compare.fileio import write_json_atomic
+
+        write_json_atomic(self.marker, {**record, "fingerprint": self.fingerprint})
+        keep = f"epoch{record['epoch']}"
+        for old in self.path.glob("epoch*"):
+            if not old.name.startswith(keep + "."):
+                old.unlink()
+
+    def clear(self):
+        """Remove the state, and parent folders left empty (results/resume/<model>)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        for parent in self.path.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break

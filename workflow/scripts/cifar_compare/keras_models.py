@@ -1,0 +1,137 @@
+"""Keras model registry: architecture name -> builder, behind the same small
+interface as cifar_compare.torch_models. Model code does no I/O beyond Keras
+loading a weights file it is handed.
+"""
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from cifar_compare.keras_layers import ApplicationPreprocess, RandomCropFlip, Standardize
+from cifar_compare.normalization import CIFAR10_MEAN, CIFAR10_STD
+
+# PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in).
+HE_NORMAL = {"distribution": "untruncated_normal", "mode": "fan_in", "scale": 2.0}
+
+
+def he_normal():
+    return keras.initializers.VarianceScaling(**HE_NORMAL)
+
+
+def _conv(filters):
+    return layers.Conv2D(
+        filters, 3, padding="same", activation="relu", kernel_initializer=he_normal()
+    )
+
+
+def _dense(units, **kwargs):
+    kwargs.setdefault("kernel_initializer", he_normal())
+    return layers.Dense(units, **kwargs)
+
+
+def alexnet_cifar_body(x, num_classes, dropout=0.5):
+    """Layer for layer the PyTorch AlexNetCifar, initialised the same way."""
+    for filters, pool in ((64, True), (192, True), (384, False), (256, False), (256, True)):
+        x = _conv(filters)(x)
+        if pool:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    x = _dense(1024, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    x = _dense(512, activation="relu")(x)
+    head = keras.initializers.RandomNormal(stddev=0.01)
+    return _dense(num_classes, kernel_initializer=head, dtype="float32", name="head")(x)
+
+
+@dataclass(frozen=True)
+class KerasSpec:
+    application: str | None  # keras.applications module (its preprocess_input)
+    constructor: str | None  # keras.applications class of the pretrained base
+    min_input_size: int
+    head_dropout: float = 0.2
+
+
+REGISTRY = {
+    "alexnet_cifar": KerasSpec(None, None, 32),
+    "mobilenet_v2": KerasSpec("mobilenet_v2", "MobileNetV2", 32),
+    "vgg16": KerasSpec("vgg16", "VGG16", 32),
+    "resnet50": KerasSpec("resnet50", "ResNet50", 32),
+    "efficientnet_b0": KerasSpec("efficientnet", "EfficientNetB0", 32),
+}
+
+
+def list_models():
+    return sorted(REGISTRY)
+
+
+def get_spec(name):
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown Keras architecture {name!r}; known: {', '.join(list_models())}"
+        ) from None
+
+
+def build_base(spec, input_size, weights_path):
+    """The pretrained application without its top, weights from `weights_path` (or none)."""
+    constructor = getattr(keras.applications, spec.constructor)
+    return constructor(
+        include_top=False, weights=weights_path, input_shape=(input_size, input_size, 3)
+    )
+
+
+def get_model(name, config, num_classes=10, weights_path=None, seed=None):
+    """Full model on uint8 32x32 input: augmentation, resize, preprocessing, network.
+
+    Returns (model, base); base is the pretrained application (None from scratch).
+    """
+    spec = get_spec(name)
+    size = config["input_size"]
+    if size < spec.min_input_size:
+        raise ValueError(f"input_size {size} is below the smallest size {name} accepts")
+    aug = config["augmentation"]
+    inputs = keras.Input((32, 32, 3), dtype="uint8", name="images")
+    x = RandomCropFlip(aug["crop_padding"], aug["flip"], seed, name="augment")(inputs)
+    if size != 32:
+        x = layers.Resizing(size, size, interpolation="bilinear", name="resize")(x)
+    if spec.constructor is None:
+        normalization = config.get("normalization") or {}
+        mean = normalization.get("mean", CIFAR10_MEAN)
+        std = normalization.get("std", CIFAR10_STD)
+        outputs = alexnet_cifar_body(Standardize(mean, std, name="standardize")(x), num_classes)
+        return keras.Model(inputs, outputs, name=name), None
+    x = ApplicationPreprocess(spec.application, name="preprocess")(x)
+    base = build_base(spec, size, weights_path)
+    x = base(x, training=False)  # BatchNorm stays in inference mode, also when unfrozen
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(spec.head_dropout)(x)
+    outputs = layers.Dense(num_classes, dtype="float32", name="head")(x)
+    return keras.Model(inputs, outputs, name=name), base
+
+
+def set_trainable_top(base, count):
+    """Unfreeze the top `count` layers of the base (0 = all); BatchNorm stays frozen."""
+    base.trainable = True
+    cut = 0 if count == 0 else max(0, len(base.layers) - count)
+    for index, layer in enumerate(base.layers):
+        is_norm = isinstance(layer, layers.BatchNormalization)
+        layer.trainable = index >= cut and not is_norm
+
+
+def count_parameters(model):
+    return {
+        "total": int(model.count_params()),
+        "trainable": int(sum(int(keras.ops.size(w)) for w in model.trainable_weights)),
+    }
+
+
+def layer_summary(model):
+    """(layer type, output shape, parameters) of every top-level layer after the input."""
+    return [
+        (type(layer).__name__, tuple(layer.output.shape[1:]), int(layer.count_params()))
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]

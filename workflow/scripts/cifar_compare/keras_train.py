@@ -1,0 +1,205 @@
+"""Keras training and evaluation loops. Everything arrives as arguments."""
+
+import math
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from cifar_compare.fileio import atomic_path
+from cifar_compare.history import epoch_line
+from cifar_compare.interruption import Interrupted, StopRequest, TrainingDiverged, epoch_seed
+from cifar_compare.keras_models import set_trainable_top
+from cifar_compare.metrics import softmax_cross_entropy
+from cifar_compare.resources import peak_rss_mb
+from cifar_compare.schedules import lr_factor
+
+EVAL_BATCH_SIZE = 500
+
+
+def build_optimizer(settings, lr):
+    """The PyTorch side's optimizer, with PyTorch's defaults made explicit."""
+    name, decay = settings["name"], settings["weight_decay"] or None
+    if name == "sgd":
+        return keras.optimizers.SGD(
+            lr, momentum=settings["momentum"], nesterov=settings["nesterov"], weight_decay=decay
+        )
+    beta_1, beta_2 = settings["betas"]
+    common = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": settings["eps"]}
+    if name == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=settings["weight_decay"], **common)
+    if name == "adam":
+        return keras.optimizers.Adam(lr, weight_decay=decay, **common)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+class StepSchedule(keras.callbacks.Callback):
+    """Sets the learning rate before every step from the shared schedule function."""
+
+    def __init__(self, base_lr, total_steps, schedule, step=0):
+        super().__init__()
+        self.base_lr, self.total_steps, self.schedule = base_lr, total_steps, schedule
+        self.step = step
+
+    def on_train_batch_begin(self, batch, logs=None):
+        factor = lr_factor(self.step, self.total_steps, self.schedule)
+        self.model.optimizer.learning_rate.assign(self.base_lr * factor)
+        self.step += 1
+
+
+def predict_logits(model, images):
+    return np.asarray(model.predict(images, batch_size=EVAL_BATCH_SIZE, verbose=0), np.float32)
+
+
+def loss_and_accuracy(logits, labels):
+    accuracy = float((logits.argmax(1) == labels).mean())
+    return softmax_cross_entropy(logits, labels), accuracy
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends the epoch after the step in progress once SIGTERM/SIGINT arrived."""
+
+    def __init__(self, stop):
+        super().__init__()
+        self.stop = stop
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stop.requested:
+            self.model.stop_training = True
+
+
+@dataclass(frozen=True)
+class Phase:
+    first_epoch: int
+    last_epoch: int
+    lr: float
+    trainable_top: int | None  # base layers to unfreeze; None = base frozen
+
+
+def plan_phases(config, has_base):
+    """Phase 1 (base frozen under freeze_base), then the optional fine-tuning phase 2."""
+    fine_tune = config["fine_tune"]
+    last = config["epochs"] - (fine_tune["epochs"] if fine_tune else 0)
+    if last < 1:
+        raise ValueError("fine_tune.epochs must be smaller than epochs")
+    frozen = has_base and config["freeze_base"]
+    phases = [Phase(1, last, config["optimizer"]["lr"], None if frozen else 0)]
+    if fine_tune:
+        phases.append(Phase(last + 1, config["epochs"], fine_tune["lr"], fine_tune["layers"]))
+    return phases
+
+
+def reseed(model, seed):
+    """Restart every random generator of the model (augmentation, dropout) from `seed`."""
+    generators = [g for layer in model._flatten_layers() for g in layer._seed_generators]
+    for index, generator in enumerate(generators):
+        generator.state.assign(np.array([seed, index], dtype=generator.state.dtype))
+
+
+def compile_phase(model, base, phase, config):
+    if base is not None:
+        if phase.trainable_top is None:
+            base.trainable = False
+        else:
+            set_trainable_top(base, phase.trainable_top)
+    loss = keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=config["label_smoothing"]
+    )
+    model.compile(
+        optimizer=build_optimizer(config["optimizer"], phase.lr),
+        loss=loss,
+        metrics=["categorical_accuracy"],
+    )
+    model.optimizer.build(model.trainable_variables)
+
+
+def save_state(resume, model, history):
+    epoch = history[-1]["epoch"]
+    weights = resume.epoch_file(epoch, ".weights.h5")
+    with atomic_path(weights, suffix=".partial.weights.h5") as tmp:
+        model.save_weights(tmp)
+    optimizer = resume.epoch_file(epoch, ".optimizer.npz")
+    with atomic_path(optimizer, suffix=".partial.npz") as tmp:
+        np.savez(tmp, *[keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
+    files = {"weights": weights.name, "optimizer": optimizer.name}
+    resume.save_record({"epoch": epoch, "files": files, "history": history})
+
+
+def restore_state(resume, record, model, same_phase):
+    """Weights of the saved epoch; the optimizer too if it is still the same phase."""
+    model.load_weights(resume.path / record["files"]["weights"])
+    if same_phase:
+        with np.load(resume.path / record["files"]["optimizer"]) as saved:
+            for index, variable in enumerate(model.optimizer.variables):
+                variable.assign(saved[f"arr_{index}"])
+
+
+def train_epoch(model, train, config, seed, epoch, callbacks):
+    """One epoch in a data order drawn from (seed, epoch); returns Keras' epoch logs."""
+    images, labels = train
+    reseed(model, epoch_seed(seed, epoch))
+    order = np.random.default_rng(epoch_seed(seed, epoch)).permutation(len(labels))
+    result = model.fit(
+        images[order],
+        keras.utils.to_categorical(labels[order], 10),
+        batch_size=config["batch_size"],
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return {key: values[-1] for key, values in result.history.items()}
+
+
+def history_row(model, epoch, logs, seconds, val, train_images):
+    if not math.isfinite(logs["loss"]):
+        raise TrainingDiverged(f"training loss became {logs['loss']} in epoch {epoch}")
+    val_loss, val_acc = loss_and_accuracy(predict_logits(model, val[0]), val[1])
+    return {
+        "epoch": epoch,
+        "train_loss": float(logs["loss"]),
+        "train_accuracy": float(logs["categorical_accuracy"]),
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "epoch_seconds": seconds,
+        "images_per_second": train_images / seconds,
+        "lr": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def fit(model, base, train, val, config, seed, log, resume=None, stop=None):
+    """Train all phases; return the per-epoch history in the PyTorch side's columns.
+
+    Each epoch's randomness is seeded from (seed, epoch) and its state saved to
+    `resume`, so an interrupted run resumes to the same result.
+    """
+    stop = stop or StopRequest()
+    record = resume.load_record() if resume else None
+    done = record["epoch"] if record else 0
+    history = record["history"] if record else []
+    if record:
+        log(f"resuming after epoch {done} from {resume.path}")
+    steps_per_epoch = math.ceil(len(train[1]) / config["batch_size"])
+    for phase in plan_phases(config, base is not None):
+        if phase.last_epoch <= done:
+            continue
+        compile_phase(model, base, phase, config)
+        if record:
+            restore_state(resume, record, model, same_phase=done >= phase.first_epoch)
+            record = None
+        total_steps = steps_per_epoch * (phase.last_epoch - phase.first_epoch + 1)
+        for epoch in range(max(done + 1, phase.first_epoch), phase.last_epoch + 1):
+            step = steps_per_epoch * (epoch - phase.first_epoch)
+            schedule = StepSchedule(phase.lr, total_steps, config["schedule"], step)
+            start = time.perf_counter()
+            logs = train_epoch(model, train, config, seed, epoch, [schedule, StopOnSignal(stop)])
+            if stop.requested:
+                raise Interrupted(stop.signum, epoch)
+            seconds = time.perf_counter() - start
+            history.append(history_row(model, epoch, logs, seconds, val, len(train[1])))
+            log(epoch_line(history[-1], config["epochs"]))
+            if resume:
+                save_state(resume, model, history)
+    return history

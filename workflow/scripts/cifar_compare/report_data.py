@@ -1,0 +1,102 @@
+"""Per-model results of a run, gathered from its metrics records (one per model and seed).
+
+Only what the records say: a model without records is not a result, and a record
+for a model the run did not configure is refused rather than shown.
+"""
+
+import statistics
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    name: str
+    framework: str
+    architecture: str
+    pretrained: bool
+    input_size: int
+    epochs: int
+    seeds: tuple
+    accuracy_mean: float
+    accuracy_std: float | None  # None with a single seed: no spread is known
+    loss_mean: float
+    params_total: int
+    params_trainable: int
+    train_seconds: float
+    train_images_per_second: float
+    inference_images_per_second: float
+    peak_rss_mb: float
+    peak_device_mb: float | None
+    train_images: int
+    test_images: int
+    weights: dict | None
+    config: dict
+    records: tuple
+
+
+def group_records(records, configured):
+    """Records grouped by model, in the order of `configured` (model name -> seeds)."""
+    grouped = {name: [] for name in configured}
+    for record in records:
+        name, seed = record["model"], record["seed"]
+        if name not in configured or seed not in configured[name]:
+            raise ValueError(f"metrics for {name} seed {seed}: not part of this run's config")
+        grouped[name].append(record)
+    return {name: sorted(rs, key=lambda r: r["seed"]) for name, rs in grouped.items() if rs}
+
+
+def spread(values):
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+def peak(values):
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+def model_result(records):
+    """Mean (accuracy, loss, time, throughput) or peak (memory) over a model's seeds."""
+    first = records[0]
+    accuracies = [r["test_accuracy"] for r in records]
+    trainings = [r["training"] for r in records]
+    return ModelResult(
+        name=first["model"],
+        framework=first["framework"],
+        architecture=first["architecture"],
+        pretrained=bool(first["model_config"]["pretrained"]),
+        input_size=first["model_config"]["input_size"],
+        epochs=first["model_config"]["epochs"],
+        seeds=tuple(r["seed"] for r in records),
+        accuracy_mean=statistics.fmean(accuracies),
+        accuracy_std=spread(accuracies),
+        loss_mean=statistics.fmean(r["test_loss"] for r in records),
+        params_total=first["parameters"]["total"],
+        params_trainable=first["parameters"]["trainable"],
+        train_seconds=statistics.fmean(t["wall_seconds"] for t in trainings),
+        train_images_per_second=statistics.fmean(t["images_per_second"] for t in trainings),
+        inference_images_per_second=statistics.fmean(
+            r["inference_images_per_second"] for r in records
+        ),
+        peak_rss_mb=max(t["peak_rss_mb"] for t in trainings),
+        peak_device_mb=peak(t["peak_device_memory_mb"] for t in trainings),
+        train_images=first["training"]["train_images"],
+        test_images=first["test_images"],
+        weights=first["weights"],
+        config=first["model_config"],
+        records=tuple(records),
+    )
+
+
+def model_results(records, configured):
+    """One ModelResult per configured model that has records, in config order."""
+    return [model_result(rs) for rs in group_records(records, configured).values()]
+
+
+def check_summary(summary_rows, results):
+    """The aggregated table must describe exactly these models with these accuracies."""
+    names = [row["model"] for row in summary_rows]
+    if names != [r.name for r in results]:
+        raise ValueError(f"summary table lists {names}, metrics give {[r.name for r in results]}")
+    for row, result in zip(summary_rows, results, strict=True):
+        if abs(float(row["test_accuracy_mean"]) - result.accuracy_mean) > 1e-9:
+            raise ValueError(f"summary table accuracy of {result.name} disagrees with metrics")

@@ -1,0 +1,53 @@
+"""How the report writes numbers; one place, so text, tables and tests agree."""
+
+BYTES_PER_FLOAT32 = 4
+CHANNELS = 3
+
+
+def percent(fraction):
+    """An accuracy fraction as the report prints it: 0.7234 -> '72.34'."""
+    return f"{100 * fraction:.2f}"
+
+
+def accuracy_text(mean, std):
+    """'72.34 ± 0.56' over several seeds; '72.34' for one."""
+    return percent(mean) if std is None else f"{percent(mean)} ± {percent(std)}"
+
+
+def points(difference):
+    """A difference of two accuracy fractions in percentage points: '3.20'."""
+    return f"{100 * abs(difference):.2f}"
+
+
+def count(number):
+    return f"{number:,}"
+
+
+def seconds(value):
+    return f"{value:,.1f}"
+
+
+def rate(value):
+    return f"{value:,.0f}"
+
+
+def megabytes(value):
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def size_bytes(number):
+    """Bytes in binary units: '29.9 GiB', '480.0 MiB'."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if number >= scale:
+            return f"{number / scale:,.1f} {unit}"
+    return f"{number} B"
+
+
+def ratio(value):
+    """A ratio to three significant digits: '59.6', '0.00221'."""
+    return f"{value:,.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def materialised_bytes(train_images, input_size):
+    """Bytes to hold a training set resized to input_size² as float32 all at once."""
+    return train_images * CHANNELS * input_size**2 * BYTES_PER_FLOAT32

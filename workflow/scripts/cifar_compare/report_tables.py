@@ -1,0 +1,201 @@
+"""The report's tables as rows of formatted cells, built from ModelResults only."""
+
+import statistics
+
+from cifar_compare import report_format as fmt
+
+
+def summary_rows(results):
+    return [
+        {
+            "model": r.name,
+            "input": f"{r.input_size} px",
+            "seeds": str(len(r.seeds)),
+            "accuracy": fmt.accuracy_text(r.accuracy_mean, r.accuracy_std),
+            "loss": f"{r.loss_mean:.3f}",
+            "params": fmt.count(r.params_total),
+            "train_seconds": fmt.seconds(r.train_seconds),
+            "images_per_second": fmt.rate(r.train_images_per_second),
+            "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
+            "peak_device_mb": fmt.megabytes(r.peak_device_mb),
+        }
+        for r in results
+    ]
+
+
+def seed_rows(results):
+    return [
+        {
+            "model": r.name,
+            "seed": str(record["seed"]),
+            "accuracy": fmt.percent(record["test_accuracy"]),
+            "loss": f"{record['test_loss']:.3f}",
+            "train_seconds": fmt.seconds(record["training"]["wall_seconds"]),
+            "device": record["training"]["device"],
+        }
+        for r in results
+        for record in r.records
+    ]
+
+
+def per_class_accuracy(result):
+    """Class name -> accuracy averaged over the model's seeds."""
+    names = result.records[0]["class_names"]
+    return {
+        name: statistics.fmean(rec["per_class_accuracy"][name] for rec in result.records)
+        for name in names
+    }
+
+
+def per_class_rows(results):
+    """One row per class; one accuracy cell (percent) per model, in result order."""
+    tables = [per_class_accuracy(r) for r in results]
+    classes = results[0].records[0]["class_names"]
+    return [{"class": c, "cells": [fmt.percent(t[c]) for t in tables]} for c in classes]
+
+
+def shape_text(shape):
+    return "×".join(str(side) for side in shape) or "scalar"
+
+
+def layer_rows(record):
+    return [
+        {
+            "index": str(i),
+            "type": layer["type"],
+            "output_shape": shape_text(layer["output_shape"]),
+            "parameters": fmt.count(layer["parameters"]),
+        }
+        for i, layer in enumerate(record["layers"], start=1)
+    ]
+
+
+def layer_counts(record):
+    """Layer type -> how many, in first-seen order (for models too deep to list)."""
+    counts = {}
+    for layer in record["layers"]:
+        counts[layer["type"]] = counts.get(layer["type"], 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items())
+
+
+def training_phases(config):
+    """How a pretrained model was trained: frozen base, fine-tuning phases."""
+    fine_tune = config.get("fine_tune")
+    if not config.get("freeze_base"):
+        return "fine-tuned, all layers"
+    if not fine_tune:
+        return "frozen base, new head"
+    head_epochs = config["epochs"] - fine_tune["epochs"]
+    layers = fine_tune["layers"] or "all"
+    return (
+        f"head only for {head_epochs} epochs, then top {layers} base layers "
+        f"at lr {fine_tune['lr']:g} for {fine_tune['epochs']}"
+    )
+
+
+def pretrained_rows(results):
+    return [
+        {
+            "model": r.name,
+            "architecture": r.architecture,
+            "weights": r.weights["name"] if r.weights else "none",
+            "official": "yes" if r.weights and r.weights["official"] else "NO",
+            "input": f"{r.input_size} px",
+            "training": training_phases(r.config),
+            "trainable": f"{fmt.count(r.params_trainable)} of {fmt.count(r.params_total)}",
+            "layers": layer_counts(r.records[0]),
+        }
+        for r in results
+        if r.pretrained
+    ]
+
+
+def memory_rows(results):
+    rows = []
+    for r in results:
+        needed = fmt.materialised_bytes(r.train_images, r.input_size)
+        rows.append(
+            {
+                "model": r.name,
+                "input": f"{r.input_size} px",
+                "train_images": fmt.count(r.train_images),
+                "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
+                "peak_device_mb": fmt.megabytes(r.peak_device_mb),
+                "materialised": fmt.size_bytes(needed),
+                "versus_peak": fmt.ratio(needed / (r.peak_rss_mb * (1 << 20))),
+            }
+        )
+    return rows
+
+
+def original_range(entry):
+    low, high = entry["accuracy_low"], entry["accuracy_high"]
+    return f"~{low} %" if low == high else f"{low}–{high} %"
+
+
+def versus_original(mean, entry):
+    """Where a run's mean accuracy lies against the original range, in words."""
+    value = 100 * mean
+    low, high = entry["accuracy_low"], entry["accuracy_high"]
+    if value < low:
+        return f"{low - value:.2f} points below its range"
+    if value > high:
+        return f"{value - high:.2f} points above its range"
+    return "within its range"
+
+
+def original_rows(results, original):
+    return [
+        {
+            "model": r.name,
+            "original": original_range(original["models"][r.name]),
+            "original_epochs": str(original["epochs"]),
+            "original_input": f"{original['models'][r.name]['input_size']} px",
+            "this_run": fmt.accuracy_text(r.accuracy_mean, r.accuracy_std),
+            "epochs": str(r.epochs),
+            "input": f"{r.input_size} px",
+            "verdict": versus_original(r.accuracy_mean, original["models"][r.name]),
+        }
+        for r in results
+        if r.name in original["models"]
+    ]
+
+
+def weights_rows(results):
+    return [
+        {
+            "model": r.name,
+            "name": r.weights["name"],
+            "source": r.weights.get("source", ""),
+            "sha256": r.weights["sha256"],
+            "expected": r.weights.get("official_hash") or "none published or pinned",
+            "checked_against": r.weights.get("checked_against", ""),
+            "official": r.weights["official"],
+        }
+        for r in results
+        if r.weights
+    ]
+
+
+def version_rows(results):
+    rows = []
+    for r in results:
+        record = r.records[0]
+        versions = record.get("training_versions", record["versions"])
+        rows.append(
+            {
+                "model": r.name,
+                "training_device": record["training"]["device"],
+                "evaluation_device": record["evaluation_device"],
+                "libraries": ", ".join(f"{k} {v}" for k, v in versions.items()),
+            }
+        )
+    return rows
+
+
+def benchmark_rows(benchmarks):
+    """`benchmarks`: (job name, seconds, peak RSS MB or None) per benchmark file."""
+    return [
+        {"job": job, "seconds": fmt.seconds(sec), "max_rss_mb": fmt.megabytes(rss)}
+        for job, sec, rss in benchmarks
+    ]

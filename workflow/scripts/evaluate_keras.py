@@ -1,0 +1,71 @@
+"""Evaluate one Keras checkpoint on the test set and write its metrics JSON."""
+
+import time
+
+from cifar_compare.dataset import load_prepared
+from cifar_compare.fileio import read_json, write_json_atomic
+from cifar_compare.gpu_slots import gpu_slot
+from cifar_compare.keras_runtime import configure, select_backend
+from cifar_compare.logs import errors_logged, open_log
+from cifar_compare.metrics import (
+    classification_metrics,
+    softmax_cross_entropy,
+    validate_metrics,
+)
+
+
+def evaluate(checkpoint_path, record, prepared_path, threads):
+    from cifar_compare.keras_models import count_parameters, get_model, layer_summary
+    from cifar_compare.keras_train import EVAL_BATCH_SIZE, predict_logits
+
+    device = configure(threads, record["model_config"]["deterministic"])
+    config = record["model_config"]
+    model, _ = get_model(record["architecture"], config, record["num_classes"])
+    model.load_weights(checkpoint_path)
+    splits, class_names = load_prepared(prepared_path, ("test",))
+    images, labels = splits["test"].images, splits["test"].labels
+    predict_logits(model, images[:EVAL_BATCH_SIZE])  # warm-up, not timed
+    start = time.perf_counter()
+    logits = predict_logits(model, images)
+    seconds = time.perf_counter() - start
+    metrics = classification_metrics(labels, logits.argmax(1), class_names)
+    metrics["test_loss"] = softmax_cross_entropy(logits, labels)
+    metrics["inference_images_per_second"] = len(labels) / seconds
+    metrics["parameters"] = count_parameters(model)
+    metrics["layers"] = [
+        {"type": kind, "output_shape": list(shape), "parameters": params}
+        for kind, shape, params in layer_summary(model)
+    ]
+    return metrics, device
+
+
+def metrics_record(metrics, record, device):
+    from train_keras import keras_versions
+
+    return {
+        "model": record["model_name"],
+        "seed": record["seed"],
+        "framework": "keras",
+        "architecture": record["architecture"],
+        **metrics,
+        "training": record["train_summary"],
+        "evaluation_device": device,
+        "versions": keras_versions(),
+        "training_versions": record["versions"],
+        "model_config": record["model_config"],
+        "weights": record["weights"],
+    }
+
+
+if __name__ == "__main__":
+    logger = open_log(snakemake.log[0])
+    with gpu_slot(snakemake.log[0]), errors_logged(logger):
+        record = read_json(snakemake.input.record)
+        select_backend(record["model_config"]["backend"])
+        metrics, device = evaluate(
+            snakemake.input.checkpoint, record, snakemake.input.prepared, snakemake.threads
+        )
+        result = metrics_record(metrics, record, device)
+        validate_metrics(result)
+        write_json_atomic(snakemake.output.metrics, result)
+        logger.info("test accuracy %.4f", result["test_accuracy"])

@@ -1,0 +1,159 @@
+"""The report's figures, each written as PNG (for the PDF) and SVG (for the web report).
+
+Reads only metrics JSON and training histories; no training code is imported.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from cifar_compare.fileio import atomic_path, read_json  # noqa: E402
+from cifar_compare.report_data import model_results  # noqa: E402
+from cifar_compare.report_tables import per_class_accuracy  # noqa: E402
+
+PLOTS = ("learning_curves", "confusion_matrices", "per_class_accuracy", "accuracy_vs_cost")
+PANEL_INCHES = 3.2
+
+
+def histories_by_model(records, history_paths):
+    """Model name -> its seeds' histories (the inputs list both in the same order)."""
+    if len(records) != len(history_paths):
+        raise ValueError(f"{len(records)} metrics files but {len(history_paths)} histories")
+    grouped = {}
+    for record, path in zip(records, history_paths, strict=True):
+        grouped.setdefault(record["model"], []).append(pd.read_csv(path))
+    return grouped
+
+
+def band(ax, histories, column, label, scale):
+    """Mean over seeds as a line, min-max over seeds as a shaded band."""
+    frame = pd.concat([h[["epoch", column]] for h in histories]).groupby("epoch")[column]
+    epochs = frame.mean().index
+    (line,) = ax.plot(epochs, scale * frame.mean(), marker="o", ms=3, label=label)
+    ax.fill_between(
+        epochs, scale * frame.min(), scale * frame.max(), alpha=0.25, lw=0, color=line.get_color()
+    )
+
+
+def learning_curves(results, histories):
+    fig, axes = plt.subplots(
+        2,
+        len(results),
+        squeeze=False,
+        sharex="col",
+        figsize=(PANEL_INCHES * len(results), 2 * PANEL_INCHES * 0.8),
+    )
+    for col, result in enumerate(results):
+        runs = histories[result.name]
+        loss, accuracy = axes[0, col], axes[1, col]
+        band(loss, runs, "train_loss", "train", 1)
+        band(loss, runs, "val_loss", "validation", 1)
+        band(accuracy, runs, "train_accuracy", "train", 100)
+        band(accuracy, runs, "val_accuracy", "validation", 100)
+        loss.set_title(
+            f"{result.name}\n({len(runs)} seed{'s' if len(runs) > 1 else ''})", fontsize=9
+        )
+        loss.set_ylabel("cross-entropy loss")
+        accuracy.set_ylabel("accuracy (%)")
+        accuracy.set_xlabel("epoch")
+        accuracy.set_xticks(sorted(runs[0]["epoch"]))
+        for ax in (loss, accuracy):
+            ax.ticklabel_format(axis="y", useOffset=False)
+            ax.grid(alpha=0.3)
+        loss.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(results):
+    fig, axes = plt.subplots(
+        1,
+        len(results),
+        squeeze=False,
+        figsize=(PANEL_INCHES * 1.3 * len(results), PANEL_INCHES * 1.3),
+    )
+    for ax, result in zip(axes[0], results, strict=True):
+        counts = np.sum([r["confusion_matrix"] for r in result.records], axis=0)
+        fraction = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        image = ax.imshow(100 * fraction, cmap="Blues", vmin=0, vmax=100)
+        names = result.records[0]["class_names"]
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(f"{result.name}\n(test images summed over seeds)", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class (%)")
+    fig.tight_layout()
+    return fig
+
+
+def per_class_plot(results):
+    names = results[0].records[0]["class_names"]
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    width = 0.8 / len(results)
+    for i, result in enumerate(results):
+        values = per_class_accuracy(result)
+        positions = np.arange(len(names)) + (i - (len(results) - 1) / 2) * width
+        ax.bar(positions, [100 * values[n] for n in names], width, label=result.name)
+    ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
+    ax.set_xlabel("class")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_cost(results):
+    fig, (by_time, by_size) = plt.subplots(1, 2, sharey=True, figsize=(9, 3.6))
+    for result in results:
+        y, err = 100 * result.accuracy_mean, 100 * (result.accuracy_std or 0)
+        for ax, x in ((by_time, result.train_seconds), (by_size, result.params_total / 1e6)):
+            ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, label=result.name)
+    by_time.set_xlabel("mean training time per run (s)")
+    by_size.set_xlabel("parameters (millions)")
+    by_time.set_ylabel("test accuracy (%)")
+    for ax in (by_time, by_size):
+        ax.set_xlim(left=0)
+        ax.grid(alpha=0.3)
+    by_size.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def figures(results, histories):
+    return {
+        "learning_curves": learning_curves(results, histories),
+        "confusion_matrices": confusion_matrices(results),
+        "per_class_accuracy": per_class_plot(results),
+        "accuracy_vs_cost": accuracy_vs_cost(results),
+    }
+
+
+def save(fig, path, image_format):
+    with atomic_path(path) as tmp:
+        fig.savefig(
+            tmp,
+            format=image_format,
+            dpi=150,
+            bbox_inches="tight",
+            metadata={"Date": None} if image_format == "svg" else None,
+        )
+
+
+if __name__ == "__main__":
+    from cifar_compare.logs import errors_logged, open_log
+
+    logger = open_log(snakemake.log[0])
+    with errors_logged(logger):
+        records = [read_json(p) for p in snakemake.input.metrics]
+        results = model_results(records, snakemake.params.models)
+        histories = histories_by_model(records, snakemake.input.histories)
+        for name, fig in figures(results, histories).items():
+            for image_format in ("png", "svg"):
+                save(fig, getattr(snakemake.output, f"{name}_{image_format}"), image_format)
+            plt.close(fig)
+            logger.info("plotted %s for %d models", name, len(results))

@@ -1,0 +1,126 @@
+"""Render the study report to HTML (SVG figures) and PDF (PNG figures, via WeasyPrint).
+
+Reads only the aggregated table, metrics JSON and Snakemake benchmark files; no
+training code is imported. Fonts are local (CSS font-family), so it renders offline.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
+from cifar_compare.report_context import FIGURES, figures, report_context
+from cifar_compare.report_data import check_summary, model_results
+
+
+def config_hash(config):
+    """sha256 of the resolved config, keys sorted, as canonical JSON."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def git_commit(repository):
+    """The checkout's commit, marked when it has uncommitted changes to tracked files."""
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(repository), *args], capture_output=True, text=True, check=False
+        )
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def read_benchmarks(paths):
+    """(job, seconds, peak RSS MB) per benchmark file; job is its path under their root."""
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    rows = []
+    for path in paths:
+        frame = pd.read_csv(path, sep="\t")
+        rss = pd.to_numeric(frame["max_rss"], errors="coerce").max()
+        job = os.path.splitext(os.path.relpath(path, root))[0]
+        rows.append((job, float(frame["s"].mean()), None if pd.isna(rss) else float(rss)))
+    return rows
+
+
+def image_paths(plot_files, document, image_format):
+    """Plot name -> path of its `image_format` file relative to the document."""
+    found = {Path(p).stem: p for p in plot_files if Path(p).suffix == f".{image_format}"}
+    missing = set(FIGURES) - set(found)
+    if missing:
+        raise ValueError(f"no {image_format} file for plots {sorted(missing)}")
+    base = Path(document).resolve().parent
+    return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in FIGURES}
+
+
+def breakable(text):
+    """Allow a line break after each underscore (long model names in narrow headers)."""
+    return text.replace("_", "_\u200b")
+
+
+def template_from(path):
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(path).parent),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["breakable"] = breakable
+    return environment.get_template(Path(path).name)
+
+
+def write_pdf(html, destination):
+    import weasyprint
+
+    document = weasyprint.HTML(string=html, base_url=str(Path(destination).resolve().parent))
+    with atomic_path(destination) as tmp:
+        document.write_pdf(tmp)
+
+
+def provenance(config, repository):
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git_commit(repository),
+        "config_hash": config_hash(config),
+    }
+
+
+def build_context(inputs, params):
+    """The template's context, less the figure paths (they differ per document)."""
+    records = [read_json(p) for p in inputs.metrics]
+    results = model_results(records, params.models)
+    check_summary(pd.read_csv(inputs.summary).to_dict("records"), results)
+    original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
+    benchmarks = read_benchmarks([*inputs.benchmarks, inputs.plots_benchmark])
+    facts = provenance(params.config, params.repository)
+    return report_context(results, original, benchmarks, facts)
+
+
+def with_figures(context, plot_files, document, image_format):
+    images = image_paths(plot_files, document, image_format)
+    return {**context, "figures": figures(images)}
+
+
+if __name__ == "__main__":
+    from cifar_compare.logs import errors_logged, open_log
+
+    logger = open_log(snakemake.log[0])
+    with errors_logged(logger):
+        template = template_from(snakemake.input.template)
+        stylesheet = Path(snakemake.input.stylesheet).read_text(encoding="utf-8")
+        outputs = snakemake.output
+        context = build_context(snakemake.input, snakemake.params)
+        plots = snakemake.input.plots
+        web = with_figures(context, plots, outputs.html, "svg")
+        write_text_atomic(outputs.html, template.render(**web, stylesheet=stylesheet))
+        printed = with_figures(context, plots, outputs.pdf, "png")
+        write_pdf(template.render(**printed, stylesheet=stylesheet), outputs.pdf)
+        logger.info("report of %d models: %s", len(context["summary"]), outputs.pdf)
