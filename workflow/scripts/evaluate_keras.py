@@ -9,6 +9,8 @@ from cifar_compare.keras_runtime import configure, select_backend
 from cifar_compare.logs import errors_logged, open_log
 from cifar_compare.metrics import (
     classification_metrics,
+    layer_records,
+    metrics_record,
     softmax_cross_entropy,
     validate_metrics,
 )
@@ -32,29 +34,8 @@ def evaluate(checkpoint_path, record, prepared_path, threads):
     metrics["test_loss"] = softmax_cross_entropy(logits, labels)
     metrics["inference_images_per_second"] = len(labels) / seconds
     metrics["parameters"] = count_parameters(model)
-    metrics["layers"] = [
-        {"type": kind, "output_shape": list(shape), "parameters": params}
-        for kind, shape, params in layer_summary(model)
-    ]
+    metrics["layers"] = layer_records(layer_summary(model))
     return metrics, device
-
-
-def metrics_record(metrics, record, device):
-    from train_keras import keras_versions
-
-    return {
-        "model": record["model_name"],
-        "seed": record["seed"],
-        "framework": "keras",
-        "architecture": record["architecture"],
-        **metrics,
-        "training": record["train_summary"],
-        "evaluation_device": device,
-        "versions": keras_versions(),
-        "training_versions": record["versions"],
-        "model_config": record["model_config"],
-        "weights": record["weights"],
-    }
 
 
 if __name__ == "__main__":
@@ -65,7 +46,9 @@ if __name__ == "__main__":
         metrics, device = evaluate(
             snakemake.input.checkpoint, record, snakemake.input.prepared, snakemake.threads
         )
-        result = metrics_record(metrics, record, device)
+        from train_keras import keras_versions
+
+        result = metrics_record(metrics, record, "keras", device, keras_versions())
         validate_metrics(result)
         write_json_atomic(snakemake.output.metrics, result)
         logger.info("test accuracy %.4f", result["test_accuracy"])

@@ -8,7 +8,12 @@ from cifar_compare.dataset import load_prepared
 from cifar_compare.fileio import write_json_atomic
 from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.logs import errors_logged, open_log
-from cifar_compare.metrics import classification_metrics, validate_metrics
+from cifar_compare.metrics import (
+    classification_metrics,
+    layer_records,
+    metrics_record,
+    validate_metrics,
+)
 from cifar_compare.resources import library_versions
 from cifar_compare.torch_checkpoint import device_from_env, device_name, load_checkpoint
 from cifar_compare.torch_data import to_device
@@ -30,30 +35,8 @@ def evaluate(checkpoint_path, prepared_path, device):
     metrics["test_loss"] = F.cross_entropy(logits, labels).item()
     metrics["inference_images_per_second"] = len(labels) / seconds
     metrics["parameters"] = count_parameters(model)
-    metrics["layers"] = [
-        {"type": kind, "output_shape": list(shape), "parameters": params}
-        for kind, shape, params in layer_summary(model.cpu(), recipe.input_size)
-    ]
+    metrics["layers"] = layer_records(layer_summary(model.cpu(), recipe.input_size))
     return metrics, record
-
-
-def metrics_record(metrics, record, device):
-    import torchvision
-
-    summary = record["train_summary"]
-    return {
-        "model": record["model_name"],
-        "seed": record["seed"],
-        "framework": "pytorch",
-        "architecture": record["architecture"],
-        **metrics,
-        "training": {k: v for k, v in summary.items() if k != "class_names"},
-        "evaluation_device": device_name(device),
-        "versions": library_versions(torch, torchvision),
-        "training_versions": record["versions"],
-        "model_config": record["model_config"],
-        "weights": record["weights"],
-    }
 
 
 if __name__ == "__main__":
@@ -62,7 +45,10 @@ if __name__ == "__main__":
         torch.set_num_threads(snakemake.threads)
         device = device_from_env()
         metrics, record = evaluate(snakemake.input.checkpoint, snakemake.input.prepared, device)
-        result = metrics_record(metrics, record, device)
+        import torchvision
+
+        versions = library_versions(torch, torchvision)
+        result = metrics_record(metrics, record, "pytorch", device_name(device), versions)
         validate_metrics(result)
         write_json_atomic(snakemake.output.metrics, result)
         logger.info("test accuracy %.4f", result["test_accuracy"])

@@ -10,6 +10,7 @@ from keras import layers
 
 from cifar_compare.keras_layers import ApplicationPreprocess, RandomCropFlip, Standardize
 from cifar_compare.normalization import CIFAR10_MEAN, CIFAR10_STD
+from cifar_compare.registry import lookup
 
 # PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in).
 HE_NORMAL = {"distribution": "untruncated_normal", "mode": "fan_in", "scale": 2.0}
@@ -67,12 +68,7 @@ def list_models():
 
 
 def get_spec(name):
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise KeyError(
-            f"unknown Keras architecture {name!r}; known: {', '.join(list_models())}"
-        ) from None
+    return lookup(REGISTRY, name, "Keras")
 
 
 def build_base(spec, input_size, weights_path):

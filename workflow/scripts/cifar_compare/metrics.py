@@ -28,6 +28,32 @@ def classification_metrics(labels, predictions, class_names):
     }
 
 
+def layer_records(rows):
+    """(type, output shape, parameters) rows as the metrics file's `layers` list."""
+    return [
+        {"type": kind, "output_shape": list(shape), "parameters": params}
+        for kind, shape, params in rows
+    ]
+
+
+def metrics_record(metrics, record, framework, evaluation_device, versions):
+    """The metrics file: test-set metrics plus what the training checkpoint recorded."""
+    training = {k: v for k, v in record["train_summary"].items() if k != "class_names"}
+    return {
+        "model": record["model_name"],
+        "seed": record["seed"],
+        "framework": framework,
+        "architecture": record["architecture"],
+        **metrics,
+        "training": training,
+        "evaluation_device": evaluation_device,
+        "versions": versions,
+        "training_versions": record["versions"],
+        "model_config": record["model_config"],
+        "weights": record["weights"],
+    }
+
+
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of integer labels under softmax(logits), computed stably."""
     shifted = logits - logits.max(axis=1, keepdims=True)

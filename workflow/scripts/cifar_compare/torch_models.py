@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from cifar_compare.normalization import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
+from cifar_compare.registry import lookup
 
 
 class AlexNetCifar(nn.Module):
@@ -97,12 +98,7 @@ def list_models():
 
 
 def get_spec(name):
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise KeyError(
-            f"unknown PyTorch architecture {name!r}; known: {', '.join(list_models())}"
-        ) from None
+    return lookup(REGISTRY, name, "PyTorch")
 
 
 def get_model(name, num_classes=10, state_dict=None):
