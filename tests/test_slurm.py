@@ -156,3 +156,59 @@ def test_reruns_through_slurm_redo_only_what_changed(slurm_run):
     assert (
         "Nothing to be done" in snakemake(workdir, *PROFILES, "-n", *CONFIG, "changed.yaml").stdout
     )
+
+
+def running_training_job(workdir):
+    for job in all_jobs().values():
+        if (
+            job["WorkDir"] == str(workdir)
+            and job["Comment"].startswith("rule_train_pytorch")
+            and job["JobState"] == "RUNNING"
+        ):
+            return job["JobId"]
+    return None
+
+
+def test_a_job_cancelled_by_signal_is_resubmitted_and_resumes(slurm, tmp_path, test_inputs):
+    """scancel --signal=TERM mid-training: the retry on the cluster resumes from the state."""
+    from test_interruption import saved_epoch
+
+    workdir = copy_workflow(tmp_path / "wf")
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    model = "alexnet_scratch_pytorch"
+    only_scratch = {
+        "models": {
+            model: {"epochs": 4},
+            **{other: {"enabled": False} for other in MODELS[1:]},
+            **PYTORCH_ONLY["models"],
+        }
+    }
+    write_overlay(workdir / "pytorch_only.yaml", only_scratch)
+    cancelled = {}
+
+    def cancel_after_first_epoch():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not cancelled:
+            job = running_training_job(workdir)
+            if job and saved_epoch(workdir, model) >= 1:
+                subprocess.run(["scancel", "--signal=TERM", "--full", job], check=True)
+                cancelled[job] = saved_epoch(workdir, model)
+            time.sleep(0.2)
+
+    canceller = threading.Thread(target=cancel_after_first_epoch)
+    canceller.start()
+    run, jobs = run_recording_jobs(workdir, *PROFILES, *CONFIG)
+    canceller.join()
+    assert cancelled, "the training job was never cancelled"
+    submitted = by_rule(jobs)["train_pytorch", f"{model}_0"]
+    assert len(submitted) == 2 and submitted[-1]["JobState"] == "COMPLETED"
+    assert submitted[0]["JobId"] in cancelled
+    first = next((workdir / ".snakemake/slurm_logs").rglob(f"{submitted[0]['JobId']}.log"))
+    assert (
+        f"JOB {submitted[0]['JobId']} ON" in first.read_text() and "CANCELLED" in first.read_text()
+    )
+    # The retry's job log replaces the first attempt's: it starts by resuming.
+    log = (workdir / f"results/logs/train/{model}/seed0.log").read_text()
+    assert re.search(r"resuming after epoch [1-3]\b", log)
+    assert (workdir / f"results/metrics/{model}/seed0.json").is_file()
+    assert not (workdir / f"results/resume/{model}").exists()
