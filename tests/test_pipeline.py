@@ -131,6 +131,9 @@ def test_full_study_dry_run_has_one_gpu_job_per_model_and_seed(tmp_path):
         (m, str(s)) for m in sorted(MODELS) for s in range(3)
     ]
     assert all("gpu=1" in resources for _, _, resources in jobs)
+    for overlay in ("config/quick.yaml", "config/original.yaml"):
+        quick = training_jobs(snakemake(workdir, "-n", "--configfile", overlay).stdout)
+        assert sorted(m for m, _, _ in quick) == sorted(MODELS)  # one seed each
     extended = training_jobs(
         snakemake(workdir, "-n", "--configfile", "config/extended.yaml").stdout
     )
