@@ -134,7 +134,7 @@ rng = np.random.default_rng(0)
 images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
 labels = rng.integers(0, 10, 64)
 model, base = get_model("alexnet_cifar", config, seed=0)
-rows = fit(model, base, (images, labels), (images[:16], labels[:16]), config, print)
+rows = fit(model, base, (images, labels), (images[:16], labels[:16]), config, 0, print)
 print(json.dumps({"backend": keras.backend.backend(), "rows": rows}))
 """
 
