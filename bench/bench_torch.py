@@ -14,6 +14,19 @@ Writes bench/out/pytorch.json and bench/out/pytorch.csv and prints a table.
 from harness import load_images, main, timed_steps
 
 
+def train_flops_per_image(model, recipe, device):
+    """FLOPs of one training step (forward and backward) per image, counted by PyTorch."""
+    import torch
+    from cifar_compare.torch_data import to_model_input
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch = torch.zeros(2, 32, 32, 3, dtype=torch.uint8, device=device)
+    with FlopCounterMode(display=False) as counter:
+        model(to_model_input(batch, recipe.mean, recipe.std, recipe.input_size)).sum().backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(batch)
+
+
 def measure_one(model_config, args):
     """Run warm-up and timed steps of one model; return its measurements."""
     import torch
@@ -41,6 +54,7 @@ def measure_one(model_config, args):
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     first_step, seconds = timed_steps(step, args.warmup, args.steps, sync)
     return {
+        "train_flops_per_image": train_flops_per_image(model, recipe, device),
         "device": device_name(device),
         "train_images_loaded": len(labels),
         "batch_size": recipe.batch_size,
