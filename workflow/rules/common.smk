@@ -1,5 +1,6 @@
 import os
 import sys
+from pathlib import Path
 
 import jsonschema
 import yaml
@@ -22,7 +23,7 @@ EVALUATE_BENCHMARK = "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
 
 def check_config(config):
     """Validate against the schema with an error naming the key, then fill defaults."""
-    schema = yaml.safe_load(open(workflow.source_path(CONFIG_SCHEMA)))
+    schema = yaml.safe_load(Path(workflow.source_path(CONFIG_SCHEMA)).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:

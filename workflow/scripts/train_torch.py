@@ -39,7 +39,7 @@ def train(prepared_path, model_config, seed, weights_path, device, log, resume=N
         # cuBLAS needs this to be deterministic; harmless otherwise.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     seed_everything(seed, is_deterministic(model_config, device))
-    splits, class_names = load_prepared(prepared_path, ("train", "val"))
+    splits, _ = load_prepared(prepared_path, ("train", "val"))
     recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
     model = build_model(model_config, weights_path, device)
     train_data, val_data = to_device(splits["train"], device), to_device(splits["val"], device)
@@ -58,7 +58,6 @@ def train(prepared_path, model_config, seed, weights_path, device, log, resume=N
         ),
         "device": device_name(device),
         "train_images": len(splits["train"]),
-        "class_names": class_names,
     }
     return model, history, summary
 

@@ -4,7 +4,8 @@ Import this before keras: the backend is fixed when keras is first imported.
 """
 
 import os
-import platform
+
+from cifar_compare.resources import cpu_name
 
 
 def select_backend(name):
@@ -52,7 +53,7 @@ def configure(threads, deterministic=None):
     if gpus:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
         return gpus[0]
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    return cpu_name()
 
 
 def make_deterministic(choice, on_gpu):

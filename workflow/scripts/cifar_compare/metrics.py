@@ -38,14 +38,13 @@ def layer_records(rows):
 
 def metrics_record(metrics, record, framework, evaluation_device, versions):
     """The metrics file: test-set metrics plus what the training checkpoint recorded."""
-    training = {k: v for k, v in record["train_summary"].items() if k != "class_names"}
     return {
         "model": record["model_name"],
         "seed": record["seed"],
         "framework": framework,
         "architecture": record["architecture"],
         **metrics,
-        "training": training,
+        "training": record["train_summary"],
         "evaluation_device": evaluation_device,
         "versions": versions,
         "training_versions": record["versions"],

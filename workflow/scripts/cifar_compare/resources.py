@@ -1,5 +1,6 @@
 """Measurements of the running process and machine, recorded with every result."""
 
+import os
 import platform
 import resource
 import sys
@@ -8,6 +9,11 @@ import sys
 def peak_rss_mb():
     """Peak resident set size of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_name():
+    """How metrics files name a CPU device."""
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
 def library_versions(*modules):

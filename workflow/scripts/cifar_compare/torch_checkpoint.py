@@ -5,6 +5,7 @@ import os
 import torch
 
 from cifar_compare.fileio import atomic_path
+from cifar_compare.resources import cpu_name
 from cifar_compare.torch_models import get_model, get_spec
 from cifar_compare.torch_train import Recipe
 
@@ -20,9 +21,7 @@ def device_from_env():
 def device_name(device):
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    import platform
-
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    return cpu_name()
 
 
 def save_checkpoint(path, model, **record):
