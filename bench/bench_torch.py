@@ -1,17 +1,23 @@
-"""Benchmark PyTorch training: images/s and peak memory per configured model.
+"""Benchmark PyTorch training and evaluation per configured model.
 
 Not a test: it measures this machine. Each model runs in its own process so its
 peak RSS is its own. The whole training set (50,000 images by default, as uint8
-at 32x32) is loaded on the training device, exactly as the pipeline does.
+at 32x32) is loaded on the training device, exactly as the pipeline does. Per
+model: training img/s through the pipeline's own step, the same step on
+pre-staged model-ready tensors (the data pipeline's overhead), evaluation img/s,
+peak host and device memory, time to the first step, and counted FLOPs per image
+as a share of the same run's matmul FLOP/s. With --naive, the tutorial-style
+baseline (bench/naive_torch.py) runs beside it.
 
-    .venv/bin/python bench/bench_torch.py                      # models of config/config.yaml
+    .venv/bin/python bench/bench_torch.py --naive                # models of config/config.yaml
     .venv/bin/python bench/bench_torch.py --configfile config/quick.yaml --steps 10
     .venv/bin/python bench/bench_torch.py --models alexnet_pretrained_pytorch --batch-size 128
 
-Writes bench/out/pytorch.json and bench/out/pytorch.csv and prints a table.
+Writes bench/out/pytorch.json and bench/out/pytorch.csv and prints the tables.
 """
 
 from harness import load_images, main, timed_steps
+from naive_torch import measure_naive
 
 
 def train_flops_per_image(model, recipe, device):
@@ -27,13 +33,73 @@ def train_flops_per_image(model, recipe, device):
     return counter.get_total_flops() / len(batch)
 
 
-def measure_one(model_config, args):
-    """Run warm-up and timed steps of one model; return its measurements."""
+def is_autocast(context):
+    import torch
+
+    return isinstance(context, torch.autocast)
+
+
+def peak_device_memory_mb(device):
+    import torch
+
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
+def synchronizer(device):
+    import torch
+
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def time_training(model, images, labels, recipe, args, staged):
+    """Timed optimisation steps, either from uint8 data through the pipeline's batch
+    preparation or (staged) on two model-ready batches prepared beforehand."""
+    import torch
+    from cifar_compare.torch_train import (
+        make_optimizer,
+        model_ready_batch,
+        optimization_step,
+        train_step,
+    )
+
+    optimizer, scheduler = make_optimizer(model, recipe, args.warmup + args.steps)
+    generator = torch.Generator(device=images.device).manual_seed(0)
+    order = torch.randperm(len(labels), generator=generator, device=images.device)
+    batches = [order[i * recipe.batch_size :][: recipe.batch_size] for i in range(2)]
+    ready = [(model_ready_batch(images[b], recipe, generator), labels[b]) for b in batches]
+
+    def step(i):
+        if staged:
+            x, y = ready[i % 2]
+            optimization_step(model, x, y, recipe, optimizer, scheduler)
+            return
+        index = order[(i * recipe.batch_size) % len(labels) :][: recipe.batch_size]
+        train_step(model, images[index], labels[index], recipe, optimizer, scheduler, generator)
+
+    return timed_steps(step, args.warmup, args.steps, synchronizer(images.device))
+
+
+def time_evaluation(model, images, recipe, args):
+    """Evaluation images/s through the pipeline's own predict, one eval batch per step."""
+    from cifar_compare.torch_train import predict
+
+    size = args.eval_batch_size
+
+    def step(i):
+        predict(model, images[(i * size) % len(images) :][:size], recipe)
+
+    _, seconds = timed_steps(step, 1, args.steps, synchronizer(images.device))
+    return args.steps * size / seconds
+
+
+def measure_pipeline(model_config, args):
+    """The pipeline's own training and evaluation of one model; its measurements."""
     import torch
     from cifar_compare.resources import peak_rss_mb
     from cifar_compare.torch_checkpoint import device_from_env, device_name
-    from cifar_compare.torch_models import get_model, get_spec
-    from cifar_compare.torch_train import Recipe, make_optimizer, seed_everything, train_step
+    from cifar_compare.torch_models import get_spec, set_batchnorm_eval
+    from cifar_compare.torch_train import Recipe, autocast_for, seed_everything
+    from train_torch import build_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -41,32 +107,30 @@ def measure_one(model_config, args):
     device = device_from_env()
     images, labels = (torch.from_numpy(a).to(device) for a in load_images(args))
     recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
-    model = get_model(model_config["architecture"]).to(device, memory_format=torch.channels_last)
+    model = build_model(model_config, None, device)
     model.train()
-    optimizer, scheduler = make_optimizer(model, recipe, args.warmup + args.steps)
-    generator = torch.Generator(device=device).manual_seed(0)
-    order = torch.randperm(len(labels), generator=generator, device=device)
-
-    def step(i):
-        index = order[(i * recipe.batch_size) % len(labels) :][: recipe.batch_size]
-        train_step(model, images[index], labels[index], recipe, optimizer, scheduler, generator)
-
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    first_step, seconds = timed_steps(step, args.warmup, args.steps, sync)
+    set_batchnorm_eval(model)
+    first_step, seconds = time_training(model, images, labels, recipe, args, staged=False)
+    eval_images_per_second = time_evaluation(model, images, recipe, args)
+    peak_rss, peak_device = peak_rss_mb(), peak_device_memory_mb(device)  # a training job's
+    model.train()
+    set_batchnorm_eval(model)
+    _, staged_seconds = time_training(model, images, labels, recipe, args, staged=True)
     return {
         "train_flops_per_image": train_flops_per_image(model, recipe, device),
+        "compute_precision": "bf16" if is_autocast(autocast_for(device)) else "fp32",
         "device": device_name(device),
         "train_images_loaded": len(labels),
         "batch_size": recipe.batch_size,
         "input_size": recipe.input_size,
         "first_step_seconds": first_step,
         "train_images_per_second": args.steps * recipe.batch_size / seconds,
-        "peak_rss_mb": peak_rss_mb(),
-        "peak_device_memory_mb": (
-            torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        ),
+        "staged_images_per_second": args.steps * recipe.batch_size / staged_seconds,
+        "eval_images_per_second": eval_images_per_second,
+        "peak_rss_mb": peak_rss,
+        "peak_device_memory_mb": peak_device,
     }
 
 
 if __name__ == "__main__":
-    main(__doc__, __file__, "pytorch", measure_one)
+    main(__doc__, __file__, "pytorch", {"pipeline": measure_pipeline, "naive": measure_naive})

@@ -1,18 +1,22 @@
 """Shared parts of the benchmark scripts: arguments, model selection, child
-processes (one per model, so each peak RSS is its own) and the output table.
+processes (one per model and approach, so each peak RSS is its own), the
+machine's matmul reference, the naive-baseline ratios and the output tables.
 """
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from study_config import load_study_config  # noqa: E402
+from tables import print_tables, write_outputs  # noqa: E402
+
+APPROACHES = ("pipeline", "naive")
 
 
 def parse_args(doc, argv=None):
@@ -23,12 +27,28 @@ def parse_args(doc, argv=None):
     parser.add_argument("--data", help="prepared .npz to use instead of synthetic images")
     parser.add_argument("--batch-size", type=int, help="override every model's batch size")
     parser.add_argument("--input-size", type=int, help="override every model's input size")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (>= 1)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps")
+    parser.add_argument("--eval-batch-size", type=int, default=500)
     parser.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
+    parser.add_argument("--backend", help="Keras backend for every Keras model")
+    parser.add_argument("--naive", action="store_true", help="also run the naive baseline")
+    parser.add_argument(
+        "--naive-cap-mb",
+        type=int,
+        default=2048,
+        help="Keras naive baseline: resize at most this many MB of images up front",
+    )
+    parser.add_argument("--naive-workers", type=int, default=2, help="naive DataLoader workers")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: JSON of one model
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--approach", choices=APPROACHES, default="pipeline", help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.warmup < 1 or args.steps < 1:
+        parser.error("--warmup and --steps must be at least 1")
+    return args
 
 
 def load_images(args):
@@ -68,51 +88,36 @@ def apply_overrides(model_config, args):
     return model_config
 
 
-def run_child(script, name, model_config, argv):
-    command = [sys.executable, str(script), *argv, "--one", json.dumps(model_config)]
+def child_argv(argv):
+    """The parent's arguments without the parent-only --naive flag."""
+    return [arg for arg in argv if arg != "--naive"]
+
+
+def run_child(script, name, model_config, argv, approach):
+    command = [
+        sys.executable,
+        str(script),
+        *child_argv(argv),
+        "--one",
+        json.dumps(model_config),
+        "--approach",
+        approach,
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or ["no output"]
-        return {"model": name, "error": lines[-1]}
-    return {"model": name, **json.loads(done.stdout.strip().splitlines()[-1])}
-
-
-def write_outputs(rows, out_dir, stem):
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{stem}.json").write_text(json.dumps(rows, indent=2) + "\n")
-    fields = sorted({key for row in rows for key in row})
-    with open(out_dir / f"{stem}.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def print_table(rows):
-    header = ("model", "input", "batch", "img/s", "peak RSS MB", "1st step s", "of fp32 mm")
-    print("{:32} {:>5} {:>5} {:>9} {:>11} {:>10} {:>10}".format(*header))
-    for row in rows:
-        if "error" in row:
-            print(f"{row['model']:32} error: {row['error']}")
-            continue
-        fraction = row.get("fraction_of_fp32_matmul")
-        print(
-            f"{row['model']:32} {row['input_size']:>5} {row['batch_size']:>5} "
-            f"{row['train_images_per_second']:>9.1f} {row['peak_rss_mb']:>11.0f} "
-            f"{row['first_step_seconds']:>10.2f} "
-            f"{'n/a' if fraction is None else f'{fraction:.0%}':>10}"
-        )
-    print(f"device: {rows[0].get('device', '?') if rows else '?'}")
+        return {"model": name, "approach": approach, "error": lines[-1]}
+    return {"model": name, "approach": approach, **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
 def matmul_reference(size=2048, repeats=5):
     """This machine's large-matmul FLOP/s in fp32 and bf16 (PyTorch, CPU or first GPU),
     measured in the same run as the models, as the yardstick for their throughput."""
-    import time
-
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        size *= 4  # a GPU needs far larger products to reach its peak
     reference = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         # CPUs without bf16 units run bf16 matmuls hundreds of times slower: keep it short.
@@ -136,43 +141,97 @@ def matmul_reference(size=2048, repeats=5):
 
 
 def add_fraction_of_reference(rows, reference):
-    """Model FLOP/s (counted FLOPs per image x images/s) as a share of fp32 matmul FLOP/s."""
+    """Model FLOP/s (counted FLOPs per image x images/s) as a share of the matmul FLOP/s
+    of the precision it trains in (fp32 on CPU, bf16 under GPU mixed precision)."""
     for row in rows:
         flops = row.get("train_flops_per_image")
+        precision = row.get("compute_precision", "fp32")
         if flops and "train_images_per_second" in row:
             achieved = flops * row["train_images_per_second"]
             row["train_flops_per_second"] = achieved
-            row["fraction_of_fp32_matmul"] = achieved / reference["fp32"]
+            row["fraction_of_matmul"] = achieved / reference[precision]
         row["matmul_fp32_flops_per_second"] = reference["fp32"]
         row["matmul_bf16_flops_per_second"] = reference["bf16"]
 
 
-def main(doc, script, framework, measure_one, argv=None):
-    """Parent: one child per model, then the table. Child (--one): measure one model."""
+def add_pipeline_overhead(rows):
+    """Extra time per image of the full data pipeline over pre-staged model-ready tensors."""
+    for row in rows:
+        if row.get("staged_images_per_second") and row.get("train_images_per_second"):
+            row["data_pipeline_overhead"] = (
+                row["staged_images_per_second"] / row["train_images_per_second"] - 1
+            )
+
+
+def add_projection(rows, config):
+    """Projected time of one seed of each model's full training and evaluation."""
+    validation = config["data"]["validation_fraction"]
+    train_images, val_images, test_images = 50_000 * (1 - validation), 50_000 * validation, 10_000
+    for row in rows:
+        if row.get("approach") != "pipeline" or "error" in row:
+            continue
+        epochs = config["models"][row["model"]]["epochs"]
+        row["projected_seconds_per_seed"] = (
+            row["first_step_seconds"]
+            + epochs * train_images / row["train_images_per_second"]
+            + (epochs * val_images + test_images) / row["eval_images_per_second"]
+        )
+
+
+def _memory_ratio(naive, ours, key):
+    """naive / pipeline peak memory by `key`, using the naive run's full-set projection
+    where it could only resize part of the set."""
+    naive_memory = naive.get(f"projected_{key}") or naive.get(key)
+    return naive_memory / ours[key] if naive_memory and ours.get(key) else None
+
+
+def naive_comparisons(rows):
+    """Per model: pipeline/naive training img/s, and naive/pipeline peak memory."""
+    by_key = {(row["model"], row["approach"]): row for row in rows if "error" not in row}
+    comparisons = []
+    for (model, approach), ours in by_key.items():
+        naive = by_key.get((model, "naive"))
+        if approach != "pipeline" or naive is None:
+            continue
+        comparisons.append(
+            {
+                "model": model,
+                "input_size": ours["input_size"],
+                "speedup": ours["train_images_per_second"] / naive["train_images_per_second"],
+                "rss_ratio": _memory_ratio(naive, ours, "peak_rss_mb"),
+                "device_memory_ratio": _memory_ratio(naive, ours, "peak_device_memory_mb"),
+                "naive_rss_projected": naive.get("projected_peak_rss_mb") is not None,
+            }
+        )
+    return comparisons
+
+
+def main(doc, script, framework, measure, argv=None):
+    """Parent: one child per model and approach, then the tables. Child: measure one."""
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(doc, argv)
     if args.one:
-        print(json.dumps(measure_one(json.loads(args.one), args)))
+        print(json.dumps(measure[args.approach](json.loads(args.one), args)))
         return
-    models = selected_models(load_study_config(args.configfile), framework, args.models)
+    config = load_study_config(args.configfile)
+    models = selected_models(config, framework, args.models)
+    approaches = APPROACHES if args.naive else APPROACHES[:1]
     rows = [
-        run_child(script, name, apply_overrides(model, args), argv)
+        run_child(script, name, apply_overrides(model, args), argv, approach)
         for name, model in models.items()
+        for approach in approaches
     ]
     reference = matmul_reference()
     add_fraction_of_reference(rows, reference)
-    write_outputs(rows, args.out, framework)
-    print_table(rows)
-    print(
-        f"matmul reference: fp32 {reference['fp32'] / 1e9:.1f} GFLOP/s, "
-        f"bf16 {reference['bf16'] / 1e9:.1f} GFLOP/s"
-    )
+    add_pipeline_overhead(rows)
+    add_projection(rows, config)
+    comparisons = naive_comparisons(rows)
+    write_outputs(rows, comparisons, args.out, framework)
+    print_tables(rows, comparisons, reference)
 
 
 def timed_steps(step, warmup, steps, synchronize=lambda: None):
     """(first step seconds, seconds of `steps` timed steps after `warmup` untimed ones)."""
-    import time
-
     start = time.perf_counter()
     step(0)
     synchronize()

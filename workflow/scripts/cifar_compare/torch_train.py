@@ -89,12 +89,16 @@ def build_scheduler(optimizer, schedule, total_steps):
     )
 
 
-def train_step(model, images, labels, recipe, optimizer, scheduler, generator):
-    """One optimisation step on a uint8 batch; returns (summed loss, correct count)."""
+def model_ready_batch(images, recipe, generator):
+    """Augmented, normalised, resized model input from a uint8 NHWC batch."""
     aug = recipe.augmentation
     batch = random_crop_flip(images, aug["crop_padding"], aug["flip"], generator)
-    x = to_model_input(batch, recipe.mean, recipe.std, recipe.input_size)
-    with autocast_for(images.device):
+    return to_model_input(batch, recipe.mean, recipe.std, recipe.input_size)
+
+
+def optimization_step(model, x, labels, recipe, optimizer, scheduler):
+    """Forward, backward and update on model-ready input; returns (summed loss, correct)."""
+    with autocast_for(x.device):
         logits = model(x)
         loss = F.cross_entropy(logits.float(), labels, label_smoothing=recipe.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
@@ -102,6 +106,12 @@ def train_step(model, images, labels, recipe, optimizer, scheduler, generator):
     optimizer.step()
     scheduler.step()
     return loss.detach() * len(labels), (logits.argmax(1) == labels).sum()
+
+
+def train_step(model, images, labels, recipe, optimizer, scheduler, generator):
+    """One optimisation step on a uint8 batch; returns (summed loss, correct count)."""
+    x = model_ready_batch(images, recipe, generator)
+    return optimization_step(model, x, labels, recipe, optimizer, scheduler)
 
 
 def train_one_epoch(model, images, labels, recipe, optimizer, scheduler, generator, stop):
