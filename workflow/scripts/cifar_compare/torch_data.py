@@ -4,6 +4,8 @@ Augmentation, normalisation and the resize to the model's input size run per
 batch, so memory does not grow with the input size.
 """
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 
@@ -15,13 +17,14 @@ def to_device(split, device):
     return images, labels
 
 
-def batch_indices(count, batch_size, generator=None, drop_last=False):
-    """Yield index tensors; shuffled when a generator is given."""
-    device = generator.device if generator is not None else "cpu"
+def batch_indices(count, batch_size, generator=None, drop_last=False, device=None):
+    """Yield index tensors on the generator's device (or `device`); shuffled when a
+    generator is given."""
+    device = generator.device if generator is not None else (device or "cpu")
     order = (
         torch.randperm(count, generator=generator, device=device)
         if generator is not None
-        else torch.arange(count)
+        else torch.arange(count, device=device)
     )
     stop = count - count % batch_size if drop_last and count >= batch_size else count
     for start in range(0, stop, batch_size):
@@ -45,12 +48,17 @@ def random_crop_flip(images, padding, flip, generator):
     return images
 
 
+@lru_cache(maxsize=16)
+def channel_constants(values, device):
+    """Per-channel constants as a (1, 3, 1, 1) tensor on `device`, made once: building
+    them every batch would be a host-to-device copy per step."""
+    return torch.tensor(values, device=device).view(1, 3, 1, 1)
+
+
 def to_model_input(images, mean, std, input_size):
     """uint8 NHWC -> normalised float NCHW (channels-last memory) at `input_size`."""
     x = images.permute(0, 3, 1, 2).float().div_(255)
-    mean = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
-    x = (x - mean) / std
+    x = (x - channel_constants(mean, x.device)) / channel_constants(std, x.device)
     if x.shape[-1] != input_size or x.shape[-2] != input_size:
         x = F.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False)
     return x.contiguous(memory_format=torch.channels_last)

@@ -141,10 +141,8 @@ def predict(model, images, recipe):
     """Logits for every image, in order, computed in fixed-size batches."""
     model.eval()
     outputs = []
-    for index in batch_indices(len(images), recipe.eval_batch_size):
-        x = to_model_input(
-            images[index.to(images.device)], recipe.mean, recipe.std, recipe.input_size
-        )
+    for index in batch_indices(len(images), recipe.eval_batch_size, device=images.device):
+        x = to_model_input(images[index], recipe.mean, recipe.std, recipe.input_size)
         with autocast_for(images.device):
             outputs.append(model(x).float())
     return torch.cat(outputs)
