@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: setup run run-full test lint format
+.PHONY: setup run run-full test lint format bench gpu-wheels
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,13 @@ run-full: setup
 test: setup
 	$(BIN)/pytest
 
+# Benchmark tables of this machine (README: Performance); not tests.
+bench: setup
+	$(BIN)/python bench/bench_torch.py --naive
+	$(BIN)/python bench/bench_keras.py --naive
+	$(BIN)/python bench/bench_keras.py --naive --models mobilenetv2_pretrained_keras \
+		--input-size 224 --batch-size 64 --out bench/out/keras-224
+
 lint: setup
 	$(BIN)/ruff check workflow tests bench
 	$(BIN)/ruff format --check workflow tests bench
@@ -33,3 +40,13 @@ format: setup
 	$(BIN)/ruff format workflow tests bench
 	$(BIN)/ruff check --fix workflow tests bench
 	$(BIN)/snakefmt Snakefile workflow/rules
+
+# Wheels bench/gpu-check.sh installs on a GPU machine whose Python has PyTorch
+# and JAX but neither Keras nor jsonschema, and no network (CPython 3.12, x86-64).
+GPU_WHEELS := keras==3.15.1 namex==0.1.0 optree==0.20.0 jsonschema==4.26.0 \
+	jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1
+
+gpu-wheels: setup
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+		--implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)

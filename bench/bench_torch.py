@@ -6,8 +6,9 @@ at 32x32) is loaded on the training device, exactly as the pipeline does. Per
 model: training img/s through the pipeline's own step, the same step on
 pre-staged model-ready tensors (the data pipeline's overhead), evaluation img/s,
 peak host and device memory, time to the first step, and counted FLOPs per image
-as a share of the same run's matmul FLOP/s. With --naive, the tutorial-style
-baseline (bench/naive_torch.py) runs beside it.
+as a share of the same run's matmul FLOP/s. With --compile the model goes through
+torch.compile (its compile time shows in the time to the first step). With
+--naive, the tutorial-style baseline (bench/naive_torch.py) runs beside it.
 
     .venv/bin/python bench/bench_torch.py --naive                # models of config/config.yaml
     .venv/bin/python bench/bench_torch.py --configfile config/quick.yaml --steps 10
@@ -76,7 +77,7 @@ def time_training(model, images, labels, recipe, args, staged):
         index = order[(i * recipe.batch_size) % len(labels) :][: recipe.batch_size]
         train_step(model, images[index], labels[index], recipe, optimizer, scheduler, generator)
 
-    return timed_steps(step, args.warmup, args.steps, synchronizer(images.device))
+    return timed_steps(step, args.warmup, args.steps, synchronizer(images.device), args.repeats)
 
 
 def time_evaluation(model, images, recipe, args):
@@ -88,7 +89,7 @@ def time_evaluation(model, images, recipe, args):
     def step(i):
         predict(model, images[(i * size) % len(images) :][:size], recipe)
 
-    _, seconds = timed_steps(step, 1, args.steps, synchronizer(images.device))
+    _, seconds = timed_steps(step, 1, args.steps, synchronizer(images.device), args.repeats)
     return args.steps * size / seconds
 
 
@@ -107,17 +108,19 @@ def measure_pipeline(model_config, args):
     device = device_from_env()
     images, labels = (torch.from_numpy(a).to(device) for a in load_images(args))
     recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
-    model = build_model(model_config, None, device)
-    model.train()
-    set_batchnorm_eval(model)
+    network = build_model(model_config, None, device)
+    network.train()
+    set_batchnorm_eval(network)
+    model = torch.compile(network) if args.compile else network
     first_step, seconds = time_training(model, images, labels, recipe, args, staged=False)
     eval_images_per_second = time_evaluation(model, images, recipe, args)
     peak_rss, peak_device = peak_rss_mb(), peak_device_memory_mb(device)  # a training job's
-    model.train()
-    set_batchnorm_eval(model)
+    network.train()
+    set_batchnorm_eval(network)
     _, staged_seconds = time_training(model, images, labels, recipe, args, staged=True)
     return {
-        "train_flops_per_image": train_flops_per_image(model, recipe, device),
+        "train_flops_per_image": train_flops_per_image(network, recipe, device),
+        "compiled": args.compile,
         "compute_precision": "bf16" if is_autocast(autocast_for(device)) else "fp32",
         "device": device_name(device),
         "train_images_loaded": len(labels),

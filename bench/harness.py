@@ -29,9 +29,13 @@ def parse_args(doc, argv=None):
     parser.add_argument("--input-size", type=int, help="override every model's input size")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (>= 1)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="time the steps this often; keep the fastest"
+    )
     parser.add_argument("--eval-batch-size", type=int, default=500)
     parser.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
     parser.add_argument("--backend", help="Keras backend for every Keras model")
+    parser.add_argument("--compile", action="store_true", help="PyTorch: torch.compile the model")
     parser.add_argument("--naive", action="store_true", help="also run the naive baseline")
     parser.add_argument(
         "--naive-cap-mb",
@@ -46,8 +50,8 @@ def parse_args(doc, argv=None):
         "--approach", choices=APPROACHES, default="pipeline", help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
-    if args.warmup < 1 or args.steps < 1:
-        parser.error("--warmup and --steps must be at least 1")
+    if min(args.warmup, args.steps, args.repeats) < 1:
+        parser.error("--warmup, --steps and --repeats must be at least 1")
     return args
 
 
@@ -230,17 +234,24 @@ def main(doc, script, framework, measure, argv=None):
     print_tables(rows, comparisons, reference)
 
 
-def timed_steps(step, warmup, steps, synchronize=lambda: None):
-    """(first step seconds, seconds of `steps` timed steps after `warmup` untimed ones)."""
+def timed_steps(step, warmup, steps, synchronize=lambda: None, repeats=1):
+    """(first step seconds, best time of `steps` steps) after `warmup` untimed steps.
+
+    The timed stretch is repeated `repeats` times and the fastest one kept: other
+    work on the machine only ever slows a stretch down.
+    """
     start = time.perf_counter()
     step(0)
     synchronize()
     first = time.perf_counter() - start
     for i in range(1, warmup):
         step(i)
-    synchronize()
-    start = time.perf_counter()
-    for i in range(steps):
-        step(warmup + i)
-    synchronize()
-    return first, time.perf_counter() - start
+    best = float("inf")
+    for repeat in range(repeats):
+        synchronize()
+        start = time.perf_counter()
+        for i in range(steps):
+            step(warmup + repeat * steps + i)
+        synchronize()
+        best = min(best, time.perf_counter() - start)
+    return first, best

@@ -30,7 +30,7 @@ def measure_naive(model_config, args):
     select_backend(args.backend or model_config["backend"])
     import keras
     import numpy as np
-    from bench_keras import fit_clock, network_after_preprocessing
+    from bench_keras import network_after_preprocessing, time_fit
     from cifar_compare.keras_models import get_model
     from cifar_compare.keras_train import compile_phase, plan_phases
     from cifar_compare.resources import peak_rss_mb
@@ -54,23 +54,14 @@ def measure_naive(model_config, args):
     del resized
     data_mb_per_image = max(0.0, peak_rss_mb() - rss_before) / count
 
-    clock = fit_clock(keras)
     targets = keras.utils.to_categorical(labels[:count], 10)
-    network.fit(
-        inputs,
-        targets,
-        batch_size=batch,
-        epochs=1,
-        steps_per_epoch=steps,
-        verbose=0,
-        callbacks=[clock],
-    )
-    seconds = clock.batch_ends[-1] - clock.batch_ends[args.warmup - 1]
+    first_step, seconds = time_fit(network, inputs, targets, batch, args, shuffle=True)
     eval_size = args.eval_batch_size
     _, eval_seconds = timed_steps(
         lambda i: network.predict_on_batch(inputs[(i * eval_size) % count :][:eval_size]),
         1,
         args.steps,
+        repeats=args.repeats,
     )
     peak = peak_rss_mb()
     return {
@@ -81,7 +72,7 @@ def measure_naive(model_config, args):
         "naive_images_resized": count,
         "batch_size": batch,
         "input_size": size,
-        "first_step_seconds": clock.batch_ends[0] - clock.start,
+        "first_step_seconds": first_step,
         "train_images_per_second": args.steps * batch / seconds,
         "eval_images_per_second": args.steps * eval_size / eval_seconds,
         "peak_rss_mb": peak,

@@ -92,10 +92,10 @@ def measure_naive(model_config, args):
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     model.train()
     train_step = loader_steps(loader(True, recipe.batch_size), device, train)
-    first_step, seconds = timed_steps(train_step, args.warmup, args.steps, sync)
+    first_step, seconds = timed_steps(train_step, args.warmup, args.steps, sync, args.repeats)
     model.eval()
     eval_step = loader_steps(loader(False, args.eval_batch_size), device, evaluate)
-    _, eval_seconds = timed_steps(eval_step, 1, args.steps, sync)
+    _, eval_seconds = timed_steps(eval_step, 1, args.steps, sync, args.repeats)
     del train_step, eval_step  # ends the worker processes, so their peak is known
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {

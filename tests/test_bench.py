@@ -1,0 +1,147 @@
+"""The benchmark harness: its FLOP counting, its arithmetic, and a tiny run of each
+script end to end. Throughput figures are measured, never asserted: they belong
+in bench/out and the README's Performance section."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from bench_torch import train_flops_per_image as torch_train_flops
+from cifar_compare.torch_models import get_model as get_torch_model
+from cifar_compare.torch_models import get_spec
+from cifar_compare.torch_train import Recipe
+from conftest import REPO
+from harness import add_pipeline_overhead, naive_comparisons
+from naive_keras import images_to_resize
+from study_config import load_study_config
+
+CONFIG = load_study_config()
+
+
+def keras_model(name, architecture, **overrides):
+    from cifar_compare.keras_models import get_model
+
+    return get_model(architecture, {**CONFIG["models"][name], **overrides})
+
+
+def test_keras_flop_count_equals_pytorch_counter_for_the_shared_alexnet():
+    from keras_flops import train_flops_per_image
+
+    model_config = CONFIG["models"]["alexnet_scratch_pytorch"]
+    recipe = Recipe.from_config(model_config, get_spec("alexnet_cifar"))
+    torch_flops = torch_train_flops(get_torch_model("alexnet_cifar"), recipe, torch.device("cpu"))
+    keras_flops = train_flops_per_image(keras_model("alexnet_scratch_keras", "alexnet_cifar")[0])
+    assert torch_flops > 1e9
+    assert keras_flops == torch_flops
+
+
+def test_a_frozen_base_costs_one_forward_pass():
+    from keras_flops import flattened_layers, forward_macs, train_flops_per_image
+
+    model, base = keras_model("mobilenetv2_pretrained_keras", "mobilenet_v2", input_size=64)
+    base.trainable = False
+    head_macs = forward_macs(model.get_layer("head"))
+    forward = sum(2 * forward_macs(layer) for layer in flattened_layers(model))
+    assert train_flops_per_image(model) == forward + 2 * head_macs
+    base.trainable = True
+    assert train_flops_per_image(model) > 2.5 * forward
+
+
+def test_resized_images_are_capped_but_cover_the_timed_steps():
+    mb_per_image = 224 * 224 * 3 * 4 / 2**20
+    assert images_to_resize(50_000, 224, 64, 7, cap_mb=2048) == int(2048 / mb_per_image)
+    assert images_to_resize(50_000, 224, 64, 7, cap_mb=1) == 64 * 7
+    assert images_to_resize(1_000, 32, 64, 7, cap_mb=2048) == 1_000
+
+
+def test_overhead_and_naive_ratios():
+    rows = [
+        {
+            "model": "m",
+            "approach": "pipeline",
+            "input_size": 224,
+            "peak_rss_mb": 1000.0,
+            "train_images_per_second": 90.0,
+            "staged_images_per_second": 99.0,
+        },
+        {
+            "model": "m",
+            "approach": "naive",
+            "input_size": 224,
+            "peak_rss_mb": 4000.0,
+            "projected_peak_rss_mb": 30000.0,
+            "train_images_per_second": 30.0,
+        },
+        {"model": "broken", "approach": "naive", "error": "out of memory"},
+    ]
+    add_pipeline_overhead(rows)
+    assert rows[0]["data_pipeline_overhead"] == pytest.approx(0.1)
+    [comparison] = naive_comparisons(rows)
+    assert comparison["speedup"] == pytest.approx(3.0)
+    assert comparison["rss_ratio"] == pytest.approx(30.0)
+    assert comparison["naive_rss_projected"] and comparison["device_memory_ratio"] is None
+
+
+TINY = [
+    "--train-images",
+    "600",
+    "--steps",
+    "1",
+    "--warmup",
+    "1",
+    "--eval-batch-size",
+    "64",
+    "--naive",
+    "--repeats",
+    "1",
+    "--naive-workers",
+    "0",
+]
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize(
+    ("script", "models", "extra"),
+    [
+        ("bench_torch.py", ["alexnet_scratch_pytorch", "alexnet_pretrained_pytorch"], []),
+        (
+            "bench_keras.py",
+            ["alexnet_scratch_keras", "mobilenetv2_pretrained_keras"],
+            ["--naive-cap-mb", "1"],
+        ),
+    ],
+)
+def test_bench_script_writes_every_measurement(tmp_path, script, models, extra):
+    command = [
+        sys.executable,
+        str(REPO / "bench" / script),
+        "--models",
+        *models,
+        *TINY,
+        *extra,
+        "--out",
+        str(tmp_path),
+        "--configfile",  # last: it takes every argument after it
+        str(REPO / "config" / "test.yaml"),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [result] = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
+    assert [row.get("error") for row in result["rows"]] == [None] * 4
+    pipeline = [row for row in result["rows"] if row["approach"] == "pipeline"]
+    for row in pipeline:
+        for key in (
+            "train_images_per_second",
+            "eval_images_per_second",
+            "peak_rss_mb",
+            "first_step_seconds",
+            "fraction_of_matmul",
+            "data_pipeline_overhead",
+            "projected_seconds_per_seed",
+        ):
+            assert row[key] > 0 if key != "data_pipeline_overhead" else row[key] > -1, key
+    assert {c["model"] for c in result["naive_comparisons"]} == set(models)
+    assert "x the naive baseline's training img/s" in done.stdout
+    assert "matmul reference: fp32" in done.stdout
