@@ -118,7 +118,7 @@ def measure_pipeline(model_config, args):
     order = np.random.default_rng(0).permutation(len(labels))[: batch * (args.warmup + args.steps)]
     onehot = keras.utils.to_categorical(labels, 10)
     first_step, seconds = time_fit(model, images[order], onehot[order], batch, args)
-    size = args.eval_batch_size
+    size = args.eval_batch_size or batch
     _, eval_seconds = timed_steps(
         lambda i: model.predict_on_batch(images[(i * size) % len(images) :][:size]),
         1,

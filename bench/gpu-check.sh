@@ -33,7 +33,7 @@ python3 -c "import torch, jax; print('torch', torch.__version__, 'jax', jax.__ve
 # GPU_CHECK_ARGS adds arguments to every stage (a dry run on a CPU, for instance:
 # GPU_CHECK_ARGS="--steps 1 --warmup 1 --train-images 2000 --input-size 64").
 read -ra extra <<<"${GPU_CHECK_ARGS:-}"
-common=(--steps 30 --warmup 5 --eval-batch-size 1000)
+common=(--steps 30 --warmup 5)
 stage() {  # name, seconds, command...
   local name=$1 limit=$2
   shift 2

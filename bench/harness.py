@@ -32,7 +32,9 @@ def parse_args(doc, argv=None):
     parser.add_argument(
         "--repeats", type=int, default=3, help="time the steps this often; keep the fastest"
     )
-    parser.add_argument("--eval-batch-size", type=int, default=500)
+    parser.add_argument(
+        "--eval-batch-size", type=int, help="default: the model's batch size, as the pipeline"
+    )
     parser.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
     parser.add_argument("--backend", help="Keras backend for every Keras model")
     parser.add_argument("--compile", action="store_true", help="PyTorch: torch.compile the model")
@@ -189,6 +191,13 @@ def _memory_ratio(naive, ours, key):
     return naive_memory / ours[key] if naive_memory and ours.get(key) else None
 
 
+def _with_workers(naive):
+    """Upper bound of the naive run's host memory: its own peak plus each DataLoader
+    worker at the largest worker's peak (pages a worker shares with its parent count twice)."""
+    workers = naive.get("naive_workers", 0) * (naive.get("largest_worker_peak_rss_mb") or 0)
+    return (naive.get("projected_peak_rss_mb") or naive["peak_rss_mb"]) + workers
+
+
 def naive_comparisons(rows):
     """Per model: pipeline/naive training img/s, and naive/pipeline peak memory."""
     by_key = {(row["model"], row["approach"]): row for row in rows if "error" not in row}
@@ -204,6 +213,7 @@ def naive_comparisons(rows):
                 "speedup": ours["train_images_per_second"] / naive["train_images_per_second"],
                 "rss_ratio": _memory_ratio(naive, ours, "peak_rss_mb"),
                 "device_memory_ratio": _memory_ratio(naive, ours, "peak_device_memory_mb"),
+                "rss_ratio_with_workers": _with_workers(naive) / ours["peak_rss_mb"],
                 "naive_rss_projected": naive.get("projected_peak_rss_mb") is not None,
             }
         )

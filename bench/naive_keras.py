@@ -56,7 +56,7 @@ def measure_naive(model_config, args):
 
     targets = keras.utils.to_categorical(labels[:count], 10)
     first_step, seconds = time_fit(network, inputs, targets, batch, args, shuffle=True)
-    eval_size = args.eval_batch_size
+    eval_size = args.eval_batch_size or batch
     _, eval_seconds = timed_steps(
         lambda i: network.predict_on_batch(inputs[(i * eval_size) % count :][:eval_size]),
         1,

@@ -94,7 +94,8 @@ def measure_naive(model_config, args):
     train_step = loader_steps(loader(True, recipe.batch_size), device, train)
     first_step, seconds = timed_steps(train_step, args.warmup, args.steps, sync, args.repeats)
     model.eval()
-    eval_step = loader_steps(loader(False, args.eval_batch_size), device, evaluate)
+    eval_size = args.eval_batch_size or recipe.batch_size
+    eval_step = loader_steps(loader(False, eval_size), device, evaluate)
     _, eval_seconds = timed_steps(eval_step, 1, args.steps, sync, args.repeats)
     del train_step, eval_step  # ends the worker processes, so their peak is known
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -106,8 +107,9 @@ def measure_naive(model_config, args):
         "input_size": recipe.input_size,
         "first_step_seconds": first_step,
         "train_images_per_second": args.steps * recipe.batch_size / seconds,
-        "eval_images_per_second": args.steps * args.eval_batch_size / eval_seconds,
+        "eval_images_per_second": args.steps * eval_size / eval_seconds,
         "peak_rss_mb": peak_rss_mb(),
+        "naive_workers": args.naive_workers,
         "largest_worker_peak_rss_mb": workers if args.naive_workers else None,
         "peak_device_memory_mb": peak_device_memory_mb(device),
     }

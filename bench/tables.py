@@ -36,6 +36,12 @@ def _cell(row, key, fmt):
     return "-" if value is None else fmt.format(value)
 
 
+def _with_workers(item):
+    if item["rss_ratio_with_workers"] == item["rss_ratio"]:
+        return ""
+    return f" ({item['rss_ratio_with_workers']:.1f}x counting its DataLoader workers)"
+
+
 def print_tables(rows, comparisons, reference):
     print("  ".join(f"{header:>{width}}" for header, width, _, _ in COLUMNS))
     for row in rows:
@@ -56,6 +62,7 @@ def print_tables(rows, comparisons, reference):
         print(
             f"{item['model']} at {item['input_size']}px: {item['speedup']:.1f}x the naive "
             f"baseline's training img/s; {item['rss_ratio']:.1f}x less peak host RSS{projected}"
+            + _with_workers(item)
             + ("" if device is None else f", {device:.1f}x less peak device memory")
         )
     projections = [

@@ -81,6 +81,7 @@ def test_overhead_and_naive_ratios():
     [comparison] = naive_comparisons(rows)
     assert comparison["speedup"] == pytest.approx(3.0)
     assert comparison["rss_ratio"] == pytest.approx(30.0)
+    assert comparison["rss_ratio_with_workers"] == pytest.approx(30.0)  # no DataLoader workers
     assert comparison["naive_rss_projected"] and comparison["device_memory_ratio"] is None
 
 

@@ -18,7 +18,7 @@ from cifar_compare.metrics import (
 
 def evaluate(checkpoint_path, record, prepared_path, threads):
     from cifar_compare.keras_models import count_parameters, get_model, layer_summary
-    from cifar_compare.keras_train import EVAL_BATCH_SIZE, predict_logits
+    from cifar_compare.keras_train import predict_logits
 
     device = configure(threads, record["model_config"]["deterministic"])
     config = record["model_config"]
@@ -26,9 +26,10 @@ def evaluate(checkpoint_path, record, prepared_path, threads):
     model.load_weights(checkpoint_path)
     splits, class_names = load_prepared(prepared_path, ("test",))
     images, labels = splits["test"].images, splits["test"].labels
-    predict_logits(model, images[:EVAL_BATCH_SIZE])  # warm-up, not timed
+    batch_size = config["batch_size"]
+    predict_logits(model, images[:batch_size], batch_size)  # warm-up, not timed
     start = time.perf_counter()
-    logits = predict_logits(model, images)
+    logits = predict_logits(model, images, batch_size)
     seconds = time.perf_counter() - start
     metrics = classification_metrics(labels, logits.argmax(1), class_names)
     metrics["test_loss"] = softmax_cross_entropy(logits, labels)

@@ -31,7 +31,7 @@ class Recipe:
     input_size: int
     mean: tuple
     std: tuple
-    eval_batch_size: int = 500
+    eval_batch_size: int  # the training batch size: inference then needs less memory
 
     @classmethod
     def from_config(cls, model_config, spec):
@@ -51,6 +51,7 @@ class Recipe:
             input_size=model_config["input_size"],
             mean=tuple(normalization.get("mean", spec.mean)),
             std=tuple(normalization.get("std", spec.std)),
+            eval_batch_size=model_config["batch_size"],
         )
 
 
