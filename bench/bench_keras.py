@@ -20,7 +20,17 @@ Writes bench/out/keras.json and bench/out/keras.csv and prints the tables.
 
 import time
 
-from harness import load_images, main, timed_steps
+from harness import (
+    MATMUL_PRODUCTS,
+    best_of_alternating,
+    first_step_seconds,
+    load_images,
+    main,
+    matmul_flops_per_second,
+    matmul_size,
+    step_stretch,
+    timed_steps,
+)
 from naive_keras import measure_naive
 
 
@@ -37,13 +47,13 @@ def fit_clock(keras):
     return BatchClock()
 
 
-def time_fit(model, images, targets, batch_size, args, shuffle=False):
-    """(first step seconds, best time of `args.steps` steps) over `args.repeats` calls of
-    model.fit, each running `args.warmup` untimed steps first."""
+def fit_stretch(model, images, targets, batch_size, args, shuffle=False):
+    """A stretch (see harness.best_of_alternating) of one model.fit over `args.warmup`
+    + `args.steps` batches, timing the steps after the warm-up; the first call's time
+    to its first step is kept as `stretch.first_step`."""
     import keras
 
-    first, best = None, float("inf")
-    for _ in range(args.repeats):
+    def stretch(_round):
         clock = fit_clock(keras)
         model.fit(
             images,
@@ -56,9 +66,18 @@ def time_fit(model, images, targets, batch_size, args, shuffle=False):
             callbacks=[clock],
         )
         finished = time.perf_counter()  # fit has returned: every step has run
-        first = first or clock.batch_ends[0] - clock.start
-        best = min(best, finished - clock.batch_ends[args.warmup - 1])
-    return first, best
+        stretch.first_step = stretch.first_step or clock.batch_ends[0] - clock.start
+        return finished - clock.batch_ends[args.warmup - 1]
+
+    stretch.first_step = None
+    return stretch
+
+
+def time_fit(model, images, targets, batch_size, args, shuffle=False):
+    """(first step seconds, best time of `args.steps` steps over `args.repeats` fits)."""
+    stretch = fit_stretch(model, images, targets, batch_size, args, shuffle)
+    best = best_of_alternating({"fit": stretch}, args.repeats)["fit"]
+    return stretch.first_step, best
 
 
 def network_after_preprocessing(model):
@@ -70,8 +89,9 @@ def network_after_preprocessing(model):
     return keras.Model(model.get_layer(name).output, model.output), model.get_layer(name)
 
 
-def time_staged(model, base, phase, config, images, targets, args):
-    """Training on two model-ready batches made beforehand and held as backend tensors."""
+def staged_step(model, base, phase, config, images, targets):
+    """A training step of the network alone on two model-ready batches made beforehand
+    and held as backend tensors."""
     import keras
     from cifar_compare.keras_train import compile_phase
 
@@ -88,12 +108,34 @@ def time_staged(model, base, phase, config, images, targets, args):
         )
         for i in range(2)
     ]
-    return timed_steps(
-        lambda i: network.train_on_batch(*ready[i % 2]),
-        args.warmup,
-        args.steps,
-        repeats=args.repeats,
-    )
+    return lambda i: network.train_on_batch(*ready[i % 2])
+
+
+def matmul_step(keras, bf16):
+    """A step of MATMUL_PRODUCTS large matrix products on the Keras backend."""
+    size = matmul_size(bf16)  # bf16 only under GPU mixed precision
+    dtype = "bfloat16" if bf16 else "float32"
+    a, b = (keras.random.normal((size, size), dtype=dtype) for _ in range(2))
+
+    def step(_i):
+        for _ in range(MATMUL_PRODUCTS):
+            product = keras.ops.matmul(a, b)
+        keras.ops.convert_to_numpy(product[0, 0])  # waits for the products to finish
+
+    return step, size
+
+
+def alternate_with_references(fit, staged, matmul, args):
+    """Best seconds of pipeline fits, pre-staged steps and the matmul reference,
+    timed in alternation after their warm-ups."""
+    first_step_seconds(staged, args.warmup)
+    first_step_seconds(matmul, 1)
+    stretches = {
+        "pipeline": fit,
+        "staged": step_stretch(staged, args.warmup, args.steps),
+        "matmul": step_stretch(matmul, 1, 1),
+    }
+    return best_of_alternating(stretches, args.repeats)
 
 
 def measure_pipeline(model_config, args):
@@ -117,7 +159,8 @@ def measure_pipeline(model_config, args):
     batch = model_config["batch_size"]
     order = np.random.default_rng(0).permutation(len(labels))[: batch * (args.warmup + args.steps)]
     onehot = keras.utils.to_categorical(labels, 10)
-    first_step, seconds = time_fit(model, images[order], onehot[order], batch, args)
+    fit = fit_stretch(model, images[order], onehot[order], batch, args)
+    fit(0)  # the warm-up, and the time to the first step
     size = args.eval_batch_size or batch
     _, eval_seconds = timed_steps(
         lambda i: model.predict_on_batch(images[(i * size) % len(images) :][:size]),
@@ -126,20 +169,24 @@ def measure_pipeline(model_config, args):
         repeats=args.repeats,
     )
     peak_rss, peak_device = peak_rss_mb(), peak_device_memory_mb()  # what a training job sees
-    _, staged_seconds = time_staged(model, base, phase, model_config, images, onehot, args)
+    bf16 = "bfloat16" in keras.mixed_precision.global_policy().name
+    staged = staged_step(model, base, phase, model_config, images, onehot)
+    matmul, matmul_size_used = matmul_step(keras, bf16)
+    best = alternate_with_references(fit, staged, matmul, args)
     return {
         "train_flops_per_image": train_flops_per_image(model),
-        "compute_precision": "bf16"
-        if "bfloat16" in keras.mixed_precision.global_policy().name
-        else "fp32",
+        "compute_precision": "bf16" if bf16 else "fp32",
         "device": device,
         "backend": keras.backend.backend(),
         "train_images_loaded": len(labels),
         "batch_size": batch,
         "input_size": model_config["input_size"],
-        "first_step_seconds": first_step,
-        "train_images_per_second": args.steps * batch / seconds,
-        "staged_images_per_second": args.steps * batch / staged_seconds,
+        "first_step_seconds": fit.first_step,
+        "train_images_per_second": args.steps * batch / best["pipeline"],
+        "staged_images_per_second": args.steps * batch / best["staged"],
+        "interleaved_matmul_flops_per_second": matmul_flops_per_second(
+            matmul_size_used, best["matmul"]
+        ),
         "eval_images_per_second": args.steps * size / eval_seconds,
         "peak_rss_mb": peak_rss,
         "peak_device_memory_mb": peak_device,

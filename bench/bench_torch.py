@@ -17,7 +17,17 @@ torch.compile (its compile time shows in the time to the first step). With
 Writes bench/out/pytorch.json and bench/out/pytorch.csv and prints the tables.
 """
 
-from harness import load_images, main, timed_steps
+from harness import (
+    MATMUL_PRODUCTS,
+    best_of_alternating,
+    first_step_seconds,
+    load_images,
+    main,
+    matmul_flops_per_second,
+    matmul_size,
+    step_stretch,
+    timed_steps,
+)
 from naive_torch import measure_naive
 
 
@@ -52,9 +62,10 @@ def synchronizer(device):
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def time_training(model, images, labels, recipe, args, staged):
-    """Timed optimisation steps, either from uint8 data through the pipeline's batch
-    preparation or (staged) on two model-ready batches prepared beforehand."""
+def training_steps(model, images, labels, recipe):
+    """(pipeline step, make_staged): the pipeline's own step from uint8 data, and a
+    function making the optimisation step alone on two model-ready batches prepared
+    beforehand (made only when called, so they stay out of the training peak)."""
     import torch
     from cifar_compare.torch_train import (
         make_optimizer,
@@ -63,21 +74,52 @@ def time_training(model, images, labels, recipe, args, staged):
         train_step,
     )
 
-    optimizer, scheduler = make_optimizer(model, recipe, args.warmup + args.steps)
+    optimizer, scheduler = make_optimizer(model, recipe, len(labels) // recipe.batch_size)
     generator = torch.Generator(device=images.device).manual_seed(0)
     order = torch.randperm(len(labels), generator=generator, device=images.device)
-    batches = [order[i * recipe.batch_size :][: recipe.batch_size] for i in range(2)]
-    ready = [(model_ready_batch(images[b], recipe, generator), labels[b]) for b in batches]
 
-    def step(i):
-        if staged:
-            x, y = ready[i % 2]
-            optimization_step(model, x, y, recipe, optimizer, scheduler)
-            return
+    def pipeline(i):
         index = order[(i * recipe.batch_size) % len(labels) :][: recipe.batch_size]
         train_step(model, images[index], labels[index], recipe, optimizer, scheduler, generator)
 
-    return timed_steps(step, args.warmup, args.steps, synchronizer(images.device), args.repeats)
+    def make_staged():
+        batches = [order[i * recipe.batch_size :][: recipe.batch_size] for i in range(2)]
+        ready = [(model_ready_batch(images[b], recipe, generator), labels[b]) for b in batches]
+
+        def staged(i):
+            x, y = ready[i % 2]
+            optimization_step(model, x, y, recipe, optimizer, scheduler)
+
+        return staged
+
+    return pipeline, make_staged
+
+
+def matmul_step(device, dtype):
+    """A step of MATMUL_PRODUCTS large matrix products: the machine's reference."""
+    import torch
+
+    size = matmul_size(device.type == "cuda")
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+
+    def step(_i):
+        for _ in range(MATMUL_PRODUCTS):
+            a @ b
+
+    return step, size
+
+
+def alternate_with_references(pipeline, staged, matmul, args, sync):
+    """Best seconds of pipeline steps, pre-staged steps and the matmul reference,
+    timed in alternation after their warm-ups (the pipeline's is done already)."""
+    first_step_seconds(staged, args.warmup, sync)
+    first_step_seconds(matmul, 1, sync)
+    stretches = {
+        "pipeline": step_stretch(pipeline, args.warmup, args.steps, sync),
+        "staged": step_stretch(staged, args.warmup, args.steps, sync),
+        "matmul": step_stretch(matmul, 1, 1, sync),
+    }
+    return best_of_alternating(stretches, args.repeats)
 
 
 def time_evaluation(model, images, recipe, args):
@@ -112,23 +154,28 @@ def measure_pipeline(model_config, args):
     network.train()
     set_batchnorm_eval(network)
     model = torch.compile(network) if args.compile else network
-    first_step, seconds = time_training(model, images, labels, recipe, args, staged=False)
+    precision = "bf16" if is_autocast(autocast_for(device)) else "fp32"
+    pipeline, make_staged = training_steps(model, images, labels, recipe)
+    sync = synchronizer(device)
+    first_step = first_step_seconds(pipeline, args.warmup, sync)
     eval_images_per_second = time_evaluation(model, images, recipe, args)
     peak_rss, peak_device = peak_rss_mb(), peak_device_memory_mb(device)  # a training job's
     network.train()
     set_batchnorm_eval(network)
-    _, staged_seconds = time_training(model, images, labels, recipe, args, staged=True)
+    matmul, size = matmul_step(device, torch.bfloat16 if precision == "bf16" else torch.float32)
+    best = alternate_with_references(pipeline, make_staged(), matmul, args, sync)
     return {
         "train_flops_per_image": train_flops_per_image(network, recipe, device),
         "compiled": args.compile,
-        "compute_precision": "bf16" if is_autocast(autocast_for(device)) else "fp32",
+        "compute_precision": precision,
         "device": device_name(device),
         "train_images_loaded": len(labels),
         "batch_size": recipe.batch_size,
         "input_size": recipe.input_size,
         "first_step_seconds": first_step,
-        "train_images_per_second": args.steps * recipe.batch_size / seconds,
-        "staged_images_per_second": args.steps * recipe.batch_size / staged_seconds,
+        "train_images_per_second": args.steps * recipe.batch_size / best["pipeline"],
+        "staged_images_per_second": args.steps * recipe.batch_size / best["staged"],
+        "interleaved_matmul_flops_per_second": matmul_flops_per_second(size, best["matmul"]),
         "eval_images_per_second": eval_images_per_second,
         "peak_rss_mb": peak_rss,
         "peak_device_memory_mb": peak_device,

@@ -76,6 +76,7 @@ def print_tables(rows, comparisons, reference):
     devices = sorted({row["device"] for row in rows if "device" in row})
     print(f"device: {', '.join(devices) or '?'}")
     print(
-        f"matmul reference: fp32 {reference['fp32'] / 1e9:.1f} GFLOP/s, "
-        f"bf16 {reference['bf16'] / 1e9:.1f} GFLOP/s"
+        f"matmul reference after the models: fp32 {reference['fp32'] / 1e9:.1f} GFLOP/s, "
+        f"bf16 {reference['bf16'] / 1e9:.1f} GFLOP/s ('of matmul' uses the one timed in "
+        "alternation with each model's steps)"
     )
