@@ -33,7 +33,7 @@ python3 -c "import torch, jax; print('torch', torch.__version__, 'jax', jax.__ve
 # GPU_CHECK_ARGS adds arguments to every stage (a dry run on a CPU, for instance:
 # GPU_CHECK_ARGS="--steps 1 --warmup 1 --train-images 2000 --input-size 64").
 read -ra extra <<<"${GPU_CHECK_ARGS:-}"
-common=(--steps 30 --warmup 5)
+common=(--steps 20 --warmup 5 --repeats 2)
 stage() {  # name, seconds, command...
   local name=$1 limit=$2
   shift 2
@@ -42,8 +42,8 @@ stage() {  # name, seconds, command...
   local status=${PIPESTATUS[0]}
   [ "$status" -eq 0 ] || echo "== $name ended with status $status (124: over its ${limit}s)"
 }
-stage pytorch 70 python3 bench/bench_torch.py "${common[@]}" --naive --out "$out"
-stage keras 150 python3 bench/bench_keras.py "${common[@]}" --naive --backend jax --out "$out"
+stage pytorch 90 python3 bench/bench_torch.py "${common[@]}" --naive --out "$out"
+stage keras 180 python3 bench/bench_keras.py "${common[@]}" --naive --backend jax --out "$out"
 # Larger batches: what the data pipeline allows once the step is the only cost.
-stage pytorch-batch512 40 python3 bench/bench_torch.py "${common[@]}" --batch-size 512 \
+stage pytorch-batch512 30 python3 bench/bench_torch.py "${common[@]}" --batch-size 512 \
   --out "$out/batch512"
