@@ -138,22 +138,32 @@ def alternate_with_references(fit, staged, matmul, args):
     return best_of_alternating(stretches, args.repeats)
 
 
-def measure_pipeline(model_config, args):
-    """The pipeline's own training and evaluation of one model; its measurements."""
-    from cifar_compare.keras_runtime import configure, peak_device_memory_mb, select_backend
+def child_setup(model_config, args):
+    """Backend, device settings, seed, data and the pipeline's model for one child:
+    (device name, images, labels, model, base)."""
+    from cifar_compare.keras_runtime import configure, select_backend
 
     select_backend(args.backend or model_config["backend"])
     import keras
-    import numpy as np
     from cifar_compare.keras_models import get_model
-    from cifar_compare.keras_train import compile_phase, plan_phases
-    from cifar_compare.resources import peak_rss_mb
-    from keras_flops import train_flops_per_image
 
     device = configure(args.threads, model_config["deterministic"])
     keras.utils.set_random_seed(0)
     images, labels = load_images(args)
     model, base = get_model(model_config["architecture"], model_config, seed=0)
+    return device, images, labels, model, base
+
+
+def measure_pipeline(model_config, args):
+    """The pipeline's own training and evaluation of one model; its measurements."""
+    device, images, labels, model, base = child_setup(model_config, args)
+    import keras
+    import numpy as np
+    from cifar_compare.keras_runtime import peak_device_memory_mb
+    from cifar_compare.keras_train import compile_phase, plan_phases
+    from cifar_compare.resources import peak_rss_mb
+    from keras_flops import train_flops_per_image
+
     phase = plan_phases(model_config, base is not None)[0]
     compile_phase(model, base, phase, model_config)
     batch = model_config["batch_size"]

@@ -8,7 +8,7 @@ as many images as fit in --naive-cap-mb are resized; the peak host RSS for the
 full set is then projected from the measured memory per resized image.
 """
 
-from harness import load_images, timed_steps
+from harness import timed_steps
 
 
 def images_to_resize(total, input_size, batch_size, steps, cap_mb):
@@ -25,20 +25,15 @@ def current_rss_mb():
 
 def measure_naive(model_config, args):
     """Tutorial-style training and evaluation of one model; its measurements."""
-    from cifar_compare.keras_runtime import configure, peak_device_memory_mb, select_backend
+    from bench_keras import child_setup, network_after_preprocessing, time_fit
 
-    select_backend(args.backend or model_config["backend"])
+    device, images, labels, model, base = child_setup(model_config, args)
     import keras
     import numpy as np
-    from bench_keras import network_after_preprocessing, time_fit
-    from cifar_compare.keras_models import get_model
+    from cifar_compare.keras_runtime import peak_device_memory_mb
     from cifar_compare.keras_train import compile_phase, plan_phases
     from cifar_compare.resources import peak_rss_mb
 
-    device = configure(args.threads, model_config["deterministic"])
-    keras.utils.set_random_seed(0)
-    images, labels = load_images(args)
-    model, base = get_model(model_config["architecture"], model_config, seed=0)
     network, preprocessing = network_after_preprocessing(model)
     compile_phase(network, base, plan_phases(model_config, base is not None)[0], model_config)
     size, batch, steps = (
