@@ -18,7 +18,6 @@ Writes bench/out/pytorch.json and bench/out/pytorch.csv and prints the tables.
 """
 
 from harness import (
-    MATMUL_PRODUCTS,
     best_of_alternating,
     first_step_seconds,
     load_images,
@@ -27,6 +26,7 @@ from harness import (
     matmul_size,
     step_stretch,
     timed_steps,
+    torch_matmul_step,
 )
 from naive_torch import measure_naive
 
@@ -95,20 +95,6 @@ def training_steps(model, images, labels, recipe):
     return pipeline, make_staged
 
 
-def matmul_step(device, dtype):
-    """A step of MATMUL_PRODUCTS large matrix products: the machine's reference."""
-    import torch
-
-    size = matmul_size(device.type == "cuda")
-    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
-
-    def step(_i):
-        for _ in range(MATMUL_PRODUCTS):
-            a @ b
-
-    return step, size
-
-
 def alternate_with_references(pipeline, staged, matmul, args, sync):
     """Best seconds of pipeline steps, pre-staged steps and the matmul reference,
     timed in alternation after their warm-ups (the pipeline's is done already)."""
@@ -162,7 +148,9 @@ def measure_pipeline(model_config, args):
     peak_rss, peak_device = peak_rss_mb(), peak_device_memory_mb(device)  # a training job's
     network.train()
     set_batchnorm_eval(network)
-    matmul, size = matmul_step(device, torch.bfloat16 if precision == "bf16" else torch.float32)
+    size = matmul_size(device.type == "cuda")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    matmul = torch_matmul_step(device, dtype, size)
     best = alternate_with_references(pipeline, make_staged(), matmul, args, sync)
     return {
         "train_flops_per_image": train_flops_per_image(network, recipe, device),

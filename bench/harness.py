@@ -116,33 +116,44 @@ def run_child(script, name, model_config, argv, approach):
     return {"model": name, "approach": approach, **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
-def matmul_reference(size=2048, repeats=5):
-    """This machine's large-matmul FLOP/s in fp32 and bf16 (PyTorch, CPU or first GPU),
-    measured in the same run as the models, as the yardstick for their throughput."""
+MATMUL_PRODUCTS = 5  # products per reference stretch
+
+
+def matmul_size(on_gpu):
+    return 8192 if on_gpu else 2048
+
+
+def matmul_flops_per_second(size, seconds):
+    return 2 * size**3 * MATMUL_PRODUCTS / seconds
+
+
+def torch_matmul_step(device, dtype, size):
+    """A step of MATMUL_PRODUCTS products of two size x size matrices, in PyTorch."""
     import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        size *= 4  # a GPU needs far larger products to reach its peak
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+
+    def step(_i):
+        for _ in range(MATMUL_PRODUCTS):
+            a @ b
+
+    return step
+
+
+def matmul_reference():
+    """This machine's large-matmul FLOP/s in fp32 and bf16 (PyTorch, CPU or first GPU),
+    measured by the parent after the models, for the printed summary."""
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    device = torch.device("cuda" if on_gpu else "cpu")
+    sync = torch.cuda.synchronize if on_gpu else (lambda: None)
     reference = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        # CPUs without bf16 units run bf16 matmuls hundreds of times slower: keep it short.
-        n = size if device == "cuda" or dtype == torch.float32 else size // 4
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
-        for _ in range(3):  # warm-up: thread pool and clock speed settle
-            a @ b
-        best = float("inf")
-        for _trial in range(5):  # the best of five: other work only ever slows it down
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            for _ in range(repeats):
-                a @ b
-            if device == "cuda":
-                torch.cuda.synchronize()
-            best = min(best, time.perf_counter() - start)
-        reference[name] = 2 * n**3 * repeats / best
+        # CPUs without bf16 units run bf16 products hundreds of times slower: keep it small.
+        size = matmul_size(on_gpu) if on_gpu or name == "fp32" else matmul_size(False) // 4
+        _, seconds = timed_steps(torch_matmul_step(device, dtype, size), 1, 1, sync, repeats=5)
+        reference[name] = matmul_flops_per_second(size, seconds)
     return reference
 
 
@@ -292,14 +303,3 @@ def timed_steps(step, warmup, steps, synchronize=lambda: None, repeats=1):
     first = first_step_seconds(step, warmup, synchronize)
     stretch = step_stretch(step, warmup, steps, synchronize)
     return first, best_of_alternating({"steps": stretch}, repeats)["steps"]
-
-
-MATMUL_PRODUCTS = 5  # products per reference stretch
-
-
-def matmul_size(on_gpu):
-    return 8192 if on_gpu else 2048
-
-
-def matmul_flops_per_second(size, seconds):
-    return 2 * size**3 * MATMUL_PRODUCTS / seconds

@@ -36,11 +36,8 @@ def measure_naive(model_config, args):
 
     network, preprocessing = network_after_preprocessing(model)
     compile_phase(network, base, plan_phases(model_config, base is not None)[0], model_config)
-    size, batch, steps = (
-        model_config["input_size"],
-        model_config["batch_size"],
-        args.warmup + args.steps,
-    )
+    size, batch = model_config["input_size"], model_config["batch_size"]
+    steps = args.warmup + args.steps
     count = images_to_resize(len(labels), size, batch, steps, args.naive_cap_mb)
 
     rss_before = current_rss_mb()

@@ -52,7 +52,7 @@ def measure_naive(model_config, args):
 
     import torch
     import torch.nn.functional as F
-    from bench_torch import peak_device_memory_mb
+    from bench_torch import peak_device_memory_mb, synchronizer
     from cifar_compare.resources import peak_rss_mb
     from cifar_compare.torch_checkpoint import device_from_env, device_name
     from cifar_compare.torch_models import get_model, get_spec
@@ -89,7 +89,7 @@ def measure_naive(model_config, args):
             drop_last=True,
         )
 
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     model.train()
     train_step = loader_steps(loader(True, recipe.batch_size), device, train)
     first_step, seconds = timed_steps(train_step, args.warmup, args.steps, sync, args.repeats)
