@@ -4,8 +4,11 @@ import hashlib
 import socket
 
 import pytest
+from cifar_compare import download
 from cifar_compare.download import DownloadError, check_tar_gz, fetch_verified
 from cifar_fixtures import write_archive
+
+LIMIT = download.CIFAR_MAX_BYTES
 
 
 def md5_of(path):
@@ -17,7 +20,9 @@ def test_local_path_and_file_url(tmp_path):
     write_archive(source)
     for url in (str(source), source.as_uri()):
         target = tmp_path / "out" / "a.tar.gz"
-        assert fetch_verified(url, target, "md5", md5_of(source), "data.url") == md5_of(source)
+        assert fetch_verified(
+            url, target, "md5", md5_of(source), "data.url", max_bytes=LIMIT
+        ) == md5_of(source)
         check_tar_gz(target)
         target.unlink()
 
@@ -26,13 +31,17 @@ def test_wrong_checksum_leaves_nothing(tmp_path):
     source = tmp_path / "src.tar.gz"
     write_archive(source)
     with pytest.raises(DownloadError, match="md5 of .* expected 0{32} .config key data.url"):
-        fetch_verified(str(source), tmp_path / "out" / "a.tar.gz", "md5", "0" * 32, "data.url")
+        fetch_verified(
+            str(source), tmp_path / "out" / "a.tar.gz", "md5", "0" * 32, "data.url", max_bytes=LIMIT
+        )
     assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_missing_local_file_names_the_key(tmp_path):
     with pytest.raises(DownloadError, match="data.url: local file .* does not exist"):
-        fetch_verified(str(tmp_path / "nope"), tmp_path / "a", "md5", None, "data.url")
+        fetch_verified(
+            str(tmp_path / "nope"), tmp_path / "a", "md5", None, "data.url", max_bytes=LIMIT
+        )
 
 
 def free_port():
@@ -41,10 +50,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def test_unreachable_url_explains_the_offline_route(tmp_path):
+def test_unreachable_url_explains_the_offline_route(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "RETRY_PAUSE_SECONDS", 0)
     url = f"http://127.0.0.1:{free_port()}/cifar-10-python.tar.gz"
     with pytest.raises(DownloadError, match="set data.url to its local path"):
-        fetch_verified(url, tmp_path / "a.tar.gz", "md5", None, "data.url")
+        fetch_verified(url, tmp_path / "a.tar.gz", "md5", None, "data.url", max_bytes=LIMIT)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -3,7 +3,6 @@ rule download_cifar:
         archive="results/download/cifar-10-python.tar.gz",
     log:
         "results/logs/download_cifar.log",
-    retries: 2
     localrule: True
     conda:
         "../../envs/base.yaml"
@@ -28,6 +27,7 @@ rule prepare_data:
     resources:
         mem_mb=4000,
     params:
+        md5=config["data"]["md5"],
         split={
             key: config["data"][key]
             for key in (

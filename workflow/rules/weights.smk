@@ -6,7 +6,6 @@ rule fetch_weights:
         "results/logs/fetch_weights/{weights}.{suffix}.log",
     wildcard_constraints:
         suffix="pth|h5",
-    retries: 2
     localrule: True
     conda:
         "../../envs/base.yaml"

@@ -1,12 +1,14 @@
 """Download the CIFAR-10 python archive and verify its md5."""
 
-from cifar_compare.download import check_tar_gz, fetch_verified
+from cifar_compare.download import CIFAR_MAX_BYTES, check_tar_gz, fetch_verified
 from cifar_compare.logs import errors_logged, open_log
 
 
 def download_cifar(url, md5, destination, log):
     log.info("fetching %s", url)
-    digest = fetch_verified(url, destination, "md5", md5, "data.url")
+    digest = fetch_verified(
+        url, destination, "md5", md5, "data.url", max_bytes=CIFAR_MAX_BYTES, checksum_key="data.md5"
+    )
     try:
         check_tar_gz(destination)
     except Exception:

@@ -21,17 +21,29 @@ class Split:
         return len(self.labels)
 
 
-def stratified_pick(labels, per_class, rng):
+def stratified_pick(labels, per_class, rng, key="data.train_per_class"):
     """Indices of `per_class` random examples of every class, in sorted order."""
     picked = []
     for cls in np.unique(labels):
         members = np.flatnonzero(labels == cls)
         if per_class > len(members):
             raise ValueError(
-                f"asked for {per_class} examples of class {cls}, only {len(members)} exist"
+                f"{key}: asked for {per_class} examples of class {cls}, only {len(members)} exist"
             )
         picked.append(rng.choice(members, size=per_class, replace=False))
     return np.sort(np.concatenate(picked))
+
+
+def holdout_count(fraction, class_size, cls):
+    """Images of one class held out for validation; both splits must keep at least one."""
+    count = int(round(fraction * class_size))
+    if not 1 <= count < class_size:
+        raise ValueError(
+            f"data.validation_fraction {fraction} of the {class_size} training images of "
+            f"class {cls} holds out {count}: the validation or training split would be "
+            "empty; raise data.train_per_class or change data.validation_fraction"
+        )
+    return count
 
 
 def stratified_holdout(labels, fraction, rng):
@@ -39,7 +51,7 @@ def stratified_holdout(labels, fraction, rng):
     held = []
     for cls in np.unique(labels):
         members = np.flatnonzero(labels == cls)
-        count = int(round(fraction * len(members)))
+        count = holdout_count(fraction, len(members), cls)
         held.append(rng.choice(members, size=count, replace=False))
     held = np.sort(np.concatenate(held))
     kept = np.setdiff1d(np.arange(len(labels)), held)
@@ -62,7 +74,7 @@ def make_splits(x_train, y_train, x_test, y_test, settings, num_classes):
         keep = stratified_pick(y_train, settings["train_per_class"], rng)
         x_train, y_train = x_train[keep], y_train[keep]
     if settings.get("test_per_class"):
-        keep = stratified_pick(y_test, settings["test_per_class"], rng)
+        keep = stratified_pick(y_test, settings["test_per_class"], rng, "data.test_per_class")
         x_test, y_test = x_test[keep], y_test[keep]
     kept, held = stratified_holdout(y_train, settings["validation_fraction"], rng)
     return {
@@ -72,8 +84,11 @@ def make_splits(x_train, y_train, x_test, y_test, settings, num_classes):
     }
 
 
-def save_prepared(path, splits, class_names):
+def save_prepared(path, splits, class_names, archive_md5=None):
+    """Write the splits; `archive_md5` (the verified data.md5) is kept as provenance."""
     arrays = {"class_names": np.asarray(class_names, dtype=np.str_)}
+    if archive_md5 is not None:
+        arrays["archive_md5"] = np.asarray([archive_md5], dtype=np.str_)
     for name, split in splits.items():
         arrays[f"x_{name}"] = split.images
         arrays[f"y_{name}"] = split.labels
@@ -88,3 +103,9 @@ def load_prepared(path, splits=SPLITS):
         loaded = {name: Split(data[f"x_{name}"], data[f"y_{name}"]) for name in splits}
         class_names = [str(name) for name in data["class_names"]]
     return loaded, class_names
+
+
+def prepared_archive_md5(path):
+    """The md5 of the archive the prepared file was made from, None if it records none."""
+    with np.load(path, allow_pickle=False) as data:
+        return str(data["archive_md5"][0]) if "archive_md5" in data.files else None

@@ -1,19 +1,40 @@
-"""Fetch a file from an http(s) URL, a file:// URL or a local path, verifying its checksum."""
+"""Fetch a file from an http(s) URL, a file:// URL or a local path, bounded and verified.
 
-import shutil
-import tarfile
+The source is untrusted: it is copied in chunks with a size ceiling (checked
+against Content-Length up front and while streaming) and an overall deadline,
+and its checksum is computed while it streams. Only transient network errors
+(refused or reset connections, timeouts, HTTP 5xx) are retried, here, a few
+times within the deadline; a wrong checksum, an oversized or a malformed file
+fails at once (the rules have no `retries:` so it is never fetched again).
+"""
+
+import hashlib
+import http.client
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from cifar_compare.fileio import atomic_path, file_digest
+from cifar_compare.fileio import CHUNK_BYTES, atomic_path, file_digest
+from cifar_compare.messages import clip, one_line
 
-TIMEOUT_SECONDS = 60
+MIB = 2**20
+# The official archive is 170,498,071 bytes; ../shared's full-size rebuild 174 MB.
+CIFAR_MAX_BYTES = 200 * MIB
+SOCKET_TIMEOUT_SECONDS = 60
+DEADLINE_SECONDS = 3600  # for the whole fetch, retries included
+ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 10
+TRANSIENT_HTTP_CODES = {408, 429, 500, 502, 503, 504}
 
 
 class DownloadError(RuntimeError):
     pass
+
+
+class TransientDownloadError(DownloadError):
+    """A network failure that a later attempt may not meet."""
 
 
 def _local_source(url):
@@ -26,52 +47,138 @@ def _local_source(url):
     return None
 
 
-def _copy_local(source, target, config_key):
+def _offline_hint(config_key):
+    return (
+        "On a machine without internet access, fetch the file elsewhere, copy it here and "
+        f"set {config_key} to its local path (or a file:// URL) and the matching checksum "
+        "key to its checksum."
+    )
+
+
+def _open_local(source, max_bytes, config_key):
     if not source.is_file():
-        raise DownloadError(f"{config_key}: local file {source} does not exist or is not a file")
-    shutil.copyfile(source, target)
-
-
-def _copy_remote(url, target, config_key):
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
-            with open(target, "wb") as handle:
-                shutil.copyfileobj(response, handle)
-    except (urllib.error.URLError, OSError) as error:
         raise DownloadError(
-            f"could not download {url} ({error}). On a machine without internet access, "
-            f"fetch the file elsewhere, copy it here and set {config_key} to its local "
-            "path (or a file:// URL) and the matching checksum key to its checksum."
-        ) from error
+            f"{config_key}: local file {clip(source)} does not exist or is not a file"
+        )
+    size = source.stat().st_size
+    if size > max_bytes:
+        raise DownloadError(
+            f"{config_key}: {clip(source)} has {size} bytes, more than the {max_bytes} "
+            "a genuine copy can have"
+        )
+    return open(source, "rb")
 
 
-def fetch_verified(url, destination, algorithm, expected, config_key):
+def _open_remote(url, max_bytes, config_key, deadline):
+    timeout = max(1.0, min(SOCKET_TIMEOUT_SECONDS, deadline - time.monotonic()))
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        kind = TransientDownloadError if error.code in TRANSIENT_HTTP_CODES else DownloadError
+        raise kind(
+            f"could not download {clip(url)} (HTTP {error.code}). " + _offline_hint(config_key)
+        ) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        reason = one_line(getattr(error, "reason", error), 200)
+        raise TransientDownloadError(
+            f"could not download {clip(url)} ({reason}). " + _offline_hint(config_key)
+        ) from None
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise DownloadError(
+            f"{clip(url)} declares {declared} bytes, more than the {max_bytes} a genuine "
+            f"copy can have (config key {config_key})"
+        )
+    return response
+
+
+def _copy_bounded(stream, handle, digest, max_bytes, deadline, where):
+    """Copy `stream` into `handle` and `digest`; refuse past `max_bytes` or `deadline`."""
+    copied = 0
+    while chunk := stream.read(CHUNK_BYTES):
+        copied += len(chunk)
+        if copied > max_bytes:
+            raise DownloadError(
+                f"{where}: more than {max_bytes} bytes, more than a genuine copy can have; stopped"
+            )
+        if time.monotonic() > deadline:
+            raise DownloadError(f"{where}: not complete after the {DEADLINE_SECONDS} s deadline")
+        handle.write(chunk)
+        digest.update(chunk)
+
+
+def _fetch_once(url, tmp, algorithm, max_bytes, config_key, deadline):
+    source = _local_source(url)
+    where = f"{clip(url)} (config key {config_key})"
+    if source is None:
+        stream = _open_remote(url, max_bytes, config_key, deadline)
+    else:
+        stream = _open_local(source, max_bytes, config_key)
+    digest = hashlib.new(algorithm)
+    try:
+        with stream, open(tmp, "wb") as handle:
+            _copy_bounded(stream, handle, digest, max_bytes, deadline, where)
+    except (OSError, http.client.HTTPException) as error:
+        reason = one_line(f"{type(error).__name__}: {error}", 200)
+        kind = TransientDownloadError if source is None else DownloadError
+        raise kind(f"{where}: copy failed ({reason})") from None
+    return digest.hexdigest()
+
+
+def _fetch_with_retries(url, tmp, algorithm, max_bytes, config_key):
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _fetch_once(url, tmp, algorithm, max_bytes, config_key, deadline)
+        except TransientDownloadError:
+            if attempt == ATTEMPTS or time.monotonic() + RETRY_PAUSE_SECONDS > deadline:
+                raise
+            time.sleep(RETRY_PAUSE_SECONDS)
+
+
+def fetch_verified(
+    url, destination, algorithm, expected, config_key, *, max_bytes, checksum_key=None
+):
     """Copy `url` to `destination` only if its `algorithm` digest equals `expected`.
 
     `expected` may be a prefix of the digest (torchvision publishes 8 hex digits).
     Returns the full digest. Nothing is left at `destination` on failure.
     """
-    source = _local_source(url)
     with atomic_path(destination) as tmp:
-        if source is None:
-            _copy_remote(url, tmp, config_key)
-        else:
-            _copy_local(source, tmp, config_key)
-        digest = file_digest(tmp, algorithm)
+        digest = _fetch_with_retries(url, tmp, algorithm, max_bytes, config_key)
         if expected and not digest.startswith(expected.lower()):
+            keys = f"config key {config_key}" + (f", {checksum_key}" if checksum_key else "")
             raise DownloadError(
-                f"{algorithm} of {url} is {digest}, expected {expected} "
-                f"(config key {config_key}): the file is corrupt, truncated or not "
-                "the one configured"
+                f"{algorithm} of {clip(url)} is {digest}, expected {clip(expected, 64)} "
+                f"({keys}): the file is corrupt, truncated or not the one configured"
             )
     return digest
 
 
+def verify_file(path, algorithm, expected, checksum_key, max_bytes=CIFAR_MAX_BYTES):
+    """Refuse `path` unless it is at most `max_bytes` and its digest is `expected`."""
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise DownloadError(f"{clip(path)} has {size} bytes, more than {max_bytes}")
+    digest = file_digest(path, algorithm)
+    if digest != expected.lower():
+        raise DownloadError(
+            f"{clip(path)}: {algorithm} {digest} is not {checksum_key} {clip(expected, 64)}: "
+            "the file changed after it was downloaded; delete it and rerun to fetch it "
+            f"again, or correct {checksum_key}"
+        )
+    return digest
+
+
 def check_tar_gz(path):
-    """Read every member header of a gzip'd tar, so truncation is caught here."""
+    """Walk the CIFAR archive's members as prepare will (bounded), so a bad file fails here."""
+    from cifar_compare.cifar_archive import ArchiveError, read_members
+
     try:
-        with tarfile.open(path, "r:gz") as archive:
-            for _ in archive:
-                pass
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise DownloadError(f"{path} is not a readable .tar.gz archive: {error}") from error
+        for _ in read_members(path):
+            pass
+    except ArchiveError as error:
+        raise DownloadError(
+            one_line(f"{clip(path)} is not a readable .tar.gz archive ({error.reason})")
+        ) from None

@@ -9,8 +9,18 @@ KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
 
 
-def _entry(url, framework, algorithm, digest):
-    return {"url": url, "framework": framework, "algorithm": algorithm, "digest": digest}
+MB = 10**6
+
+
+def _entry(url, framework, algorithm, digest, max_bytes):
+    """`max_bytes`: a ceiling well above the official file's size, so a download can stop."""
+    return {
+        "url": url,
+        "framework": framework,
+        "algorithm": algorithm,
+        "digest": digest,
+        "max_bytes": max_bytes,
+    }
 
 
 # The official files and the hashes their publishers check. torchvision puts the
@@ -24,24 +34,28 @@ OFFICIAL_WEIGHTS = {
         "pytorch",
         "sha256",
         "7be5be79",
+        300 * MB,  # the file is 244 MB
     ),
     "vgg16_imagenet_no_top": _entry(
         f"{KERAS_APPS}/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "keras",
         "md5",
         "6d6bbae143d832006294945121d1f1fc",
+        100 * MB,  # 59 MB
     ),
     "resnet50_imagenet_no_top": _entry(
         f"{KERAS_APPS}/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "keras",
         "md5",
         "4d473c1dd8becc155b73f8504c6f6626",
+        150 * MB,  # 95 MB
     ),
     "efficientnet_b0_imagenet_no_top": _entry(
         "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5",
         "keras",
         "md5",
         "50bc09e76180e00e4465e1a485ddc09d",
+        50 * MB,  # 17 MB
     ),
     **{
         f"mobilenet_v2_imagenet_no_top_{size}": _entry(
@@ -50,6 +64,7 @@ OFFICIAL_WEIGHTS = {
             "keras",
             "sha256",
             None,
+            50 * MB,  # 9 MB at 224 px, less below
         )
         for size in MOBILENET_V2_SIZES
     },
@@ -103,7 +118,9 @@ def fetch_weights(name, url, destination, allow_unofficial, lock_path):
     entry = official_entry(name)
     source = url or entry["url"]
     config_key = f"weights.sources.{name}.url"
-    sha256 = fetch_verified(source, destination, "sha256", None, config_key)
+    sha256 = fetch_verified(
+        source, destination, "sha256", None, config_key, max_bytes=entry["max_bytes"]
+    )
     official, reference, basis = judge_official(name, destination, url is None, lock_path)
     if not official and not allow_unofficial:
         Path(destination).unlink()
