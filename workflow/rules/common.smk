@@ -2,11 +2,11 @@ import os
 import sys
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
 sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
+from cifar_compare import config_check
 from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
@@ -22,14 +22,19 @@ EVALUATE_BENCHMARK = "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
 
 
 def check_config(config):
-    """Validate against the schema with an error naming the key, then fill defaults."""
+    """Check the config files and the merged config strictly (errors name the file and
+    key), then fill in the schema's defaults."""
     schema = yaml.safe_load(Path(workflow.source_path(CONFIG_SCHEMA)).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is not None:
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise WorkflowError(f"invalid configuration, key {key}: {error.message}")
-    validate(config, workflow.source_path(CONFIG_SCHEMA), set_default=True)
+    try:
+        for path in dict.fromkeys(workflow.configfiles):
+            config_check.check_config_file(path)
+        config_check.check_expanded_size(config)
+        config_check.check_schema(config, schema)
+        validate(config, workflow.source_path(CONFIG_SCHEMA), set_default=True)
+        config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
+        config_check.check_split_sizes(config["data"])
+    except config_check.ConfigError as error:
+        raise WorkflowError(f"invalid configuration, {error}") from None
     for name, model in enabled_models().items():
         weights = model["weights"]
         if (
