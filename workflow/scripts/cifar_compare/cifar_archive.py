@@ -35,6 +35,8 @@ BATCH_MAX_BYTES = 32 * MIB
 META_MAX_BYTES = 64 * 1024  # the real batches.meta is 158 bytes
 OTHER_MAX_BYTES = 64 * 1024  # readme.html (88 bytes) and folder entries
 MAX_MEMBERS = 64  # the real archive has 9
+EXTENDED_HEADER_MAX_BYTES = 64 * 1024  # GNU long names and pax headers, read into memory
+NAME_MAX = 255
 # Everything the reader may decompress: six batches plus headers and small members.
 STREAM_MAX_BYTES = 6 * BATCH_MAX_BYTES + 16 * MIB
 MEMBER_MAX_BYTES = {
@@ -75,8 +77,34 @@ class BoundedReader:
         return chunk
 
 
+class HeaderTooLarge(ValueError):
+    pass
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """Refuses a GNU long-name or pax header larger than a few KB before tarfile reads it."""
+
+    EXTENDED = (
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+    )
+
+    def _proc_member(self, tarfile_):
+        if self.type in self.EXTENDED and self.size > EXTENDED_HEADER_MAX_BYTES:
+            raise HeaderTooLarge(
+                f"an extended (long name or pax) header declares {self.size} bytes, "
+                f"more than {EXTENDED_HEADER_MAX_BYTES}"
+            )
+        return super()._proc_member(tarfile_)
+
+
 def check_member(member, archive=""):
     """Refuse member names that would escape a folder and members that are not plain files."""
+    if len(member.name) > NAME_MAX:
+        raise refuse(archive, member.name, f"member name longer than {NAME_MAX} characters")
     path = PurePosixPath(member.name)
     if path.is_absolute() or ".." in path.parts:
         raise refuse(archive, member.name, "the member escapes the target folder")
@@ -103,7 +131,7 @@ def _members(archive):
     taken = set()
     with open(archive, "rb") as raw, gzip.GzipFile(fileobj=raw) as unzipped:
         stream = BoundedReader(unzipped, STREAM_MAX_BYTES, archive)
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
+        with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tar:
             for index, member in enumerate(tar, start=1):
                 if index > MAX_MEMBERS:
                     raise refuse(archive, None, f"more than {MAX_MEMBERS} members")
@@ -119,6 +147,8 @@ def read_members(archive):
     """Yield (batch name, member bytes) like `_members`, unreadable archives refused."""
     try:
         yield from _members(archive)
+    except HeaderTooLarge as error:
+        raise refuse(archive, None, str(error)) from None
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         reason = f"cannot read archive ({type(error).__name__}: {error})"
         raise refuse(archive, None, reason) from None
