@@ -96,7 +96,8 @@ def _open_remote(url, max_bytes, config_key, deadline):
 def _copy_bounded(stream, handle, digest, max_bytes, deadline, where):
     """Copy `stream` into `handle` and `digest`; refuse past `max_bytes` or `deadline`."""
     copied = 0
-    while chunk := stream.read(CHUNK_BYTES):
+    # read1: whatever has arrived, so a slow source cannot block past the deadline
+    while chunk := stream.read1(CHUNK_BYTES):
         copied += len(chunk)
         if copied > max_bytes:
             raise DownloadError(
