@@ -79,6 +79,90 @@ def test_invalid_config_value_stops_before_any_job(workdir, test_inputs):
     assert not (workdir / "results").exists()
 
 
+CONFIG_ABUSE = {
+    "alias-bomb": (
+        'a0: &a0 ["xxxxxxxxxx"]\n'
+        + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
+        + "data:\n  url: *a9\n",
+        "abuse.yaml, key a4: expands to more than 10000 values",
+    ),
+    "duplicate-key": (
+        "data:\n  split_seed: 1\n  split_seed: 2\n",
+        "abuse.yaml, key data.split_seed: the key appears twice",
+    ),
+    "float-seed": (
+        "models:\n  alexnet_scratch_pytorch:\n    seeds: [1.0]\n",
+        "key models.alexnet_scratch_pytorch.seeds.0: 1.0 is not of type 'integer'",
+    ),
+    "nan-rate": (
+        "models:\n  alexnet_scratch_pytorch:\n    optimizer: {name: sgd, lr: .nan}\n",
+        "key models.alexnet_scratch_pytorch.optimizer.lr: nan is not a finite number",
+    ),
+    "empty-validation": (
+        "data:\n  train_per_class: 2\n",
+        "key data.validation_fraction: 0.2 of data.train_per_class 2 holds out 0 images",
+    ),
+    "unknown-source": (
+        "weights:\n  sources:\n    alexnet_v2: {url: /x}\n",
+        "key weights.sources.alexnet_v2: not a known weights name",
+    ),
+}
+
+
+@pytest.mark.parametrize("text, message", CONFIG_ABUSE.values(), ids=CONFIG_ABUSE.keys())
+def test_config_abuse_stops_before_any_job(workdir, test_inputs, text, message):
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    (workdir / "abuse.yaml").write_text(text)
+    done = snakemake(
+        workdir,
+        PREPARED,
+        "--configfile",
+        "config/test.yaml",
+        "inputs.yaml",
+        "abuse.yaml",
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "invalid configuration, " in done.stdout and message in done.stdout, done.stdout[-2000:]
+    assert "xxxxxxxxxx" not in done.stdout
+    assert not (workdir / "results").exists()
+
+
+def test_archive_replaced_after_download_is_refused(workdir, tmp_path, test_inputs):
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    downloaded = workdir / "results/download/cifar-10-python.tar.gz"
+    snakemake(
+        workdir,
+        str(downloaded.relative_to(workdir)),
+        "--configfile",
+        "config/test.yaml",
+        "inputs.yaml",
+    )
+    write_archive(tmp_path / "other.tar.gz", train_per_class=4, test_per_class=10, seed=7)
+    downloaded.write_bytes((tmp_path / "other.tar.gz").read_bytes())
+    done = run_prepare(workdir, inputs_overlay(test_inputs))
+    assert_failed_cleanly(workdir, done, f"is not data.md5 {test_inputs['md5']}")
+
+
+def test_pickle_that_crashes_numpy_is_refused(workdir, tmp_path, test_inputs):
+    from hostile_inputs import CraftedArray, batch_pickle, good_members, write_cifar_like
+
+    members = {
+        **good_members(20, 10),
+        "data_batch_1": batch_pickle(CraftedArray((10**6,), "O", [1, 2]), [0]),
+    }
+    archive = tmp_path / "crash.tar.gz"
+    md5 = write_cifar_like(archive, members)
+    done = run_prepare(workdir, inputs_overlay({**test_inputs, "archive": archive, "md5": md5}))
+    assert_failed_cleanly(
+        workdir,
+        done,
+        "cifar-10-python.tar.gz, member cifar-10-batches-py/data_batch_1: refusing dtype 'O8'",
+    )
+    log = (workdir / "results/logs/prepare_data.log").read_text()
+    assert "refusing dtype 'O8'" in log
+
+
 def test_official_weights_required_unless_allowed(workdir, test_inputs):
     overlay = inputs_overlay(test_inputs)
     overlay["weights"]["allow_unofficial"] = False

@@ -98,7 +98,7 @@ def check_config_file(path):
         return  # JSON: no aliases, no tags; Snakemake reads it as JSON too
     except ConfigError as error:
         raise ConfigError(f"{where}, {error}") from None
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     loader = yaml.SafeLoader(text)
     try:

@@ -1,0 +1,154 @@
+"""Config abuse: each is refused with a message naming the file and key path, never a value
+expanded from aliases, and cheaply (the checks never expand anything)."""
+
+import copy
+
+import pytest
+import yaml
+from cifar_compare import config_check
+from cifar_compare.config_check import ConfigError
+from cifar_compare.weights import OFFICIAL_WEIGHTS
+from study_config import DEFAULT_CONFIG, SCHEMA, merge_overlay, validate_config
+
+BASE = yaml.safe_load(DEFAULT_CONFIG.read_text())
+SCHEMA_DICT = yaml.safe_load(SCHEMA.read_text())
+MODEL = "models.alexnet_scratch_pytorch"
+
+
+def alias_bomb(levels, width=10):
+    """A few hundred bytes of YAML that expand to width**levels values."""
+    lines = ['a0: &a0 ["xxxxxxxxxx"]']
+    for level in range(1, levels + 1):
+        refs = ", ".join([f"*a{level - 1}"] * width)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + f"\ndata:\n  url: *a{levels}\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (alias_bomb(9), "key a4: expands to more than 10000 values"),
+        ("data:\n  split_seed: 1\n  split_seed: 2\n", "key data.split_seed: the key appears twice"),
+        ('{"data": {"md5": "a", "md5": "b"}}', "key md5 appears twice"),
+        ("a: &a [*a]\n", "key a.0: a recursive alias"),
+        ("data:\n  url: !!python/name:os.system\n", "key data.url: tag tag:yaml.org,2002:python"),
+        ("[" * 5000, "not valid YAML"),
+    ],
+    ids=["alias-bomb", "duplicate-key", "duplicate-json-key", "recursive", "python-tag", "deep"],
+)
+def test_config_file_abuse(tmp_path, text, message):
+    path = tmp_path / "overlay.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        config_check.check_config_file(path)
+    assert f"config file {path}" in str(refused.value) and message in str(refused.value)
+    assert "xxxxxxxxxx" not in str(refused.value) and len(str(refused.value)) < 600
+
+
+def test_shipped_config_files_pass():
+    for path in sorted(DEFAULT_CONFIG.parent.glob("*.yaml")):
+        config_check.check_config_file(path)
+
+
+def test_expanded_loaded_config_is_refused_without_expanding():
+    shared = ["x"] * 10
+    for _ in range(9):  # 10**10 values if expanded
+        shared = [shared] * 10
+    with pytest.raises(
+        ConfigError, match=r"key data.url[.0-9]*: expands to more than 10000 values"
+    ):
+        config_check.check_expanded_size({"data": {"url": shared}})
+
+
+def merged(overlay):
+    return merge_overlay(copy.deepcopy(BASE), overlay)
+
+
+@pytest.mark.parametrize(
+    "overlay, message",
+    [
+        (
+            {"models": {"alexnet_scratch_pytorch": {"epochs": 2.0}}},
+            f"key {MODEL}.epochs: 2.0 is not of type 'integer' (write 2, no decimal point)",
+        ),
+        (
+            {"models": {"alexnet_scratch_pytorch": {"batch_size": 16.0}}},
+            f"key {MODEL}.batch_size: 16.0 is not of type 'integer'",
+        ),
+        (
+            {"models": {"alexnet_scratch_pytorch": {"seeds": [1.0]}}},
+            f"key {MODEL}.seeds.0: 1.0 is not of type 'integer'",
+        ),
+        ({"data": {"split_seed": True}}, "key data.split_seed: True is not of type 'integer'"),
+        (
+            {
+                "models": {
+                    "alexnet_scratch_pytorch": {"optimizer": {"name": "sgd", "lr": float("nan")}}
+                }
+            },
+            f"key {MODEL}.optimizer.lr: nan is not a finite number",
+        ),
+        (
+            {
+                "models": {
+                    "alexnet_scratch_pytorch": {
+                        "optimizer": {"name": "sgd", "lr": 0.1, "momentum": float("inf")}
+                    }
+                }
+            },
+            f"key {MODEL}.optimizer.momentum: inf is not a finite number",
+        ),
+        (
+            {"models": {"alexnet_scratch_pytorch": {"label_smoothing": float("nan")}}},
+            f"key {MODEL}.label_smoothing: nan is not a finite number",
+        ),
+        (
+            {"data": {"validation_fraction": float("nan")}},
+            "key data.validation_fraction: nan is not",
+        ),
+        ({"data": {"url": "x" * 10**6, "md5": 5}}, "key data.md5: 5 is not of type 'string'"),
+    ],
+    ids=[
+        "epochs",
+        "batch_size",
+        "seeds",
+        "bool",
+        "nan-lr",
+        "inf-momentum",
+        "nan-smoothing",
+        "nan-fraction",
+        "long-value",
+    ],
+)
+def test_schema_is_strict(overlay, message):
+    with pytest.raises(ConfigError) as refused:
+        config_check.check_schema(merged(overlay), SCHEMA_DICT)
+    assert str(refused.value) == message or str(refused.value).startswith(message)
+    assert len(str(refused.value)) < 600
+
+
+def test_unknown_weights_source_is_refused():
+    config = merged({"weights": {"sources": {"alexnet_v2": {"url": "/x"}}}})
+    with pytest.raises(ConfigError, match="key weights.sources.alexnet_v2: not a known weights"):
+        config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
+
+
+@pytest.mark.parametrize("per_class, fraction", [(2, 0.2), (3, 0.1), (10, 0.04)])
+def test_empty_split_is_refused(per_class, fraction):
+    config = validate_config(
+        merged({"data": {"train_per_class": per_class, "validation_fraction": fraction}})
+    )
+    with pytest.raises(
+        ConfigError, match="key data.validation_fraction: .* a split would be empty"
+    ):
+        config_check.check_split_sizes(config["data"])
+
+
+def test_shipped_configs_pass_every_check():
+    for path in sorted(DEFAULT_CONFIG.parent.glob("*.yaml")):
+        config = merged(yaml.safe_load(path.read_text()))
+        config_check.check_expanded_size(config)
+        config_check.check_schema(config, SCHEMA_DICT)
+        validate_config(config)
+        config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
+        config_check.check_split_sizes(config["data"])
