@@ -34,6 +34,26 @@ def test_wrong_md5(workdir, test_inputs):
     assert not (workdir / "results/download/cifar-10-python.tar.gz").exists()
 
 
+def test_permanent_download_failure_is_not_retried(workdir, test_inputs):
+    overlay = inputs_overlay(test_inputs)
+    overlay["data"]["md5"] = "0" * 32
+    write_overlay(workdir / "inputs.yaml", overlay)
+    target = "results/download/cifar-10-python.tar.gz"
+    done = snakemake(
+        workdir,
+        "--retries",
+        "2",
+        target,
+        "--configfile",
+        "config/test.yaml",
+        "inputs.yaml",
+        check=False,
+    )
+    assert done.returncode != 0
+    assert done.stdout.count("Error in rule download_cifar") == 1, done.stdout[-3000:]
+    assert "(config key data.url, data.md5)" in done.stdout
+
+
 def test_truncated_archive(workdir, tmp_path, test_inputs):
     raw = test_inputs["archive"].read_bytes()
     cut = tmp_path / "cut.tar.gz"

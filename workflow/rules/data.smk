@@ -3,6 +3,9 @@ rule download_cifar:
         archive="results/download/cifar-10-python.tar.gz",
     log:
         "results/logs/download_cifar.log",
+    # Never rerun by Snakemake (not even under a profile's retries): a checksum or
+    # format failure would only repeat; the script retries network errors itself.
+    retries: 0
     localrule: True
     conda:
         "../../envs/base.yaml"
@@ -25,7 +28,8 @@ rule prepare_data:
     conda:
         "../../envs/base.yaml"
     resources:
-        mem_mb=4000,
+        # The archive is read in memory, bounded: ~0.5 GB for the full set, 1.5 GB at most.
+        mem_mb=1500,
     params:
         md5=config["data"]["md5"],
         split={

@@ -6,6 +6,9 @@ rule fetch_weights:
         "results/logs/fetch_weights/{weights}.{suffix}.log",
     wildcard_constraints:
         suffix="pth|h5",
+    # Never rerun by Snakemake (not even under a profile's retries): a checksum or
+    # format failure would only repeat; the script retries network errors itself.
+    retries: 0
     localrule: True
     conda:
         "../../envs/base.yaml"
