@@ -33,8 +33,9 @@ def alias_bomb(levels, width=10):
         ("a: &a [*a]\n", "key a.0: a recursive alias"),
         ("data:\n  url: !!python/name:os.system\n", "key data.url: tag tag:yaml.org,2002:python"),
         ("[" * 5000, "not valid YAML"),
+        ("__use_yte__: true\ndata:\n  url: ?str(6*7)\n", "key __use_yte__: YTE templates"),
     ],
-    ids=["alias-bomb", "duplicate-key", "duplicate-json-key", "recursive", "python-tag", "deep"],
+    ids=["alias-bomb", "duplicate-key", "duplicate-json", "recursive", "python-tag", "deep", "yte"],
 )
 def test_config_file_abuse(tmp_path, text, message):
     path = tmp_path / "overlay.yaml"

@@ -86,6 +86,16 @@ def _refuse_duplicate_json_keys(pairs):
     return dict(pairs)
 
 
+def _refuse_templates(node, where):
+    """A YTE template runs Python; Snakemake has evaluated it already, but the run stops."""
+    if isinstance(node, yaml.MappingNode):
+        if any(getattr(key, "value", None) == "__use_yte__" for key, _ in node.value):
+            raise ConfigError(
+                f"{where}, key __use_yte__: YTE templates (Python expressions) are not "
+                "accepted in config files"
+            )
+
+
 def check_config_file(path):
     """Refuse a config file that is too large, repeats a key, uses tags or expands too far."""
     path = Path(path)
@@ -107,6 +117,7 @@ def check_config_file(path):
         raise ConfigError(f"{where}: not valid YAML ({one_line(error, 200)})") from None
     finally:
         loader.dispose()
+    _refuse_templates(node, where)
     try:
         if node is not None:
             _NodeCounter(where).size(node, [])
