@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from cifar_compare.dataset import load_prepared, make_splits, save_prepared
+from cifar_compare.dataset import load_prepared, make_splits, prepared_archive_md5, save_prepared
 
 SETTINGS = {
     "validation_fraction": 0.2,
@@ -66,3 +66,16 @@ def test_prepared_file_round_trip(tmp_path):
         assert loaded[name].images.dtype == np.uint8
         assert np.array_equal(loaded[name].labels, splits[name].labels)
     assert [p.name for p in tmp_path.iterdir()] == ["p.npz"]  # no temporary left behind
+
+
+def test_split_that_would_be_empty_names_the_keys():
+    with pytest.raises(ValueError, match=r"data.validation_fraction 0.04 .* holds out 0"):
+        make_splits(*fake_data(), {**SETTINGS, "validation_fraction": 0.04}, 10)
+
+
+def test_prepared_file_records_the_archive_md5(tmp_path):
+    splits = make_splits(*fake_data(), SETTINGS, 10)
+    save_prepared(tmp_path / "p.npz", splits, [f"c{i}" for i in range(10)], archive_md5="ab" * 16)
+    assert prepared_archive_md5(tmp_path / "p.npz") == "ab" * 16
+    save_prepared(tmp_path / "q.npz", splits, [f"c{i}" for i in range(10)])
+    assert prepared_archive_md5(tmp_path / "q.npz") is None
