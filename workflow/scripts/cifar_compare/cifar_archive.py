@@ -119,7 +119,7 @@ def _expected_name(member, archive):
     if folder == BATCH_DIR and name in MEMBER_MAX_BYTES and member.isfile():
         if member.size > MEMBER_MAX_BYTES[name]:
             reason = f"declares {member.size} bytes, more than {MEMBER_MAX_BYTES[name]}"
-            raise refuse(archive, member.name, reason + " (a real batch's size)")
+            raise refuse(archive, member.name, f"{reason} (a real {name} is smaller)")
         return name
     if member.size > OTHER_MAX_BYTES:
         raise refuse(archive, member.name, f"unexpected member of {member.size} bytes")
