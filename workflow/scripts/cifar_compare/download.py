@@ -101,7 +101,8 @@ def _copy_bounded(stream, handle, digest, max_bytes, deadline, where):
         copied += len(chunk)
         if copied > max_bytes:
             raise DownloadError(
-                f"{where}: more than {max_bytes} bytes, more than a genuine copy can have; stopped"
+                f"{where}: sent more than {max_bytes} bytes, the most a genuine copy can "
+                "have; stopped"
             )
         if time.monotonic() > deadline:
             raise DownloadError(f"{where}: not complete after the {DEADLINE_SECONDS} s deadline")
