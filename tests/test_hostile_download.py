@@ -138,3 +138,13 @@ def test_weights_file_over_its_known_size_is_refused(tmp_path, monkeypatch):
     with pytest.raises(DownloadError, match=f"weights.sources.{name}.url: .* more than the 1000"):
         weights.fetch_weights(name, str(source), target, True, tmp_path / "lock.json")
     assert list(target.parent.iterdir()) == []
+
+
+def test_partial_file_of_a_killed_fetch_is_removed(tmp_path):
+    source = tmp_path / "src.tar.gz"
+    md5 = write_archive(source)
+    target = tmp_path / "out" / "cifar-10-python.tar.gz"
+    target.parent.mkdir()
+    (target.parent / ".cifar-10-python.tar.gz.k1ll3d.partial").write_bytes(bytes(1000))
+    download_cifar(str(source), md5, target, logging.getLogger())
+    assert [p.name for p in target.parent.iterdir()] == [target.name]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cifar_compare.fileio import atomic_path
+from cifar_compare.fileio import atomic_path, remove_stale_partials
 
 SPLITS = ("train", "val", "test")
 
@@ -92,6 +92,7 @@ def save_prepared(path, splits, class_names, archive_md5=None):
     for name, split in splits.items():
         arrays[f"x_{name}"] = split.images
         arrays[f"y_{name}"] = split.labels
+    remove_stale_partials(path)  # left by a prepare job that was killed
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)

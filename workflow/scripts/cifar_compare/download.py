@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from cifar_compare.fileio import CHUNK_BYTES, atomic_path, file_digest
+from cifar_compare.fileio import CHUNK_BYTES, atomic_path, file_digest, remove_stale_partials
 from cifar_compare.messages import clip, one_line
 
 MIB = 2**20
@@ -147,6 +147,7 @@ def fetch_verified(
     `expected` may be a prefix of the digest (torchvision publishes 8 hex digits).
     Returns the full digest. Nothing is left at `destination` on failure.
     """
+    remove_stale_partials(destination)  # left by a fetch that was killed
     with atomic_path(destination) as tmp:
         digest = _fetch_with_retries(url, tmp, algorithm, max_bytes, config_key)
         if expected and not digest.startswith(expected.lower()):

@@ -5,6 +5,7 @@ place, so an interrupted job never leaves a file that looks finished.
 """
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -32,6 +33,14 @@ def atomic_path(destination, suffix=".partial"):
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_stale_partials(destination, suffix=".partial"):
+    """Delete temporaries that a killed writer of `destination` left beside it."""
+    destination = Path(destination)
+    if destination.parent.is_dir():
+        for stale in destination.parent.glob(f".{glob.escape(destination.name)}.*{suffix}"):
+            stale.unlink(missing_ok=True)
 
 
 def write_text_atomic(destination, text):
