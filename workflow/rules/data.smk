@@ -28,7 +28,7 @@ rule prepare_data:
     conda:
         "../../envs/base.yaml"
     resources:
-        # The archive is read in memory, bounded: ~0.5 GB for the full set, 1.5 GB at most.
+        # The archive is read in memory, bounded: ~0.6 GB for the full set, 1.5 GB at most.
         mem_mb=1500,
     params:
         md5=config["data"]["md5"],
