@@ -7,6 +7,7 @@ import yaml
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
 sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
 from cifar_compare import config_check
+from cifar_compare.messages import clip
 from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
@@ -47,7 +48,8 @@ def check_config(config):
                 if v["framework"] == model["framework"]
             )
             raise WorkflowError(
-                f"invalid configuration, key models.{name}.weights: {weights!r} is not a "
+                f"invalid configuration, key models.{clip(name, 60)}.weights: "
+                f"{clip(repr(weights), 60)} is not a "
                 f"known {model['framework']} weights file; known: {', '.join(known)}"
             )
 
