@@ -105,6 +105,14 @@ CASES = [
         "refusing dtype 'f4'",
     ),
     (
+        "bytes-opcode-declaring-100-GB",  # pickle protocol 4's BINBYTES8, 100 bytes of data
+        lambda: {
+            **good_members(),
+            "data_batch_1": b"\x80\x04\x8e" + (10**11).to_bytes(8, "little") + bytes(100),
+        },
+        f"{MEMBER}: not a valid CIFAR batch pickle (",
+    ),
+    (
         "more-images-than-a-batch",
         lambda: crafted(np.zeros((10_001, 3072), np.uint8), [0] * 10_001),
         f"{MEMBER}: holds 10001 images; a CIFAR-10 batch holds 1 to 10000",

@@ -37,3 +37,15 @@ def test_invalid_overlay_names_the_key(tmp_path):
     overlay.write_text("models:\n  alexnet_scratch_pytorch:\n    batch_size: big\n")
     with pytest.raises(jsonschema.ValidationError, match="'big' is not of type 'integer'"):
         load_study_config([overlay])
+
+
+def test_overlays_get_the_snakefile_strictness(tmp_path):
+    from cifar_compare.config_check import ConfigError
+
+    overlay = tmp_path / "bad.yaml"
+    overlay.write_text("models:\n  alexnet_scratch_pytorch:\n    epochs: 2.0\n")
+    with pytest.raises(jsonschema.ValidationError, match="2.0 is not of type 'integer'"):
+        load_study_config([overlay])
+    overlay.write_text("data:\n  split_seed: 1\n  split_seed: 2\n")
+    with pytest.raises(ConfigError, match="key data.split_seed: the key appears twice"):
+        load_study_config([overlay])

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from jsonschema import Draft202012Validator, validators
+from cifar_compare.config_check import StrictValidator, check_config_file
+from jsonschema import validators
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
@@ -46,14 +47,21 @@ def _with_defaults(validator_class):
 
 
 def validate_config(config, schema_path=SCHEMA):
-    """Validate in place, filling defaults; raises jsonschema.ValidationError."""
+    """Validate in place, filling defaults; raises jsonschema.ValidationError.
+
+    Strict like the Snakefile's check: integers must be ints, numbers finite.
+    """
     schema = yaml.safe_load(Path(schema_path).read_text())
-    _with_defaults(Draft202012Validator)(schema).validate(config)
+    _with_defaults(StrictValidator)(schema).validate(config)
     return config
 
 
 def load_study_config(overlays=()):
+    """The merged, validated config; each file first passes the Snakefile's file checks
+    (duplicate keys, tags, alias bombs: config_check.ConfigError)."""
+    check_config_file(DEFAULT_CONFIG)
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     for overlay in overlays:
+        check_config_file(overlay)
         merge_overlay(config, yaml.safe_load(Path(overlay).read_text()) or {})
     return validate_config(config)
