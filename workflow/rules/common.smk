@@ -1,13 +1,17 @@
-import os
 import sys
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+from snakemake.settings.types import RerunTrigger
+
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
-sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
-from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix
+SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+from cifar_compare.code_identity import code_digest
+from cifar_compare.identity import recipe, study
+from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix, read_lock
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 # Shared by both frameworks' rules, so aggregation and the report need no branches.
@@ -58,7 +62,25 @@ def models_of(framework):
 
 
 def model_config(wildcards):
-    return config["models"][wildcards.model]
+    """The model's recipe (no seeds, no enabled, keys sorted): what its results depend on."""
+    return recipe(config["models"][wildcards.model])
+
+
+def script_code(script):
+    """Digest of a script in workflow/scripts and of every module it imports (a param)."""
+    return code_digest(SCRIPTS / script, SCRIPTS)
+
+
+def judge_code_by_content():
+    """Drop Snakemake's `code` trigger, which reruns a script rule when the script's
+    mtime is newer than its outputs: each rule's `code` param judges code by content."""
+    settings = workflow.dag_settings
+    if settings is not None:
+        settings.rerun_triggers = frozenset(
+            trigger
+            for trigger in settings.rerun_triggers
+            if trigger is not RerunTrigger.CODE
+        )
 
 
 def train_inputs(wildcards):
@@ -73,10 +95,21 @@ def train_inputs(wildcards):
     return inputs
 
 
-def weights_url(wildcards):
-    """The configured source of a weights file; None means its official URL."""
-    source = config["weights"]["sources"].get(wildcards.weights)
-    return source["url"] if source else None
+def weights_identity(wildcards):
+    """What a fetched weights file must be: its pinned sha256 (if any), the sha256 its
+    source declares (if any) and whether unofficial files are accepted; not its URL."""
+    name = wildcards.weights
+    source = config["weights"]["sources"].get(name, {})
+    identity = {
+        "pinned_sha256": read_lock(config["weights"]["lock_file"]).get(name),
+        "source_sha256": source.get("sha256"),
+        "allow_unofficial": config["weights"]["allow_unofficial"],
+    }
+    if source and identity["allow_unofficial"] and not identity["source_sha256"]:
+        identity["source_url"] = source[
+            "url"
+        ]  # any file is accepted: only its URL tells
+    return identity
 
 
 def model_seed_paths(pattern):
@@ -108,6 +141,11 @@ def benchmark_files():
         *model_seed_paths(TRAIN_BENCHMARK),
         *model_seed_paths(EVALUATE_BENCHMARK),
     ]
+
+
+def study_identity():
+    """The resolved config less locations and disabled models, keys sorted."""
+    return study(config)
 
 
 def report_models():

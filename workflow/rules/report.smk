@@ -39,6 +39,7 @@ rule plots:
         "../../envs/base.yaml"
     params:
         models=report_models(),
+        code=script_code("plots.py"),
     script:
         "../scripts/plots.py"
 
@@ -69,7 +70,7 @@ rule report:
         "../../envs/base.yaml"
     params:
         models=report_models(),
-        config=config,
-        repository=workflow.basedir,
+        study=study_identity(),
+        code=script_code("render_report.py"),
     script:
         "../scripts/render_report.py"
