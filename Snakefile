@@ -12,7 +12,6 @@ include: "workflow/rules/common.smk"
 
 
 check_config(config)
-judge_code_by_content()
 
 
 include: "workflow/rules/data.smk"

@@ -1,10 +1,9 @@
+import os
 import sys
 from pathlib import Path
 
 import jsonschema
 import yaml
-
-from snakemake.settings.types import RerunTrigger
 
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
@@ -71,16 +70,13 @@ def script_code(script):
     return code_digest(SCRIPTS / script, SCRIPTS)
 
 
-def judge_code_by_content():
-    """Drop Snakemake's `code` trigger, which reruns a script rule when the script's
-    mtime is newer than its outputs: each rule's `code` param judges code by content."""
-    settings = workflow.dag_settings
-    if settings is not None:
-        settings.rerun_triggers = frozenset(
-            trigger
-            for trigger in settings.rerun_triggers
-            if trigger is not RerunTrigger.CODE
-        )
+def report_file(name):
+    """A file of workflow/report/ as an input path relative to the working directory.
+
+    workflow.source_path() would record an absolute path in a per-run cache, so a
+    moved checkout would rerun the report and a touched file could not be
+    recognised by its checksum."""
+    return os.path.relpath(SCRIPTS.parent / "report" / name)
 
 
 def train_inputs(wildcards):

@@ -51,9 +51,9 @@ rule report:
         plots=rules.plots.output,
         benchmarks=benchmark_files(),
         plots_benchmark=rules.plots.benchmark,
-        template=workflow.source_path("../report/report.html.j2"),
-        stylesheet=workflow.source_path("../report/report.css"),
-        original=workflow.source_path("../report/original_study.yaml"),
+        template=report_file("report.html.j2"),
+        stylesheet=report_file("report.css"),
+        original=report_file("original_study.yaml"),
     output:
         pdf=report(
             "results/report.pdf",
