@@ -95,17 +95,11 @@ def weights_identity(wildcards):
     """What a fetched weights file must be: its pinned sha256 (if any), the sha256 its
     source declares (if any) and whether unofficial files are accepted; not its URL."""
     name = wildcards.weights
-    source = config["weights"]["sources"].get(name, {})
-    identity = {
+    return {
         "pinned_sha256": read_lock(config["weights"]["lock_file"]).get(name),
-        "source_sha256": source.get("sha256"),
+        "source_sha256": config["weights"]["sources"].get(name, {}).get("sha256"),
         "allow_unofficial": config["weights"]["allow_unofficial"],
     }
-    if source and identity["allow_unofficial"] and not identity["source_sha256"]:
-        identity["source_url"] = source[
-            "url"
-        ]  # any file is accepted: only its URL tells
-    return identity
 
 
 def model_seed_paths(pattern):
