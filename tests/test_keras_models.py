@@ -87,16 +87,15 @@ def test_standin_weights_load_through_the_real_loader(tmp_path, architecture):
 def test_tampered_weights_are_refused(tmp_path):
     path = tmp_path / "vgg16_notop.h5"
     write_standin_keras_weights(path, "vgg16", input_size=32)
-    lock = tmp_path / "lock.json"
     target = tmp_path / "out.h5"
     with pytest.raises(UnofficialWeightsError, match="not the official vgg16_imagenet_no_top"):
-        fetch_weights("vgg16_imagenet_no_top", str(path), target, False, lock)
+        fetch_weights("vgg16_imagenet_no_top", str(path), target, False)
     assert not target.exists()
-    record = fetch_weights("vgg16_imagenet_no_top", str(path), target, True, lock)
+    record = fetch_weights("vgg16_imagenet_no_top", str(path), target, True)
     assert record["official"] is False and "md5 published" in record["checked_against"]
 
 
-def test_mobilenet_hash_is_pinned_on_first_download_then_verified(tmp_path, monkeypatch):
+def test_mobilenet_is_verified_only_against_a_pinned_hash(tmp_path, monkeypatch):
     name = "mobilenet_v2_imagenet_no_top_128"
     first, other = tmp_path / "first.h5", tmp_path / "other.h5"
     first.write_bytes(b"the file the official URL served")
@@ -106,13 +105,16 @@ def test_mobilenet_hash_is_pinned_on_first_download_then_verified(tmp_path, monk
         name,
         {"url": str(first), "framework": "keras", "algorithm": "sha256", "digest": None},
     )
-    lock = tmp_path / "weights.lock.json"
-    record = fetch_weights(name, None, tmp_path / "a.h5", False, lock)
-    assert record["official"] is True and "pinned now" in record["checked_against"]
-    assert json.loads(lock.read_text()) == {name: record["sha256"]}
-    assert fetch_weights(name, None, tmp_path / "b.h5", False, lock)["official"] is True
-    with pytest.raises(UnofficialWeightsError, match="pinned in"):
-        fetch_weights(name, str(other), tmp_path / "c.h5", False, lock)
+    with pytest.raises(UnofficialWeightsError, match="none is pinned.*make pin-weights"):
+        fetch_weights(name, None, tmp_path / "a.h5", False)  # even from the official URL
+    assert not (tmp_path / "a.h5").exists()
+    unpinned = fetch_weights(name, None, tmp_path / "a.h5", True)
+    assert unpinned["official"] is False and unpinned["official_hash"] is None
+    pinned = unpinned["sha256"]
+    record = fetch_weights(name, None, tmp_path / "b.h5", False, pinned)
+    assert record["official"] is True and "pinned" in record["checked_against"]
+    with pytest.raises(UnofficialWeightsError, match="pinned in the lock file"):
+        fetch_weights(name, str(other), tmp_path / "c.h5", False, pinned)
 
 
 TRAIN_ONE_EPOCH = """

@@ -9,5 +9,7 @@ rule aggregate:
     localrule: True
     conda:
         "../../envs/base.yaml"
+    params:
+        code=script_code("aggregate.py"),
     script:
         "../scripts/aggregate.py"

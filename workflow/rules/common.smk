@@ -5,10 +5,13 @@ from pathlib import Path
 import yaml
 
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
-sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
+SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
 from cifar_compare import config_check
+from cifar_compare.code_identity import code_digest
+from cifar_compare.identity import recipe, study
 from cifar_compare.messages import clip
-from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix
+from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix, read_lock
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 # Shared by both frameworks' rules, so aggregation and the report need no branches.
@@ -65,7 +68,22 @@ def models_of(framework):
 
 
 def model_config(wildcards):
-    return config["models"][wildcards.model]
+    """The model's recipe (no seeds, no enabled, keys sorted): what its results depend on."""
+    return recipe(config["models"][wildcards.model])
+
+
+def script_code(script):
+    """Digest of a script in workflow/scripts and of every module it imports (a param)."""
+    return code_digest(SCRIPTS / script, SCRIPTS)
+
+
+def report_file(name):
+    """A file of workflow/report/ as an input path relative to the working directory.
+
+    workflow.source_path() would record an absolute path in a per-run cache, so a
+    moved checkout would rerun the report and a touched file could not be
+    recognised by its checksum."""
+    return os.path.relpath(SCRIPTS.parent / "report" / name)
 
 
 def train_inputs(wildcards):
@@ -80,10 +98,15 @@ def train_inputs(wildcards):
     return inputs
 
 
-def weights_url(wildcards):
-    """The configured source of a weights file; None means its official URL."""
-    source = config["weights"]["sources"].get(wildcards.weights)
-    return source["url"] if source else None
+def weights_identity(wildcards):
+    """What a fetched weights file must be: its pinned sha256 (if any), the sha256 its
+    source declares (if any) and whether unofficial files are accepted; not its URL."""
+    name = wildcards.weights
+    return {
+        "pinned_sha256": read_lock(config["weights"]["lock_file"]).get(name),
+        "source_sha256": config["weights"]["sources"].get(name, {}).get("sha256"),
+        "allow_unofficial": config["weights"]["allow_unofficial"],
+    }
 
 
 def model_seed_paths(pattern):
@@ -115,6 +138,11 @@ def benchmark_files():
         *model_seed_paths(TRAIN_BENCHMARK),
         *model_seed_paths(EVALUATE_BENCHMARK),
     ]
+
+
+def study_identity():
+    """The resolved config less locations and disabled models, keys sorted."""
+    return study(config)
 
 
 def report_models():

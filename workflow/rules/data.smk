@@ -10,8 +10,8 @@ rule download_cifar:
     conda:
         "../../envs/base.yaml"
     params:
-        url=config["data"]["url"],
         md5=config["data"]["md5"],
+        code=script_code("download_cifar.py"),
     script:
         "../scripts/download_cifar.py"
 
@@ -41,5 +41,6 @@ rule prepare_data:
                 "test_per_class",
             )
         },
+        code=script_code("prepare_data.py"),
     script:
         "../scripts/prepare_data.py"

@@ -17,6 +17,8 @@ rule evaluate_pytorch:
         gpu=1,
         mem_mb=4000,
         runtime=30,
+    params:
+        code=script_code("evaluate_torch.py"),
     script:
         "../scripts/evaluate_torch.py"
 
@@ -41,5 +43,7 @@ rule evaluate_keras:
         gpu=1,
         mem_mb=4000,
         runtime=30,
+    params:
+        code=script_code("evaluate_keras.py"),
     script:
         "../scripts/evaluate_keras.py"

@@ -39,6 +39,7 @@ rule plots:
         "../../envs/base.yaml"
     params:
         models=report_models(),
+        code=script_code("plots.py"),
     script:
         "../scripts/plots.py"
 
@@ -50,9 +51,9 @@ rule report:
         plots=rules.plots.output,
         benchmarks=benchmark_files(),
         plots_benchmark=rules.plots.benchmark,
-        template=workflow.source_path("../report/report.html.j2"),
-        stylesheet=workflow.source_path("../report/report.css"),
-        original=workflow.source_path("../report/original_study.yaml"),
+        template=report_file("report.html.j2"),
+        stylesheet=report_file("report.css"),
+        original=report_file("original_study.yaml"),
     output:
         pdf=report(
             "results/report.pdf",
@@ -69,7 +70,7 @@ rule report:
         "../../envs/base.yaml"
     params:
         models=report_models(),
-        config=config,
-        repository=workflow.basedir,
+        study=study_identity(),
+        code=script_code("render_report.py"),
     script:
         "../scripts/render_report.py"

@@ -20,6 +20,7 @@ rule train_pytorch:
     params:
         model_config=model_config,
         resume_dir=RESUME_DIR,
+        code=script_code("train_torch.py"),
     script:
         "../scripts/train_torch.py"
 
@@ -47,5 +48,6 @@ rule train_keras:
     params:
         model_config=model_config,
         resume_dir=RESUME_DIR,
+        code=script_code("train_keras.py"),
     script:
         "../scripts/train_keras.py"

@@ -13,8 +13,7 @@ rule fetch_weights:
     conda:
         "../../envs/base.yaml"
     params:
-        url=weights_url,
-        allow_unofficial=config["weights"]["allow_unofficial"],
-        lock_file=config["weights"]["lock_file"],
+        identity=weights_identity,
+        code=script_code("fetch_weights.py"),
     script:
         "../scripts/fetch_weights.py"

@@ -7,12 +7,18 @@ from cifar_compare.weights import fetch_weights
 if __name__ == "__main__":
     logger = open_log(snakemake.log[0])
     with errors_logged(logger):
+        name = snakemake.wildcards.weights
+        identity = snakemake.params.identity
+        # Where the file comes from is no param (the hashes in `identity` are): a
+        # copy elsewhere is the same file and must not rerun anything.
+        source = snakemake.config["weights"]["sources"].get(name, {})
         provenance = fetch_weights(
-            snakemake.wildcards.weights,
-            snakemake.params.url,
+            name,
+            source.get("url"),
             snakemake.output.weights,
-            snakemake.params.allow_unofficial,
-            snakemake.params.lock_file,
+            identity["allow_unofficial"],
+            identity["pinned_sha256"],
+            identity["source_sha256"],
         )
         if not provenance["official"]:
             logger.warning(

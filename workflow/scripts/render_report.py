@@ -18,6 +18,9 @@ from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
 from cifar_compare.report_context import FIGURES, figures, report_context
 from cifar_compare.report_data import check_summary, model_results
 
+# Snakemake sets __file__ to the script's own path: the checkout whose commit is recorded.
+REPOSITORY = Path(__file__).resolve().parent
+
 
 def config_hash(config):
     """sha256 of the resolved config, keys sorted, as canonical JSON."""
@@ -100,7 +103,7 @@ def build_context(inputs, params):
     check_summary(pd.read_csv(inputs.summary).to_dict("records"), results)
     original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
     benchmarks = read_benchmarks([*inputs.benchmarks, inputs.plots_benchmark])
-    facts = provenance(params.config, params.repository)
+    facts = provenance(params.study, REPOSITORY)
     return report_context(results, original, benchmarks, facts)
 
 

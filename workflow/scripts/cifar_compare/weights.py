@@ -1,5 +1,7 @@
-"""Known pretrained weight files, and fetching them with a provenance record."""
+"""Known pretrained weight files, fetching them with a provenance record, pinning hashes."""
 
+import contextlib
+import fcntl
 from pathlib import Path
 
 from cifar_compare.download import fetch_verified
@@ -27,7 +29,8 @@ def _entry(url, framework, algorithm, digest, max_bytes):
 # first 8 hex digits of the sha256 in the file name and checks that prefix
 # (torch.hub's check_hash); Keras' own source lists md5s for VGG16, ResNet50 and
 # EfficientNet. Keras publishes no hash for MobileNetV2 and does not check it:
-# its sha256 is pinned in the lock file on first download (digest None here).
+# its sha256 must be pinned in the lock file (digest None here) by `pin_sha256`,
+# an explicit user action (workflow/scripts/pin_weights.py, `make pin-weights`).
 OFFICIAL_WEIGHTS = {
     "alexnet_imagenet1k_v1": _entry(
         "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
@@ -92,44 +95,82 @@ def read_lock(path):
     return read_json(path) if Path(path).is_file() else {}
 
 
-def judge_official(name, path, from_official_url, lock_path):
+@contextlib.contextmanager
+def locked(lock_path):
+    """Hold an exclusive lock beside the lock file (the file itself is replaced, not edited)."""
+    guard = Path(lock_path).with_name(f".{Path(lock_path).name}.flock")
+    with open(guard, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def pin_sha256(lock_path, name, sha256, replace=False):
+    """Pin `name`'s sha256 in the lock file; returns the hash pinned before (or None).
+
+    Concurrent pins wait for each other and the file is replaced atomically, so
+    readers never see half a file and no pin is lost. An existing different pin
+    is kept unless `replace`.
+    """
+    official_entry(name)
+    with locked(lock_path):
+        pins = read_lock(lock_path)
+        before = pins.get(name)
+        if before not in (None, sha256) and not replace:
+            raise ValueError(
+                f"{lock_path}: {name} is pinned to sha256 {before}, not {sha256}; "
+                "pass --replace to pin the new file (every result made with it reruns)"
+            )
+        write_json_atomic(lock_path, dict(sorted({**pins, name: sha256}.items())))
+        return before
+
+
+def judge_official(name, path, pinned):
     """(official?, reference hash, how it was judged) for a fetched file."""
     entry = official_entry(name)
     if entry["digest"]:
         actual = file_digest(path, entry["algorithm"])
         basis = f"{entry['algorithm']} published for {name}"
         return actual.startswith(entry["digest"]), entry["digest"], basis
-    pinned = read_lock(lock_path).get(name)
-    actual = file_digest(path, "sha256")
     if pinned:
-        return actual == pinned, pinned, f"sha256 pinned in {lock_path}"
-    if from_official_url:
-        write_json_atomic(lock_path, {**read_lock(lock_path), name: actual})
-        return True, actual, f"sha256 pinned now, on first download, in {lock_path}"
-    return False, None, "no published hash and none pinned yet; a local copy cannot be verified"
+        return file_digest(path, "sha256") == pinned, pinned, "sha256 pinned in the lock file"
+    return False, None, "no published hash and none pinned in the lock file"
 
 
-def fetch_weights(name, url, destination, allow_unofficial, lock_path):
+def refusal(name, source, sha256, reference, basis):
+    config_key = f"weights.sources.{name}.url"
+    if reference is None:
+        return (
+            f"{source}: {name} has no published hash and none is pinned, so it cannot be "
+            f"verified. Pin the official file first: `make pin-weights` (or "
+            f"`python workflow/scripts/pin_weights.py {name}`), then commit the lock file; "
+            "or set weights.allow_unofficial: true to run with it marked unofficial."
+        )
+    return (
+        f"{source}: sha256 {sha256} is not the official {name} weights "
+        f"(checked against the {basis}: {reference}). Point {config_key} at the "
+        "official file, or set weights.allow_unofficial: true to run with these "
+        "weights (every result will then be marked as using unofficial weights)."
+    )
+
+
+def fetch_weights(name, url, destination, allow_unofficial, pinned=None, expected=None):
     """Copy the weights file and return its provenance record.
 
-    A file that is not the official one is refused unless `allow_unofficial`;
-    then the record says plainly that it is not official.
+    `pinned` is the lock file's sha256 for `name` (the job never writes that file);
+    `expected` a sha256 the configured source must have. A file that is not the
+    official one is refused unless `allow_unofficial`; then the record says
+    plainly that it is not official.
     """
     entry = official_entry(name)
     source = url or entry["url"]
     config_key = f"weights.sources.{name}.url"
     sha256 = fetch_verified(
-        source, destination, "sha256", None, config_key, max_bytes=entry["max_bytes"]
+        source, destination, "sha256", expected, config_key, max_bytes=entry["max_bytes"]
     )
-    official, reference, basis = judge_official(name, destination, url is None, lock_path)
+    official, reference, basis = judge_official(name, destination, pinned)
     if not official and not allow_unofficial:
         Path(destination).unlink()
-        raise UnofficialWeightsError(
-            f"{source}: sha256 {sha256} is not the official {name} weights "
-            f"(checked against the {basis}: {reference}). Point {config_key} at the "
-            "official file, or set weights.allow_unofficial: true to run with these "
-            "weights (every result will then be marked as using unofficial weights)."
-        )
+        raise UnofficialWeightsError(refusal(name, source, sha256, reference, basis))
     return {
         "name": name,
         "source": str(source),
