@@ -73,7 +73,8 @@ if __name__ == "__main__":
         seed = int(snakemake.wildcards.seed)
         weights = snakemake.input.get("weights")
         provenance = read_json(snakemake.input.provenance) if weights else None
-        resume = ResumeDir(snakemake.params.resume_dir, fingerprint(config, seed))
+        identity = fingerprint(config, seed, snakemake.input.prepared, weights)
+        resume = ResumeDir(snakemake.params.resume_dir, identity)
         with diverged_names(snakemake.wildcards.model, seed):
             model, history, summary = train(
                 snakemake.input.prepared,
