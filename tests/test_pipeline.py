@@ -7,6 +7,7 @@ import jsonschema
 import pandas as pd
 import pytest
 import torch
+from cifar_compare.environment import cpu_model
 from conftest import REPO, TINY, copy_workflow, snakemake, write_overlay
 from study_config import load_study_config
 
@@ -34,6 +35,10 @@ def test_metrics_are_valid_and_consistent(tiny_run):
         diagonal = sum(matrix[i][i] for i in range(10))
         assert diagonal / 100 == pytest.approx(metrics["test_accuracy"])
         assert metrics["model_config"]["seeds"] == [0]
+        environment = metrics["training"]["environment"]
+        assert environment["cpu"] == cpu_model()
+        if metrics["training"]["peak_device_memory_mb"] is None:  # trained on the CPU
+            assert environment["gpu"] is environment["cuda"] is environment["cudnn"] is None
 
 
 def test_pretrained_metrics_record_unofficial_weights(tiny_run):

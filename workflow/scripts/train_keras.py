@@ -5,6 +5,7 @@ keras is imported only after select_backend().
 """
 
 from cifar_compare.dataset import load_prepared
+from cifar_compare.environment import keras_environment
 from cifar_compare.fileio import atomic_path, read_json, write_json_atomic
 from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.history import write_history
@@ -53,6 +54,7 @@ def train(prepared_path, model_config, seed, weights_path, threads, log, resume=
         "peak_device_memory_mb": peak_device_memory_mb(),
         "device": device,
         "train_images": len(train_split),
+        "environment": keras_environment(),
     }
     return model, history, summary
 
