@@ -69,3 +69,11 @@ def test_original_mobilenet_trains_the_head_on_a_frozen_base_only():
     assert snakemake_config(ROOT / "config/original.yaml")["models"][
         "mobilenetv2_pretrained_keras"
     ]["fine_tune"] is None  # Snakemake's own merge agrees
+
+
+def test_jax_backend_is_not_offered(tmp_path):
+    """JAX is not in requirements.txt and no test trains under it: the config refuses it."""
+    overlay = tmp_path / "jax.yaml"
+    overlay.write_text("models:\n  alexnet_scratch_keras:\n    backend: jax\n")
+    with pytest.raises(jsonschema.ValidationError, match="'jax' is not one of"):
+        load_study_config([overlay])

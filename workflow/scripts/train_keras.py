@@ -1,11 +1,11 @@
 """Train one Keras model for one seed; write its weights, record and per-epoch history.
 
-The backend (tensorflow, torch or jax) is chosen per model in the config, so
+The backend (tensorflow or torch) is chosen per model in the config, so
 keras is imported only after select_backend().
 """
 
 from cifar_compare.dataset import load_prepared
-from cifar_compare.environment import keras_environment
+from cifar_compare.keras_environment import keras_environment
 from cifar_compare.fileio import atomic_path, read_json, write_json_atomic
 from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.history import write_history
