@@ -9,7 +9,13 @@ import yaml
 from conftest import REPO
 
 SHIPPED = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
-CLUSTER_RULES = ["prepare_data", "train_pytorch", "train_keras", "evaluate_pytorch", "evaluate_keras"]
+CLUSTER_RULES = [
+    "prepare_data",
+    "train_pytorch",
+    "train_keras",
+    "evaluate_pytorch",
+    "evaluate_keras",
+]
 
 
 def resource_at(value, attempt):

@@ -66,9 +66,12 @@ def test_original_mobilenet_trains_the_head_on_a_frozen_base_only():
     [only_phase] = plan_phases(mobilenet, has_base=True)
     assert only_phase.trainable_top is None  # the base stays frozen
     assert (only_phase.first_epoch, only_phase.last_epoch) == (1, 10)
-    assert snakemake_config(ROOT / "config/original.yaml")["models"][
-        "mobilenetv2_pretrained_keras"
-    ]["fine_tune"] is None  # Snakemake's own merge agrees
+    assert (
+        snakemake_config(ROOT / "config/original.yaml")["models"]["mobilenetv2_pretrained_keras"][
+            "fine_tune"
+        ]
+        is None
+    )  # Snakemake's own merge agrees
 
 
 def test_jax_backend_is_not_offered(tmp_path):

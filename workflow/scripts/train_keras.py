@@ -5,11 +5,11 @@ keras is imported only after select_backend().
 """
 
 from cifar_compare.dataset import load_prepared
-from cifar_compare.keras_environment import keras_environment
 from cifar_compare.fileio import atomic_path, read_json, write_json_atomic
 from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.history import write_history
 from cifar_compare.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
+from cifar_compare.keras_environment import keras_environment
 from cifar_compare.keras_runtime import configure, peak_device_memory_mb, select_backend
 from cifar_compare.logs import errors_logged, exit_on_interrupt, open_log
 from cifar_compare.resources import peak_rss_mb
