@@ -101,7 +101,12 @@ def build_context(inputs, params):
     original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
     benchmarks = read_benchmarks([*inputs.benchmarks, inputs.plots_benchmark])
     facts = provenance(params.config, params.repository)
-    return report_context(results, original, benchmarks, facts)
+    return {**report_context(results, original, benchmarks, facts), "left_out": left_out(params)}
+
+
+def left_out(params):
+    """Models of the config that this report does not show (disabled), for a visible note."""
+    return sorted(name for name in params.config["models"] if name not in params.models)
 
 
 def with_figures(context, plot_files, document, image_format):
