@@ -103,6 +103,15 @@ def test_official_weights_required_unless_allowed(workdir, test_inputs):
     assert not list((workdir / "results/weights").glob("*.pth"))
 
 
+def test_complete_entry_is_valid(workdir, test_inputs):
+    """The base of the unknown-architecture case passes with a known architecture."""
+    overlay = inputs_overlay(test_inputs)
+    overlay["models"] = {"my_vgg": COMPLETE_ENTRY}
+    write_overlay(workdir / "inputs.yaml", overlay)
+    done = snakemake(workdir, "-n", "--configfile", "config/test.yaml", "inputs.yaml")
+    assert "my_vgg" in done.stdout
+
+
 @pytest.mark.parametrize(
     "models, message",
     [
@@ -124,15 +133,6 @@ def test_official_weights_required_unless_allowed(workdir, test_inputs):
         ),
     ],
 )
-def test_complete_entry_is_valid(workdir, test_inputs):
-    """The base of the unknown-architecture case passes with a known architecture."""
-    overlay = inputs_overlay(test_inputs)
-    overlay["models"] = {"my_vgg": COMPLETE_ENTRY}
-    write_overlay(workdir / "inputs.yaml", overlay)
-    done = snakemake(workdir, "-n", "--configfile", "config/test.yaml", "inputs.yaml")
-    assert "my_vgg" in done.stdout
-
-
 def test_impossible_model_configs_stop_before_any_job(workdir, test_inputs, models, message):
     overlay = inputs_overlay(test_inputs)
     overlay["models"] = models
