@@ -14,6 +14,10 @@ the same run's matmul FLOP/s. With --naive, the tutorial-style baseline
     .venv/bin/python bench/bench_keras.py --naive --steps 3 --warmup 1
     .venv/bin/python bench/bench_keras.py --configfile config/extended.yaml --batch-size 64
     KERAS_BACKEND=jax python3 bench/bench_keras.py --backend jax     # as bench/gpu-check.sh
+    .venv/bin/python bench/bench_keras.py --fine-tune --models mobilenetv2_pretrained_keras
+
+--fine-tune times a pretrained model's last phase (the top of the base unfrozen,
+`fine_tune` in the config) instead of phase 1.
 
 Writes bench/out/keras.json and bench/out/keras.csv and prints the tables.
 """
@@ -154,6 +158,13 @@ def child_setup(model_config, args):
     return device, images, labels, model, base
 
 
+def phase_name(phase, base):
+    """What a phase trains: the whole model, the head alone, or head and top of the base."""
+    if base is None:
+        return "whole model"
+    return "head, base frozen" if phase.trainable_top is None else "fine-tune, base unfrozen"
+
+
 def measure_pipeline(model_config, args):
     """The pipeline's own training and evaluation of one model; its measurements."""
     device, images, labels, model, base = child_setup(model_config, args)
@@ -164,7 +175,10 @@ def measure_pipeline(model_config, args):
     from cifar_compare.resources import peak_rss_mb
     from keras_flops import train_flops_per_image
 
-    phase = plan_phases(model_config, base is not None)[0]
+    phases = plan_phases(model_config, base is not None)
+    if args.fine_tune and len(phases) < 2:
+        raise SystemExit("--fine-tune: this model has no fine_tune phase")
+    phase = phases[-1 if args.fine_tune else 0]
     compile_phase(model, base, phase, model_config)
     batch = model_config["batch_size"]
     order = np.random.default_rng(0).permutation(len(labels))[: batch * (args.warmup + args.steps)]
@@ -191,6 +205,8 @@ def measure_pipeline(model_config, args):
         "train_images_loaded": len(labels),
         "batch_size": batch,
         "input_size": model_config["input_size"],
+        "phase": phase_name(phase, base),
+        "trainable_parameters": sum(int(np.prod(w.shape)) for w in model.trainable_weights),
         "first_step_seconds": fit.first_step,
         "train_images_per_second": args.steps * batch / best["pipeline"],
         "staged_images_per_second": args.steps * batch / best["staged"],

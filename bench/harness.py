@@ -37,6 +37,11 @@ def parse_args(doc, argv=None):
     )
     parser.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
     parser.add_argument("--backend", help="Keras backend for every Keras model")
+    parser.add_argument(
+        "--fine-tune",
+        action="store_true",
+        help="Keras: time the model's last phase (fine_tune: top of the base unfrozen)",
+    )
     parser.add_argument("--compile", action="store_true", help="PyTorch: torch.compile the model")
     parser.add_argument("--naive", action="store_true", help="also run the naive baseline")
     parser.add_argument(

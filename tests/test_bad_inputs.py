@@ -9,6 +9,17 @@ from conftest import inputs_overlay, snakemake, write_overlay
 
 pytestmark = pytest.mark.pipeline
 PREPARED = "results/data/cifar10.npz"
+# A model entry with every required key, valid as it stands.
+COMPLETE_ENTRY = {
+    "framework": "pytorch",
+    "architecture": "alexnet_cifar",
+    "pretrained": False,
+    "input_size": 32,
+    "epochs": 1,
+    "batch_size": 8,
+    "optimizer": {"name": "adam", "lr": 0.001},
+    "seeds": [0],
+}
 
 
 def run_prepare(workdir, overlay):
@@ -196,6 +207,15 @@ def test_official_weights_required_unless_allowed(workdir, test_inputs):
     assert not list((workdir / "results/weights").glob("*.pth"))
 
 
+def test_complete_entry_is_valid(workdir, test_inputs):
+    """The base of the unknown-architecture case passes with a known architecture."""
+    overlay = inputs_overlay(test_inputs)
+    overlay["models"] = {"my_vgg": COMPLETE_ENTRY}
+    write_overlay(workdir / "inputs.yaml", overlay)
+    done = snakemake(workdir, "-n", "--configfile", "config/test.yaml", "inputs.yaml")
+    assert "my_vgg" in done.stdout
+
+
 @pytest.mark.parametrize(
     "models, message",
     [
@@ -203,9 +223,9 @@ def test_official_weights_required_unless_allowed(workdir, test_inputs):
             {"alexnet_pretrained_pytorch": {"input_size": 40}},
             "key models.alexnet_pretrained_pytorch.input_size: 40 is less than the minimum of 63",
         ),
-        (
-            {"my_vgg": {"framework": "pytorch", "architecture": "vgg19", "pretrained": False}},
-            "key models.my_vgg",
+        (  # complete but for its architecture: only the registry check can stop it
+            {"my_vgg": {**COMPLETE_ENTRY, "architecture": "vgg19"}},
+            "key models.my_vgg.architecture: 'vgg19' is not one of ['alexnet', 'alexnet_cifar']",
         ),
         (
             {"alexnet_scratch_keras": {"framework": "tensorflow"}},
@@ -254,7 +274,8 @@ def test_unwritable_results_folder(workdir, test_inputs):
     (workdir / "results/data").write_text("a file where a folder must be")
     done = run_prepare(workdir, inputs_overlay(test_inputs))
     assert done.returncode != 0
-    assert "results/data" in done.stdout
+    # The failure is the blocked output path itself, not any other error.
+    assert "Not a directory: 'results/data/cifar10.npz'" in done.stdout, done.stdout[-3000:]
     assert (workdir / "results/data").read_text() == "a file where a folder must be"
 
 

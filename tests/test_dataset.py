@@ -16,8 +16,8 @@ def fake_data(per_class_train=10, per_class_test=4):
     y_train = np.repeat(np.arange(10), per_class_train)
     y_test = np.repeat(np.arange(10), per_class_test)
     x_train = np.arange(len(y_train))[:, None, None, None] * np.ones((1, 32, 32, 3), np.uint8)
-    x_test = np.zeros((len(y_test), 32, 32, 3), np.uint8)
-    return x_train.astype(np.uint8), y_train, x_test, y_test
+    x_test = (np.arange(len(y_test)) + 7)[:, None, None, None] * np.ones((1, 32, 32, 3), np.uint8)
+    return x_train.astype(np.uint8), y_train, x_test.astype(np.uint8), y_test
 
 
 def test_validation_holdout_is_stratified_and_disjoint():
@@ -39,9 +39,16 @@ def test_split_depends_only_on_its_seed():
 
 def test_subsetting_keeps_every_class():
     settings = {**SETTINGS, "train_per_class": 5, "test_per_class": 2}
-    splits = make_splits(*fake_data(), settings, 10)
-    assert len(splits["train"]) + len(splits["val"]) == 50
-    assert np.bincount(splits["test"].labels).tolist() == [2] * 10
+    splits = make_splits(*fake_data(per_class_train=20), settings, 10)
+    kept = np.bincount(splits["train"].labels, minlength=10) + np.bincount(
+        splits["val"].labels, minlength=10
+    )
+    assert kept.tolist() == [5] * 10  # 5 of each class, split between train and val
+    assert np.bincount(splits["val"].labels, minlength=10).tolist() == [1] * 10
+    for name in ("train", "val"):  # each kept image is still paired with its own label
+        ids = splits[name].images[:, 0, 0, 0].astype(int)
+        assert np.array_equal(ids // 20, splits[name].labels)
+    assert np.bincount(splits["test"].labels, minlength=10).tolist() == [2] * 10
 
 
 def test_subset_larger_than_data_is_an_error():
@@ -64,6 +71,7 @@ def test_prepared_file_round_trip(tmp_path):
     assert loaded_names == names
     for name in ("train", "val", "test"):
         assert loaded[name].images.dtype == np.uint8
+        assert np.array_equal(loaded[name].images, splits[name].images)
         assert np.array_equal(loaded[name].labels, splits[name].labels)
     assert [p.name for p in tmp_path.iterdir()] == ["p.npz"]  # no temporary left behind
 

@@ -111,3 +111,37 @@ def test_same_seed_gives_identical_metrics(tmp_path, test_inputs):
         "inputs.yaml",
     )
     assert {model: stable_metrics(workdir, model) for model in SCRATCH} == first
+
+
+def test_a_state_from_other_data_or_weights_is_discarded_not_resumed(tmp_path):
+    from cifar_compare.interruption import ResumeDir, fingerprint
+
+    files = {}
+    for name in ("data", "other_data", "weights", "other_weights"):
+        files[name] = tmp_path / name
+        files[name].write_bytes(name.encode())
+    (tmp_path / "same_data").write_bytes(b"data")  # a copy elsewhere: the same content
+    config, state = {"epochs": 3}, tmp_path / "resume/model/seed0"
+
+    def save_state(data, weights):
+        resume = ResumeDir(state, fingerprint(config, 0, files[data], files[weights]))
+        resume.epoch_file(1, ".pt").write_bytes(b"epoch 1 weights")
+        resume.save_record({"epoch": 1, "history": []})
+
+    def resumed_epoch(data_path, weights_path):
+        record = ResumeDir(state, fingerprint(config, 0, data_path, weights_path)).load_record()
+        return record and record["epoch"]
+
+    save_state("data", "weights")
+    assert resumed_epoch(tmp_path / "same_data", files["weights"]) == 1
+    for data_path, weights_path in [
+        (files["other_data"], files["weights"]),  # other prepared data
+        (files["data"], files["other_weights"]),  # other pretrained weights
+        (files["data"], None),  # no pretrained weights
+    ]:
+        save_state("data", "weights")
+        assert resumed_epoch(data_path, weights_path) is None
+        assert not state.exists()  # the foreign state is removed, not kept
+    save_state("data", "weights")
+    other_seed = ResumeDir(state, fingerprint(config, 1, files["data"], files["weights"]))
+    assert other_seed.load_record() is None

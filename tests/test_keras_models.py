@@ -41,14 +41,64 @@ def test_alexnet_cifar_matches_pytorch_layer_for_layer():
     assert keras_models.count_parameters(keras_model) == torch_models.count_parameters(torch_model)
 
 
-def test_optimizer_settings_are_pytorchs():
-    optimizer = build_optimizer(
+def updates_after_steps(step_torch, step_keras, start, gradients):
+    """Parameters after applying the same gradients with a PyTorch and a Keras optimizer."""
+    import torch
+
+    parameter = torch.nn.Parameter(torch.tensor(start))
+    variable = keras.Variable(start)
+    torch_optimizer, keras_optimizer = step_torch([parameter]), step_keras()
+    for gradient in gradients:
+        parameter.grad = torch.tensor(gradient)
+        torch_optimizer.step()
+        keras_optimizer.apply_gradients([(keras.ops.convert_to_tensor(gradient), variable)])
+    return parameter.detach().numpy(), keras.ops.convert_to_numpy(variable)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [  # the shared AlexNet's recipe in config/config.yaml, and the original study's Adam
         {"name": "adamw", "lr": 1e-3, "weight_decay": 0.05, "betas": [0.9, 0.999], "eps": 1e-8},
-        1e-3,
+        {"name": "adam", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.8, 0.99], "eps": 1e-7},
+    ],
+    ids=["adamw", "adam"],
+)
+def test_optimizer_settings_are_pytorchs(settings):
+    """The Keras optimizer built from a config moves weights as PyTorch's built from it."""
+    from cifar_compare.torch_train import build_optimizer as build_torch_optimizer
+
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=256).astype(np.float32)
+    # Gradients of order 1, where epsilon is negligible: Keras adds it to the
+    # uncorrected sqrt(v), PyTorch to the bias-corrected one, so only its value
+    # can be the same (checked below), not its effect on tiny gradients.
+    gradients = [rng.normal(size=256).astype(np.float32) for _ in range(5)]
+    keras_optimizer = build_optimizer(settings, settings["lr"])
+    theirs, ours = updates_after_steps(
+        lambda params: build_torch_optimizer(params, settings),
+        lambda: keras_optimizer,
+        start,
+        gradients,
     )
-    assert optimizer.epsilon == 1e-8 and optimizer.weight_decay == 0.05
-    initializer = keras_models.he_normal().get_config()
-    assert initializer["distribution"] == "untruncated_normal" and initializer["scale"] == 2.0
+    step = theirs - start
+    assert np.abs(step).mean() > 1e-3  # the weights did move
+    assert np.linalg.norm(ours - theirs) < 1e-4 * np.linalg.norm(step)
+    assert keras_optimizer.epsilon == settings["eps"]
+    assert (keras_optimizer.beta_1, keras_optimizer.beta_2) == tuple(settings["betas"])
+
+
+def test_kernel_init_is_pytorchs_he_normal():
+    """He-normal as PyTorch draws it: untruncated, std sqrt(2 / fan_in)."""
+    import torch
+
+    fan_in, fan_out = 2048, 256
+    keras_kernel = keras.ops.convert_to_numpy(keras_models.he_normal()((fan_in, fan_out)))
+    torch_kernel = torch.empty(fan_out, fan_in)
+    torch.nn.init.kaiming_normal_(torch_kernel, nonlinearity="relu")
+    expected_std = np.sqrt(2 / fan_in)
+    for kernel in (keras_kernel, torch_kernel.numpy()):
+        assert kernel.std() == pytest.approx(expected_std, rel=0.02)
+        assert np.abs(kernel).max() > 3.5 * expected_std  # not truncated at 2 std
 
 
 def test_random_crops_are_per_image_and_inference_is_identity():
@@ -136,8 +186,11 @@ rng = np.random.default_rng(0)
 images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
 labels = rng.integers(0, 10, 64)
 model, base = get_model("alexnet_cifar", config, seed=0)
+before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
 rows = fit(model, base, (images, labels), (images[:16], labels[:16]), config, 0, print)
-print(json.dumps({"backend": keras.backend.backend(), "rows": rows}))
+after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+changed = [not np.array_equal(b, a) for b, a in zip(before, after)]
+print(json.dumps({"backend": keras.backend.backend(), "rows": rows, "changed": changed}))
 """
 
 
@@ -153,3 +206,5 @@ def test_alexnet_cifar_trains_under_backend(backend):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["backend"] == backend
     assert len(result["rows"]) == 1 and np.isfinite(result["rows"][0]["train_loss"])
+    # Every kernel and bias (5 conv + 3 dense layers) was updated by the training.
+    assert len(result["changed"]) == 16 and all(result["changed"])

@@ -7,7 +7,9 @@ import jsonschema
 import pandas as pd
 import pytest
 import torch
+from cifar_compare.environment import cpu_model
 from conftest import REPO, copy_workflow, snakemake
+from study_config import load_study_config
 
 pytestmark = pytest.mark.pipeline
 MODELS = [
@@ -34,6 +36,10 @@ def test_metrics_are_valid_and_consistent(tiny_run):
         assert diagonal / 100 == pytest.approx(metrics["test_accuracy"])
         # The recipe, not which replicates run: adding a seed leaves seed 0 alone.
         assert metrics["seed"] == 0 and not {"seeds", "enabled"} & set(metrics["model_config"])
+        environment = metrics["training"]["environment"]
+        assert environment["cpu"] == cpu_model()
+        if metrics["training"]["peak_device_memory_mb"] is None:  # trained on the CPU
+            assert environment["gpu"] is environment["cuda"] is environment["cudnn"] is None
 
 
 def test_pretrained_metrics_record_unofficial_weights(tiny_run):
@@ -72,16 +78,38 @@ def test_tables_list_every_model(tiny_run):
 
 
 def test_every_job_left_a_log_and_training_a_benchmark(tiny_run):
+    config = load_study_config([REPO / "config/test.yaml"])
+    per_model = [f"{stage}/{model}/seed0" for model in MODELS for stage in ("train", "evaluate")]
+    weights = ["alexnet_imagenet1k_v1.pth", "mobilenet_v2_imagenet_no_top_128.h5"]
+    expected_logs = {
+        "download_cifar.log",
+        "prepare_data.log",
+        *(f"fetch_weights/{name}.log" for name in weights),
+        *(f"{job}.log" for job in per_model),
+        "aggregate.log",
+        "plots.log",
+        "report.log",
+    }
     logs = {
         p.relative_to(tiny_run / "results/logs").as_posix()
         for p in (tiny_run / "results/logs").rglob("*.log")
     }
-    assert {"download_cifar.log", "prepare_data.log", "aggregate.log"} <= logs
-    assert (
-        "epoch 2/2"
-        in (tiny_run / "results/logs/train/alexnet_scratch_pytorch/seed0.log").read_text()
-    )
-    assert (tiny_run / "results/benchmarks/train/alexnet_scratch_pytorch/seed0.tsv").is_file()
+    assert expected_logs <= logs, sorted(expected_logs - logs)
+    expected_benchmarks = {
+        "prepare_data.tsv",
+        *(f"{job}.tsv" for job in per_model),
+        "plots.tsv",
+        "report.tsv",
+    }
+    benchmarks = {
+        p.relative_to(tiny_run / "results/benchmarks").as_posix()
+        for p in (tiny_run / "results/benchmarks").rglob("*.tsv")
+    }
+    assert expected_benchmarks <= benchmarks, sorted(expected_benchmarks - benchmarks)
+    for model in MODELS:  # each training log followed its run to the last epoch
+        epochs = config["models"][model]["epochs"]
+        log = (tiny_run / f"results/logs/train/{model}/seed0.log").read_text()
+        assert f"epoch {epochs}/{epochs}" in log, model
 
 
 def training_jobs(plan):

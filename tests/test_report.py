@@ -29,6 +29,15 @@ def pdf_fonts(workdir):
     return fonts
 
 
+def left_out_note(text):
+    """The model names in the report's note on models it does not show."""
+    note = re.search(
+        r"Not in this report \(disabled in the\s+configuration.*?\):(.*?)\.\s", text, re.S
+    )
+    assert note, "no note on left-out models"
+    return [name.strip() for name in note[1].split(",")]
+
+
 def assert_accuracies_shown(text, metrics):
     """Each model and seed's test accuracy, formatted from its JSON, on its own table row."""
     for m in metrics:
@@ -66,7 +75,9 @@ def test_provenance_lists_weights_hashes_and_warns_about_standin_weights(tiny_ru
 
 
 def test_report_renders_offline_with_local_fonts_and_web_copy(tiny_run):
-    assert pdf_fonts(tiny_run) <= {"DejaVu-Sans", "DejaVu-Sans-Bold", "DejaVu-Sans-Mono"}
+    fonts = pdf_fonts(tiny_run)
+    assert "DejaVu-Sans" in fonts, fonts  # fonts were found, and the body font is local
+    assert fonts <= {"DejaVu-Sans", "DejaVu-Sans-Bold", "DejaVu-Sans-Mono"}
     html = (tiny_run / "results/report.html").read_text()
     sources = re.findall(r'src="([^"]+)"', html)
     assert len(sources) == 4 and all(s.endswith(".svg") for s in sources)
@@ -82,9 +93,12 @@ def test_snakemake_report_archive(tiny_run):
     assert sum(n.endswith(".svg") for n in names) == 4
 
 
-def test_failed_or_absent_models_are_never_shown_and_reruns_rebuild_the_report(
+def test_a_failed_model_blocks_the_report_until_disabled_then_a_note_names_it(
     tmp_path, test_inputs
 ):
+    """README, Report: with --keep-going the other models finish, but no table or report
+    is built; disabling the failed model gives a report without it that says so, and
+    enabling it again trains only it and rebuilds the report."""
     workdir = copy_workflow(tmp_path / "wf")
     write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
     keras_off = {name: {"enabled": False} for name in KERAS}
@@ -96,12 +110,16 @@ def test_failed_or_absent_models_are_never_shown_and_reruns_rebuild_the_report(
     write_overlay(workdir / "failing.yaml", {"models": {pretrained: exploding}})
     failed = snakemake(workdir, *tiny, "failing.yaml", "--keep-going", check=False)
     assert failed.returncode != 0 and not report.exists()
+    assert not (workdir / "results/tables/summary.csv").exists()
     assert (workdir / "results/metrics/alexnet_scratch_pytorch/seed0.json").is_file()
 
     write_overlay(workdir / "absent.yaml", {"models": {pretrained: {"enabled": False}}})
-    snakemake(workdir, *tiny, "absent.yaml")
+    rerun = snakemake(workdir, *tiny, "absent.yaml")
+    assert "rule train_" not in rerun.stdout  # the finished model is not trained again
     text = pdf_text(workdir)
-    assert pretrained not in text and "WARNING" not in text
+    assert "WARNING" not in text
+    assert set(left_out_note(text)) == {pretrained, *KERAS}
+    assert text.count(pretrained) == 1  # in the note only
     assert_accuracies_shown(text, all_metrics(workdir))
 
     scratch = workdir / "results/models/alexnet_scratch_pytorch/seed0/checkpoint.pt"
@@ -111,3 +129,4 @@ def test_failed_or_absent_models_are_never_shown_and_reruns_rebuild_the_report(
     metrics = all_metrics(workdir)
     assert len(metrics) == 2
     assert_accuracies_shown(pdf_text(workdir), metrics)
+    assert set(left_out_note(pdf_text(workdir))) == set(KERAS)

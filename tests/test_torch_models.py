@@ -1,5 +1,6 @@
 """PyTorch registry, architectures and the on-device batch pipeline."""
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -71,11 +72,30 @@ def test_crops_are_per_image_and_flips_mirror():
     assert torch.equal(flipped[mirrored], images[mirrored].flip(2))
 
 
+def bilinear_double(plane):
+    """Reference 2x bilinear upsampling of one 2-D array with half-pixel centres, edge
+    clamped (what image libraries call bilinear without antialiasing), written out."""
+    size = plane.shape[0]
+    source = np.clip((np.arange(2 * size) + 0.5) / 2 - 0.5, 0, size - 1)
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, size - 1)
+    weight = source - low
+    rows = plane[low] * (1 - weight)[:, None] + plane[high] * weight[:, None]
+    return rows[:, low] * (1 - weight)[None, :] + rows[:, high] * weight[None, :]
+
+
 def test_model_input_is_resized_and_normalised_per_batch():
-    images = torch.full((4, 32, 32, 3), 255, dtype=torch.uint8)
-    x = to_model_input(images, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 64)
-    assert x.shape == (4, 3, 64, 64) and x.dtype == torch.float32
-    assert torch.allclose(x, torch.ones_like(x))
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    images[..., 1] //= 2  # channels with different ranges, so a channel mix-up shows
+    mean, std = (0.1, 0.5, 0.9), (0.2, 0.3, 0.4)
+    x = to_model_input(torch.from_numpy(images), mean, std, 64)
+    assert x.shape == (2, 3, 64, 64) and x.dtype == torch.float32
+    for n in range(2):
+        for c in range(3):
+            normalised = (images[n, :, :, c] / 255.0 - mean[c]) / std[c]
+            expected = bilinear_double(normalised)
+            assert np.allclose(x[n, c].numpy(), expected, atol=1e-5), (n, c)
 
 
 @pytest.mark.parametrize("name", ["onecycle", "cosine"])

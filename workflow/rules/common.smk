@@ -61,6 +61,11 @@ def enabled_models():
     return {name: m for name, m in config["models"].items() if m["enabled"]}
 
 
+def disabled_models():
+    """Names of the configured models left out of this run (named in the report)."""
+    return sorted(name for name, m in config["models"].items() if not m["enabled"])
+
+
 def models_of(framework):
     """Regex alternation of the enabled models of one framework (a wildcard constraint)."""
     names = [n for n, m in enabled_models().items() if m["framework"] == framework]

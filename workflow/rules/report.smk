@@ -71,6 +71,7 @@ rule report:
     params:
         models=report_models(),
         study=study_identity(),
+        left_out=disabled_models(),
         code=script_code("render_report.py"),
     script:
         "../scripts/render_report.py"

@@ -104,7 +104,8 @@ def build_context(inputs, params):
     original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
     benchmarks = read_benchmarks([*inputs.benchmarks, inputs.plots_benchmark])
     facts = provenance(params.study, REPOSITORY)
-    return report_context(results, original, benchmarks, facts)
+    # Disabled models are named in a visible note, so a reader knows what is left out.
+    return {**report_context(results, original, benchmarks, facts), "left_out": params.left_out}
 
 
 def with_figures(context, plot_files, document, image_format):

@@ -1,6 +1,6 @@
 """Train one Keras model for one seed; write its weights, record and per-epoch history.
 
-The backend (tensorflow, torch or jax) is chosen per model in the config, so
+The backend (tensorflow or torch) is chosen per model in the config, so
 keras is imported only after select_backend().
 """
 
@@ -9,6 +9,7 @@ from cifar_compare.fileio import atomic_path, read_json, write_json_atomic
 from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.history import write_history
 from cifar_compare.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
+from cifar_compare.keras_environment import keras_environment
 from cifar_compare.keras_runtime import configure, peak_device_memory_mb, select_backend
 from cifar_compare.logs import errors_logged, exit_on_interrupt, open_log
 from cifar_compare.resources import peak_rss_mb
@@ -53,6 +54,7 @@ def train(prepared_path, model_config, seed, weights_path, threads, log, resume=
         "peak_device_memory_mb": peak_device_memory_mb(),
         "device": device,
         "train_images": len(train_split),
+        "environment": keras_environment(),
     }
     return model, history, summary
 
@@ -83,7 +85,8 @@ if __name__ == "__main__":
         seed = int(snakemake.wildcards.seed)
         weights = snakemake.input.get("weights")
         provenance = read_json(snakemake.input.provenance) if weights else None
-        resume = ResumeDir(snakemake.params.resume_dir, fingerprint(config, seed))
+        identity = fingerprint(config, seed, snakemake.input.prepared, weights)
+        resume = ResumeDir(snakemake.params.resume_dir, identity)
         with diverged_names(snakemake.wildcards.model, seed):
             model, history, summary = train(
                 snakemake.input.prepared,

@@ -5,6 +5,7 @@ import os
 import torch
 from cifar_compare.cifar_archive import NUM_CLASSES
 from cifar_compare.dataset import load_prepared
+from cifar_compare.environment import torch_environment
 from cifar_compare.fileio import read_json
 from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.history import write_history
@@ -58,6 +59,7 @@ def train(prepared_path, model_config, seed, weights_path, device, log, resume=N
         ),
         "device": device_name(device),
         "train_images": len(splits["train"]),
+        "environment": torch_environment(device),
     }
     return model, history, summary
 
@@ -73,7 +75,8 @@ if __name__ == "__main__":
         seed = int(snakemake.wildcards.seed)
         weights = snakemake.input.get("weights")
         provenance = read_json(snakemake.input.provenance) if weights else None
-        resume = ResumeDir(snakemake.params.resume_dir, fingerprint(config, seed))
+        identity = fingerprint(config, seed, snakemake.input.prepared, weights)
+        resume = ResumeDir(snakemake.params.resume_dir, identity)
         with diverged_names(snakemake.wildcards.model, seed):
             model, history, summary = train(
                 snakemake.input.prepared,

@@ -68,9 +68,19 @@ def epoch_seed(seed, epoch):
     return seed * EPOCH_SEED_STRIDE + epoch
 
 
-def fingerprint(model_config, seed):
-    """Identifies the run a saved state belongs to; a changed config starts afresh."""
-    blob = json.dumps({"config": model_config, "seed": seed}, sort_keys=True)
+def fingerprint(model_config, seed, prepared_path, weights_path=None):
+    """Identifies the run a saved state belongs to by everything that decides its trained
+    weights: the recipe, the seed, and the contents (sha256) of the prepared data file
+    and of the pretrained weights file. A state saved under any other is discarded."""
+    from cifar_compare.fileio import file_digest
+
+    identity = {
+        "config": model_config,
+        "seed": seed,
+        "prepared_sha256": file_digest(prepared_path, "sha256"),
+        "weights_sha256": file_digest(weights_path, "sha256") if weights_path else None,
+    }
+    blob = json.dumps(identity, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

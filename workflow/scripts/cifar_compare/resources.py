@@ -13,7 +13,9 @@ def peak_rss_mb():
 
 def cpu_name():
     """How metrics files name a CPU device."""
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    from cifar_compare.environment import cpu_model
+
+    return f"cpu ({cpu_model()}, {os.cpu_count()} cores)"
 
 
 def library_versions(*modules):

@@ -1,0 +1,71 @@
+"""What a model was trained on, for every metrics file: the CPU's model name, and the
+GPU, its driver and the CUDA and cuDNN versions where a GPU did the work (else null)."""
+
+import platform
+import subprocess
+from pathlib import Path
+
+CPUINFO = Path("/proc/cpuinfo")
+# Keys naming the CPU in /proc/cpuinfo: x86 has "model name"; ARM kernels "Model"
+# or "Processor".
+CPU_KEYS = ("model name", "Model", "Processor")
+
+
+def cpu_model(cpuinfo=CPUINFO):
+    """The CPU's model name from /proc/cpuinfo; what `platform` knows where there is none."""
+    try:
+        fields = [line.partition(":") for line in cpuinfo.read_text().splitlines()]
+    except OSError:
+        fields = []
+    named = {key.strip(): value.strip() for key, _, value in fields if value.strip()}
+    for key in CPU_KEYS:
+        if key in named:
+            return named[key]
+    return platform.processor() or platform.machine()
+
+
+def gpu_driver_version():
+    """The NVIDIA driver version `nvidia-smi` reports; None where it is missing or fails."""
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = done.stdout.strip().splitlines()
+    return lines[0].strip() if done.returncode == 0 and lines else None
+
+
+def environment(gpu=None, cuda=None, cudnn=None):
+    """The metrics file's `training.environment`; GPU fields only for GPU runs."""
+    return {
+        "cpu": cpu_model(),
+        "gpu": gpu,
+        "gpu_driver": gpu_driver_version() if gpu else None,
+        "cuda": cuda if gpu else None,
+        "cudnn": cudnn if gpu else None,
+    }
+
+
+def cudnn_version_string(number):
+    """cuDNN's version number as text: 8902 -> 8.9.2 (cuDNN 8), 90100 -> 9.1.0 (cuDNN 9+)."""
+    if number is None:
+        return None
+    major, rest = divmod(number, 10000) if number >= 90000 else divmod(number, 1000)
+    return f"{major}.{rest // 100}.{rest % 100}"
+
+
+def torch_environment(device):
+    """The environment of a PyTorch run on `device`."""
+    import torch
+
+    if device.type != "cuda":
+        return environment()
+    return environment(
+        torch.cuda.get_device_name(device),
+        torch.version.cuda,
+        cudnn_version_string(torch.backends.cudnn.version()),
+    )
