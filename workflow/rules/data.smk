@@ -1,6 +1,7 @@
 rule download_cifar:
     output:
         archive="results/download/cifar-10-python.tar.gz",
+        provenance="results/download/cifar-10-python.provenance.json",
     log:
         "results/logs/download_cifar.log",
     retries: 2

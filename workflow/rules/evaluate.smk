@@ -17,6 +17,8 @@ rule evaluate_pytorch:
         gpu=1,
         mem_mb=4000,
         runtime=30,
+    params:
+        data_md5=config["data"]["md5"],
     script:
         "../scripts/evaluate_torch.py"
 
@@ -41,5 +43,7 @@ rule evaluate_keras:
         gpu=1,
         mem_mb=4000,
         runtime=30,
+    params:
+        data_md5=config["data"]["md5"],
     script:
         "../scripts/evaluate_keras.py"

@@ -5,7 +5,14 @@ rule plots:
     input:
         metrics=metrics_files(),
         histories=history_files(),
+        original=workflow.source_path("../report/original_study.yaml"),
     output:
+        accuracy_intervals_png="results/plots/accuracy_intervals.png",
+        accuracy_intervals_svg=report(
+            "results/plots/accuracy_intervals.svg",
+            caption="../report/captions/accuracy_intervals.rst",
+            category="Plots",
+        ),
         learning_curves_png="results/plots/learning_curves.png",
         learning_curves_svg=report(
             "results/plots/learning_curves.svg",
@@ -28,6 +35,12 @@ rule plots:
         accuracy_vs_cost_svg=report(
             "results/plots/accuracy_vs_cost.svg",
             caption="../report/captions/accuracy_vs_cost.rst",
+            category="Plots",
+        ),
+        reliability_png="results/plots/reliability.png",
+        reliability_svg=report(
+            "results/plots/reliability.svg",
+            caption="../report/captions/reliability.rst",
             category="Plots",
         ),
     log:
@@ -53,6 +66,8 @@ rule report:
         template=workflow.source_path("../report/report.html.j2"),
         stylesheet=workflow.source_path("../report/report.css"),
         original=workflow.source_path("../report/original_study.yaml"),
+        data_provenance=rules.download_cifar.output.provenance,
+        baseline=baseline_metrics(),
     output:
         pdf=report(
             "results/report.pdf",
@@ -71,5 +86,6 @@ rule report:
         models=report_models(),
         config=config,
         repository=workflow.basedir,
+        baseline=config["report"]["baseline"],
     script:
         "../scripts/render_report.py"

@@ -2,6 +2,7 @@
 
 from cifar_compare.download import check_tar_gz, fetch_verified
 from cifar_compare.logs import errors_logged, open_log
+from cifar_compare.report_provenance import write_download_provenance
 
 
 def download_cifar(url, md5, destination, log):
@@ -25,4 +26,7 @@ if __name__ == "__main__":
             snakemake.params.md5,
             Path(snakemake.output.archive),
             logger,
+        )
+        write_download_provenance(
+            snakemake.output.provenance, snakemake.params.url, snakemake.output.archive
         )
