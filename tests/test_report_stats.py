@@ -227,3 +227,19 @@ def test_weights_check_reads_with_and_without_a_hash():
     }
     assert weights_check(unknown) == unknown["checked_against"]
     assert "the no published" not in weights_check(unknown)
+
+
+def test_baseline_setup_differences_are_named(unofficial_with_baseline):
+    from cifar_compare.report_context import setup_changes
+
+    assert "Both runs trained every shared model for the same epochs" in flat(
+        " ".join(pages(unofficial_with_baseline[0]))
+    )
+    model = "alexnet_scratch_pytorch"
+    here = metrics_record(model, 0, mask(model), OFFICIAL_CIFAR10_MD5)
+    there = metrics_record(model, 0, mask(model), OFFICIAL_CIFAR10_MD5)
+    there["model_config"] = {**there["model_config"], "epochs": 5, "input_size": 64}
+    results, earlier = (model_results([r], {model: [0]}) for r in (here, there))
+    assert setup_changes(results, earlier) == [
+        f"{model}: 10 epochs here, 5 in the baseline; 32 px input here, 64 in the baseline"
+    ]

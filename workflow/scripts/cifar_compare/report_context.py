@@ -88,6 +88,27 @@ def dataset(results):
     return {"train_images": values("train_images"), "test_images": values("test_images")}
 
 
+SETUP = (("epochs", "epochs"), ("input_size", "px input"), ("train_images", "training images"))
+
+
+def setup_changes(results, earlier):
+    """'alexnet_scratch_pytorch: 5 epochs here, 10 in the baseline' per differing model."""
+    before = {r.name: r for r in earlier}
+    changes = []
+    for r in results:
+        if r.name not in before:
+            continue
+        differing = [
+            f"{fmt.count(getattr(r, key))} {unit} here, "
+            f"{fmt.count(getattr(before[r.name], key))} in the baseline"
+            for key, unit in SETUP
+            if getattr(r, key) != getattr(before[r.name], key)
+        ]
+        if differing:
+            changes.append(f"{r.name}: {'; '.join(differing)}")
+    return changes
+
+
 def baseline_section(results, baseline):
     """The run-against-run comparison; None without a baseline."""
     if baseline is None:
@@ -99,6 +120,7 @@ def baseline_section(results, baseline):
         "folder": folder,
         "rows": tables.comparison_rows(run_comparisons(results, earlier)),
         "models": tables.headline_rows(earlier, stats),
+        "setup": setup_changes(results, earlier),
         "only_here": [r.name for r in results if r.name not in {e.name for e in earlier}],
         "only_there": [e.name for e in earlier if e.name not in names],
     }

@@ -77,6 +77,8 @@ def p_value(value):
     """'0.031', '0.0004', '3.2e-12'; '—' when there is no test."""
     if value is None:
         return "\u2014"
+    if value == 0:  # below the smallest float
+        return "< 1e-300"
     if value >= 0.001:
         return f"{value:.3f}"
     if value >= 0.0001:
