@@ -114,6 +114,8 @@ def baseline_section(results, baseline):
     if baseline is None:
         return None
     earlier, folder = baseline
+    order = {r.name: i for i, r in enumerate(results)}  # shared models in this run's order
+    earlier = sorted(earlier, key=lambda e: order.get(e.name, len(order)))
     stats = study_statistics(earlier)
     names = {r.name for r in results}
     return {
