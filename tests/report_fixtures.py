@@ -37,7 +37,17 @@ def predictions(mask):
     return np.where(mask, LABELS, (LABELS + 1) % 10)
 
 
-def weights_block(name):
+def weights_block(name, official=True):
+    if not official:  # a file with no published hash, as MobileNetV2's copied in by hand
+        return {
+            "name": f"{name}_weights",
+            "file": f"{name}.bin",
+            "sha256": "ef" * 32,
+            "official": False,
+            "official_hash": None,
+            "checked_against": "no published hash and none pinned yet; a local copy cannot "
+            "be verified",
+        }
     return {
         "name": f"{name}_weights",
         "file": f"{name}.bin",
@@ -48,7 +58,7 @@ def weights_block(name):
     }
 
 
-def metrics_record(model, seed, mask, md5, precision=None):
+def metrics_record(model, seed, mask, md5, precision=None, weights_official=True):
     framework, architecture, pretrained, size, _ = MODELS[model]
     predicted = predictions(mask)
     confidence = np.where(mask, 0.9, 0.6)
@@ -89,7 +99,7 @@ def metrics_record(model, seed, mask, md5, precision=None):
             "batch_size": 128,
             "seeds": [seed],
         },
-        "weights": weights_block(model) if pretrained else None,
+        "weights": weights_block(model, weights_official) if pretrained else None,
         "test_predictions": {
             "encoding": "base64 uint8",
             "predicted": encode_labels(predicted),
@@ -104,12 +114,13 @@ def metrics_record(model, seed, mask, md5, precision=None):
     }
 
 
-def write_run(folder, md5=OFFICIAL_CIFAR10_MD5, shift=0, precision=None):
+def write_run(folder, md5=OFFICIAL_CIFAR10_MD5, shift=0, precision=None, weights_official=True):
     """One seed per model; `shift` moves every model's right answers (a different run)."""
     folder = Path(folder)
     paths, histories, benchmarks = [], [], []
     for model, (*_, ranges) in MODELS.items():
-        record = metrics_record(model, 0, correct_mask(ranges, shift), md5, precision)
+        mask = correct_mask(ranges, shift)
+        record = metrics_record(model, 0, mask, md5, precision, weights_official)
         path = folder / "metrics" / model / "seed0.json"
         write_json_atomic(path, record)
         paths.append(str(path))
@@ -153,12 +164,16 @@ def draw_plots(folder, metrics, histories):
     return files
 
 
-def render_run(folder, md5=OFFICIAL_CIFAR10_MD5, baseline=None, precision=None):
+def render_run(
+    folder, md5=OFFICIAL_CIFAR10_MD5, baseline=None, precision=None, weights_official=True
+):
     """Write a run's results under `folder` and render its report; returns (pdf, context)."""
     from render_report import render
 
     folder = Path(folder)
-    metrics, histories, benchmarks = write_run(folder, md5, precision=precision)
+    metrics, histories, benchmarks = write_run(
+        folder, md5, precision=precision, weights_official=weights_official
+    )
     summary = folder / "tables" / "summary.csv"
     summary.parent.mkdir(parents=True, exist_ok=True)
     summarise([metrics_row(pd.read_json(p, typ="series").to_dict()) for p in metrics]).to_csv(

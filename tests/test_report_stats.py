@@ -53,7 +53,8 @@ def official(tmp_path_factory):
 def unofficial_with_baseline(tmp_path_factory):
     baseline = tmp_path_factory.mktemp("baseline")
     write_run(baseline, shift=10)
-    return render_run(tmp_path_factory.mktemp("unofficial"), UNOFFICIAL_MD5, baseline=baseline)
+    folder = tmp_path_factory.mktemp("unofficial")
+    return render_run(folder, UNOFFICIAL_MD5, baseline=baseline, weights_official=False)
 
 
 def test_page_one_holds_the_answer_the_headline_table_and_the_chart(official):
@@ -78,8 +79,15 @@ def test_page_one_holds_the_answer_the_headline_table_and_the_chart(official):
     assert "WARNING" not in first  # official data, official weights
 
 
-def test_precision_absent_is_a_dash(unofficial_with_baseline):
+def test_warnings_leave_page_one_its_answer_table_and_chart(unofficial_with_baseline):
     pdf, context = unofficial_with_baseline
+    first = flat(pages(pdf)[0])
+    assert first.count("WARNING") == 3  # the data and two weights files
+    assert "is the most accurate model" in first and "Figure 1." in first
+    assert re.search(r"mobilenetv2_pretrained_keras keras 128 px 1 85\.00 ", first)
+    # the sentence for a file with no published hash reads as a sentence
+    assert "no published hash and none pinned yet; a local copy cannot be verified)" in first
+    assert "the no published hash" not in flat(" ".join(pages(pdf)))
     assert {row["precision"] for row in context["headline"]} == {"\u2014"}
 
 
