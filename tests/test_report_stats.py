@@ -251,3 +251,16 @@ def test_baseline_setup_differences_are_named(unofficial_with_baseline):
     assert setup_changes(results, earlier) == [
         f"{model}: 10 epochs here, 5 in the baseline; 32 px input here, 64 in the baseline"
     ]
+
+
+def test_different_test_sets_get_no_paired_test():
+    model = "alexnet_scratch_pytorch"
+    here = metrics_record(model, 0, mask(model), OFFICIAL_CIFAR10_MD5)
+    there = metrics_record(model, 0, mask(model), OFFICIAL_CIFAR10_MD5)
+    there["data"] = {**there["data"], "test_set_sha256": "ee" * 32}
+    (a,), (b,) = (model_results([r], {model: [0]}) for r in (here, there))
+    comparison = report_stats.compare(a, b, "run")
+    assert comparison.p_value is None and comparison.significant is None
+    p = mask(model).mean()
+    half = Z95 * math.sqrt(2 * p * (1 - p) / TEST_IMAGES)  # two independent samples
+    assert comparison.difference.high == pytest.approx(half, rel=0.03)
