@@ -238,3 +238,9 @@ def test_report_code_imports_no_training_code():
         [sys.executable, "-c", check], cwd=SCRIPTS, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_tie_for_the_best_model_is_said():
+    text = " ".join(conclude(run(scratch=(0.8,), pretrained=(0.8,))))
+    assert "alexnet_scratch_pytorch is (jointly with alexnet_pretrained_pytorch) the most" in text
+    assert "alexnet_pretrained_pytorch matched alexnet_scratch_pytorch" in text

@@ -47,10 +47,15 @@ def of_kind(stats, kind):
 
 def best_sentence(results, stats):
     by_name = {r.name: r for r in results}
-    top = ranked(results)[0]
+    order = ranked(results)
+    top = order[0]
     seeds = len(top.seeds)
+    tied = [
+        r.name for r in order[1:] if fmt.percent(r.accuracy_mean) == fmt.percent(top.accuracy_mean)
+    ]
+    jointly = f" (jointly with {', '.join(tied)})" if tied else ""
     head = (
-        f"{top.name} is the most accurate model: {acc(top, stats)} on "
+        f"{top.name} is{jointly} the most accurate model: {acc(top, stats)} on "
         f"{fmt.count(top.test_images)} test images ({seeds} seed{'s' if seeds > 1 else ''})"
     )
     best = of_kind(stats, "best")
