@@ -68,7 +68,7 @@ def metrics_record(model, seed, mask, md5, precision=None, weights_official=True
         "images_per_second": 100.0 if pretrained else 500.0,
         "peak_rss_mb": 2000.0,
         "peak_device_memory_mb": None,
-        "device": "cpu",
+        "device": "cpu (x86_64, 2 cores)" if framework == "pytorch" else "cpu",
         "train_images": 45000,
     }
     if precision:

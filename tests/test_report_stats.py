@@ -72,7 +72,7 @@ def test_page_one_holds_the_answer_the_headline_table_and_the_chart(official):
         accuracy = f"{100 * mask(model).mean():.2f}"
         assert re.search(rf"{model} {framework} {size} px 1 {accuracy} ", first), model
         assert f"{model} " in first
-    assert "bf16 cpu" in first  # training.precision and the device
+    assert "bf16 cpu (x86_64, 2 cores)" in first  # training.precision and the device
     assert "Figure 1." in first
     resources = PdfReader(pdf).pages[0]["/Resources"]
     assert len(resources["/XObject"]) >= 1  # the chart is an image on page 1

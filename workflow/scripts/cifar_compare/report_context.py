@@ -120,6 +120,7 @@ def baseline_section(results, baseline):
     names = {r.name for r in results}
     return {
         "folder": folder,
+        "device": tables.shared_device(earlier),
         "rows": tables.comparison_rows(run_comparisons(results, earlier)),
         "models": tables.headline_rows(earlier, stats),
         "setup": setup_changes(results, earlier),
@@ -139,6 +140,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "model_names": [r.name for r in results],
         "answer": answer(results, stats),
         "headline": tables.headline_rows(results, stats),
+        "headline_device": tables.shared_device(results),
         "comparisons": tables.comparison_rows(stats.comparisons),
         "calibration": tables.calibration_rows(results, stats),
         "scratch": scratch_models(results),

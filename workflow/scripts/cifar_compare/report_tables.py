@@ -17,6 +17,12 @@ def devices(result):
     return ", ".join(sorted({r["training"]["device"] for r in result.records}))
 
 
+def shared_device(results):
+    """The one training device of every model, or None when they differ."""
+    found = {devices(r) for r in results}
+    return found.pop() if len(found) == 1 else None
+
+
 def headline_rows(results, stats):
     """Page 1's table: accuracy with its 95 % interval and what the model cost."""
     return [
