@@ -7,6 +7,7 @@ import jsonschema
 import pandas as pd
 import pytest
 import torch
+from cifar_compare.metrics import decode_labels
 from conftest import REPO, TINY, copy_workflow, snakemake, write_overlay
 
 pytestmark = pytest.mark.pipeline
@@ -33,6 +34,12 @@ def test_metrics_are_valid_and_consistent(tiny_run):
         diagonal = sum(matrix[i][i] for i in range(10))
         assert diagonal / 100 == pytest.approx(metrics["test_accuracy"])
         assert metrics["model_config"]["seeds"] == [0]
+        # per-image predictions agree with the accuracy; calibration bins count every image
+        predictions = metrics["test_predictions"]
+        right = decode_labels(predictions["predicted"]) == decode_labels(predictions["labels"])
+        assert len(right) == 100 and right.mean() == pytest.approx(metrics["test_accuracy"])
+        assert sum(metrics["calibration"]["count"]) == 100
+        assert metrics["data"]["official"] is False  # the generated archive
 
 
 def test_pretrained_metrics_record_unofficial_weights(tiny_run):
