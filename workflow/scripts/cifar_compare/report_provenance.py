@@ -29,7 +29,8 @@ def write_download_provenance(destination, url, archive):
 
 def data_summary(results, download):
     """The run's data provenance and, unless it is the official archive, a warning."""
-    md5s = sorted({(r.get("data") or {}).get("archive_md5") for x in results for r in x.records})
+    records = [record for result in results for record in result.records]
+    md5s = sorted({(r.get("data") or {}).get("archive_md5") or "" for r in records})
     known = [m for m in md5s if m]
     official = bool(known) and len(md5s) == 1 and known[0] == OFFICIAL_CIFAR10_MD5
     summary = {
