@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 from cifar_compare.environment import cpu_model
+from cifar_compare.metrics import decode_labels
 from conftest import REPO, copy_workflow, snakemake
 from study_config import load_study_config
 
@@ -40,6 +41,12 @@ def test_metrics_are_valid_and_consistent(tiny_run):
         assert environment["cpu"] == cpu_model()
         if metrics["training"]["peak_device_memory_mb"] is None:  # trained on the CPU
             assert environment["gpu"] is environment["cuda"] is environment["cudnn"] is None
+        # per-image predictions agree with the accuracy; calibration bins count every image
+        predictions = metrics["test_predictions"]
+        right = decode_labels(predictions["predicted"]) == decode_labels(predictions["labels"])
+        assert len(right) == 100 and right.mean() == pytest.approx(metrics["test_accuracy"])
+        assert sum(metrics["calibration"]["count"]) == 100
+        assert metrics["data"]["official"] is False  # the generated archive
 
 
 def test_pretrained_metrics_record_unofficial_weights(tiny_run):

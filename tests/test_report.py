@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import zipfile
 
 import pytest
@@ -68,6 +69,12 @@ def test_provenance_lists_weights_hashes_and_warns_about_standin_weights(tiny_ru
         assert m["weights"]["sha256"] in re.sub(r"\s", "", appendix)
         assert f"WARNING: {m['model']} used weights that are not the official" in text
     assert appendix.count("WARNING: not the official weights") == len(pretrained)
+    # the tiny generated archive is not CIFAR-10: page 1 says so, the appendix names its source
+    first_page = PdfReader(tiny_run / "results/report.pdf").pages[0].extract_text()
+    assert "WARNING: The CIFAR-10 archive of this run" in first_page
+    md5 = all_metrics(tiny_run)[0]["data"]["archive_md5"]
+    assert {m["data"]["archive_md5"] for m in all_metrics(tiny_run)} == {md5}
+    assert f"archive md5 {md5}" in appendix and "cifar-10-python.tar.gz" in appendix
     assert text.startswith("AlexNet from scratch")
     assert "git commit not a git checkout" in appendix
     assert re.search(r"config sha256 [0-9a-f]{64}", appendix)
@@ -80,17 +87,34 @@ def test_report_renders_offline_with_local_fonts_and_web_copy(tiny_run):
     assert fonts <= {"DejaVu-Sans", "DejaVu-Sans-Bold", "DejaVu-Sans-Mono"}
     html = (tiny_run / "results/report.html").read_text()
     sources = re.findall(r'src="([^"]+)"', html)
-    assert len(sources) == 4 and all(s.endswith(".svg") for s in sources)
+    assert len(sources) == 6 and all(s.endswith(".svg") for s in sources)
     assert all((tiny_run / "results" / s).is_file() for s in sources)
     assert "http://" not in html and "https://" not in html
-    assert len(list((tiny_run / "results/plots").glob("*.png"))) == 4
+    assert len(list((tiny_run / "results/plots").glob("*.png"))) == 6
 
 
 def test_snakemake_report_archive(tiny_run):
     snakemake(tiny_run, *TINY, "--report", "report.zip")
     names = zipfile.ZipFile(tiny_run / "report.zip").namelist()
     assert any(n.endswith("/report.pdf") for n in names)
-    assert sum(n.endswith(".svg") for n in names) == 4
+    assert sum(n.endswith(".svg") for n in names) == 6
+
+
+def test_report_baseline_adds_the_run_against_run_section(tiny_run, tmp_path):
+    workdir = tmp_path / "wf"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    missing = write_overlay(workdir / "missing.yaml", {"report": {"baseline": str(tmp_path)}})
+    refused = snakemake(workdir, *TINY, missing.name, "-n", check=False)
+    assert refused.returncode != 0 and "report.baseline" in refused.stdout
+    itself = write_overlay(
+        workdir / "self.yaml", {"report": {"baseline": str(tiny_run / "results")}}
+    )
+    done = snakemake(workdir, *TINY, itself.name)
+    assert "train_pytorch" not in done.stdout  # only the report is rebuilt
+    text = pdf_text(workdir)
+    assert "This run against the baseline run" in text
+    for m in all_metrics(workdir):  # against itself: the same predictions, no difference
+        assert re.search(rf"^{m['model']} \+0\.00 ", text, re.M), m["model"]
 
 
 def test_a_failed_model_blocks_the_report_until_disabled_then_a_note_names_it(
@@ -117,7 +141,7 @@ def test_a_failed_model_blocks_the_report_until_disabled_then_a_note_names_it(
     rerun = snakemake(workdir, *tiny, "absent.yaml")
     assert "rule train_" not in rerun.stdout  # the finished model is not trained again
     text = pdf_text(workdir)
-    assert "WARNING" not in text
+    assert "used weights that are not the official" not in text
     assert set(left_out_note(text)) == {pretrained, *KERAS}
     assert text.count(pretrained) == 1  # in the note only
     assert_accuracies_shown(text, all_metrics(workdir))

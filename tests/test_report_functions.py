@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 from cifar_compare import report_format as fmt
-from cifar_compare.report_conclusions import conclusions
+from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.metrics import encode_labels
+from cifar_compare.report_conclusions import conclusions, weights_warnings
 from cifar_compare.report_data import check_summary, model_results
+from cifar_compare.report_provenance import data_summary
+from cifar_compare.report_stats import study_statistics
 from cifar_compare.report_tables import memory_rows, original_rows, versus_original
 from render_report import config_hash, git_commit, read_benchmarks
 
@@ -54,7 +58,27 @@ def record(model, seed, accuracy, pretrained=False, official=True, input_size=32
         "versions": {"python": "3.11"},
         "model_config": {"pretrained": pretrained, "input_size": input_size, "epochs": 10},
         "weights": weights,
+        "test_predictions": predictions(accuracy),
+        "data": {"archive_md5": OFFICIAL_CIFAR10_MD5, "official": True},
     }
+
+
+def predictions(accuracy, images=1000):
+    """The first `accuracy` share of `images` test images right, the rest wrong."""
+    labels = [i % 10 for i in range(images)]
+    right = round(accuracy * images)
+    predicted = labels[:right] + [(label + 1) % 10 for label in labels[right:]]
+    return {
+        "encoding": "base64 uint8",
+        "predicted": encode_labels(predicted),
+        "labels": encode_labels(labels),
+    }
+
+
+def conclude(results, original=None):
+    stats = study_statistics(results) if results else None
+    data = data_summary(results, {"url": "x"})
+    return conclusions(results, stats, ORIGINAL if original is None else original, data)
 
 
 def run(scratch=(0.72, 0.74), pretrained=(0.83, 0.85), official=True):
@@ -108,37 +132,52 @@ def test_summary_table_must_match_the_metrics():
 
 
 def test_conclusions_are_computed_from_the_results():
-    text = " ".join(conclusions(run(), ORIGINAL))
+    text = " ".join(conclude(run()))
+    assert "alexnet_pretrained_pytorch is the most accurate model: 84.00 % (95 % interval" in text
     assert (
-        "alexnet_pretrained_pytorch reached the highest mean test accuracy, 84.00 ± 1.41 %" in text
+        "Pretrained against scratch (pytorch): alexnet_pretrained_pytorch beat "
+        "alexnet_scratch_pytorch by 11.00 points" in text
     )
-    assert "alexnet_pretrained_pytorch beat alexnet_scratch_pytorch by 11.00 points" in text
-    assert "larger than the sum of their seed-to-seed standard deviations (2.83 points)" in text
-    assert "5 times the rate of alexnet_pretrained_pytorch" in text
-    assert "within its range" in text
-    flipped = " ".join(conclusions(run(scratch=(0.9, 0.9), pretrained=(0.5, 0.6)), ORIGINAL))
+    assert "significant at the 5 % level" in text
+    assert "6 times the training time of the fastest, alexnet_scratch_pytorch" in text
+    assert "This run used the original study's epochs (10) and input sizes" in text
+    assert "alexnet_scratch_pytorch within its range (70–75 %)" in text
+    flipped = " ".join(conclude(run(scratch=(0.9, 0.9), pretrained=(0.5, 0.6))))
     assert "alexnet_pretrained_pytorch trailed alexnet_scratch_pytorch by 35.00 points" in flipped
     assert "15.00 points above its range" in flipped and "25.00 points below its range" in flipped
 
 
+def test_a_different_setup_is_said_plainly():
+    original = copy.deepcopy(ORIGINAL)
+    original["models"]["alexnet_pretrained_pytorch"]["input_size"] = 227
+    original["epochs"] = 12
+    text = " ".join(conclude(run(), original))
+    assert "This run did not use the original study's setup (10 epochs instead of 12" in text
+    assert "224 px instead of 227 px for alexnet_pretrained_pytorch" in text
+
+
 def test_a_model_absent_from_the_run_is_never_mentioned():
     results = run(pretrained=())
-    sentences = conclusions(results, ORIGINAL)
+    sentences = conclude(results)
     assert sentences and not any("pretrained" in s for s in sentences)
     assert [row["model"] for row in original_rows(results, ORIGINAL)] == ["alexnet_scratch_pytorch"]
-    assert conclusions([], ORIGINAL) == []
+    assert conclude([]) == []
 
 
 def test_unofficial_weights_are_called_out():
-    assert not any("not the official" in s for s in conclusions(run(), ORIGINAL))
-    warned = [s for s in conclusions(run(official=False), ORIGINAL) if "not the official" in s]
+    assert not any("not the official" in s for s in conclude(run()))
+    assert weights_warnings(run()) == []
+    warned = [s for s in conclude(run(official=False)) if "not the official" in s]
     assert len(warned) == 1 and warned[0].startswith("alexnet_pretrained_pytorch")
+    (warning,) = weights_warnings(run(official=False))
+    assert warning.startswith("alexnet_pretrained_pytorch used weights that are not the official")
 
 
 def test_memory_table_sizes_the_resized_training_set():
     rows = memory_rows(run())
     assert rows[0]["materialised"] == fmt.size_bytes(45000 * 3 * 32 * 32 * 4)
     assert rows[1]["materialised"] == "25.2 GiB" and rows[1]["peak_rss_mb"] == "2,001"
+    assert all("versus_peak" not in row for row in rows)  # a ratio meaningless at 32 px
 
 
 def test_position_against_the_original_range():
@@ -200,3 +239,9 @@ def test_report_code_imports_no_training_code():
         [sys.executable, "-c", check], cwd=SCRIPTS, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_tie_for_the_best_model_is_said():
+    text = " ".join(conclude(run(scratch=(0.8,), pretrained=(0.8,))))
+    assert "alexnet_scratch_pytorch is (jointly with alexnet_pretrained_pytorch) the most" in text
+    assert "alexnet_pretrained_pytorch matched alexnet_scratch_pytorch" in text

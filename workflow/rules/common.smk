@@ -150,6 +150,19 @@ def study_identity():
     return study(config)
 
 
+def baseline_metrics():
+    """Metrics files of the run named by report.baseline (its results folder); none without."""
+    folder = config["report"]["baseline"]
+    if not folder:
+        return []
+    found = sorted(str(p) for p in Path(folder).glob("metrics/*/seed*.json"))
+    if not found:
+        raise WorkflowError(
+            f"invalid configuration, key report.baseline: no metrics files under {folder}/metrics"
+        )
+    return found
+
+
 def report_models():
     """Model name -> seeds of every enabled model: all that the report may show."""
     return {name: model["seeds"] for name, model in enabled_models().items()}

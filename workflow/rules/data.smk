@@ -1,6 +1,7 @@
 rule download_cifar:
     output:
         archive="results/download/cifar-10-python.tar.gz",
+        provenance="results/download/cifar-10-python.provenance.json",
     log:
         "results/logs/download_cifar.log",
     # Never rerun by Snakemake (not even under a profile's retries): a checksum or

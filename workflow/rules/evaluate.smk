@@ -18,6 +18,7 @@ rule evaluate_pytorch:
         mem_mb=4000,
         runtime=30,
     params:
+        data_md5=config["data"]["md5"],
         code=script_code("evaluate_torch.py"),
     script:
         "../scripts/evaluate_torch.py"
@@ -44,6 +45,7 @@ rule evaluate_keras:
         mem_mb=4000,
         runtime=30,
     params:
+        data_md5=config["data"]["md5"],
         code=script_code("evaluate_keras.py"),
     script:
         "../scripts/evaluate_keras.py"

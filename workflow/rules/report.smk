@@ -5,7 +5,14 @@ rule plots:
     input:
         metrics=metrics_files(),
         histories=history_files(),
+        original=report_file("original_study.yaml"),
     output:
+        accuracy_intervals_png="results/plots/accuracy_intervals.png",
+        accuracy_intervals_svg=report(
+            "results/plots/accuracy_intervals.svg",
+            caption="../report/captions/accuracy_intervals.rst",
+            category="Plots",
+        ),
         learning_curves_png="results/plots/learning_curves.png",
         learning_curves_svg=report(
             "results/plots/learning_curves.svg",
@@ -28,6 +35,12 @@ rule plots:
         accuracy_vs_cost_svg=report(
             "results/plots/accuracy_vs_cost.svg",
             caption="../report/captions/accuracy_vs_cost.rst",
+            category="Plots",
+        ),
+        reliability_png="results/plots/reliability.png",
+        reliability_svg=report(
+            "results/plots/reliability.svg",
+            caption="../report/captions/reliability.rst",
             category="Plots",
         ),
     log:
@@ -54,6 +67,8 @@ rule report:
         template=report_file("report.html.j2"),
         stylesheet=report_file("report.css"),
         original=report_file("original_study.yaml"),
+        data_provenance=rules.download_cifar.output.provenance,
+        baseline=baseline_metrics(),
     output:
         pdf=report(
             "results/report.pdf",
@@ -72,6 +87,7 @@ rule report:
         models=report_models(),
         study=study_identity(),
         left_out=disabled_models(),
+        baseline=config["report"]["baseline"],
         code=script_code("render_report.py"),
     script:
         "../scripts/render_report.py"

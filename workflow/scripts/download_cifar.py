@@ -1,6 +1,11 @@
 """Download the CIFAR-10 python archive and verify its md5."""
 
-from cifar_compare.download import CIFAR_MAX_BYTES, check_tar_gz, fetch_verified
+from cifar_compare.download import (
+    CIFAR_MAX_BYTES,
+    check_tar_gz,
+    fetch_verified,
+    write_download_provenance,
+)
 from cifar_compare.logs import errors_logged, open_log
 
 
@@ -15,6 +20,7 @@ def download_cifar(url, md5, destination, log):
         destination.unlink()
         raise
     log.info("saved %s (md5 %s)", destination, digest)
+    return digest
 
 
 if __name__ == "__main__":
@@ -22,11 +28,9 @@ if __name__ == "__main__":
 
     logger = open_log(snakemake.log[0])
     with errors_logged(logger):
-        download_cifar(
-            # Where the archive comes from is no param: a copy with the same md5
-            # elsewhere is the same data and must not rerun anything.
-            snakemake.config["data"]["url"],
-            snakemake.params.md5,
-            Path(snakemake.output.archive),
-            logger,
-        )
+        # Where the archive comes from is no param: a copy with the same md5
+        # elsewhere is the same data and must not rerun anything.
+        url = snakemake.config["data"]["url"]
+        archive = Path(snakemake.output.archive)
+        md5 = download_cifar(url, snakemake.params.md5, archive, logger)
+        write_download_provenance(snakemake.output.provenance, url, archive, md5)

@@ -9,14 +9,16 @@ from cifar_compare.keras_runtime import configure, select_backend
 from cifar_compare.logs import errors_logged, open_log
 from cifar_compare.metrics import (
     classification_metrics,
+    data_provenance,
     layer_records,
     metrics_record,
+    prediction_metrics,
     softmax_cross_entropy,
     validate_metrics,
 )
 
 
-def evaluate(checkpoint_path, record, prepared_path, threads):
+def evaluate(checkpoint_path, record, prepared_path, threads, data_md5):
     from cifar_compare.keras_models import count_parameters, get_model, layer_summary
     from cifar_compare.keras_train import predict_logits
 
@@ -33,6 +35,8 @@ def evaluate(checkpoint_path, record, prepared_path, threads):
     seconds = time.perf_counter() - start
     metrics = classification_metrics(labels, logits.argmax(1), class_names)
     metrics["test_loss"] = softmax_cross_entropy(logits, labels)
+    metrics.update(prediction_metrics(labels, logits))
+    metrics["data"] = data_provenance(data_md5, images, labels)
     metrics["inference_images_per_second"] = len(labels) / seconds
     metrics["parameters"] = count_parameters(model)
     metrics["layers"] = layer_records(layer_summary(model))
@@ -45,7 +49,11 @@ if __name__ == "__main__":
         record = read_json(snakemake.input.record)
         select_backend(record["model_config"]["backend"])
         metrics, device = evaluate(
-            snakemake.input.checkpoint, record, snakemake.input.prepared, snakemake.threads
+            snakemake.input.checkpoint,
+            record,
+            snakemake.input.prepared,
+            snakemake.threads,
+            snakemake.params.data_md5,
         )
         from train_keras import keras_versions
 

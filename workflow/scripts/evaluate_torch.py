@@ -10,8 +10,10 @@ from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.logs import errors_logged, open_log
 from cifar_compare.metrics import (
     classification_metrics,
+    data_provenance,
     layer_records,
     metrics_record,
+    prediction_metrics,
     validate_metrics,
 )
 from cifar_compare.resources import library_versions
@@ -21,10 +23,11 @@ from cifar_compare.torch_models import count_parameters, layer_summary
 from cifar_compare.torch_train import predict
 
 
-def evaluate(checkpoint_path, prepared_path, device):
+def evaluate(checkpoint_path, prepared_path, device, data_md5):
     model, recipe, record = load_checkpoint(checkpoint_path, device)
     splits, class_names = load_prepared(prepared_path, ("test",))
-    images, labels = to_device(splits["test"], device)
+    test = splits["test"]
+    images, labels = to_device(test, device)
     predict(model, images[: recipe.eval_batch_size], recipe)  # warm-up, not timed
     start = time.perf_counter()
     logits = predict(model, images, recipe)
@@ -33,6 +36,8 @@ def evaluate(checkpoint_path, prepared_path, device):
         labels.cpu().numpy(), logits.argmax(1).cpu().numpy(), class_names
     )
     metrics["test_loss"] = F.cross_entropy(logits, labels).item()
+    metrics.update(prediction_metrics(test.labels, logits.float().cpu().numpy()))
+    metrics["data"] = data_provenance(data_md5, test.images, test.labels)
     metrics["inference_images_per_second"] = len(labels) / seconds
     metrics["parameters"] = count_parameters(model)
     metrics["layers"] = layer_records(layer_summary(model.cpu(), recipe.input_size))
@@ -44,7 +49,9 @@ if __name__ == "__main__":
     with gpu_slot(snakemake.log[0]), errors_logged(logger):
         torch.set_num_threads(snakemake.threads)
         device = device_from_env()
-        metrics, record = evaluate(snakemake.input.checkpoint, snakemake.input.prepared, device)
+        metrics, record = evaluate(
+            snakemake.input.checkpoint, snakemake.input.prepared, device, snakemake.params.data_md5
+        )
         import torchvision
 
         versions = library_versions(torch, torchvision)

@@ -10,11 +10,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
 from cifar_compare.fileio import atomic_path, read_json  # noqa: E402
 from cifar_compare.report_data import model_results  # noqa: E402
+from cifar_compare.report_stats import accuracy_interval, pooled_calibration  # noqa: E402
 from cifar_compare.report_tables import per_class_accuracy  # noqa: E402
 
-PLOTS = ("learning_curves", "confusion_matrices", "per_class_accuracy", "accuracy_vs_cost")
+PLOTS = (
+    "accuracy_intervals",
+    "learning_curves",
+    "confusion_matrices",
+    "per_class_accuracy",
+    "accuracy_vs_cost",
+    "reliability",
+)
 PANEL_INCHES = 3.2
 
 
@@ -124,8 +133,83 @@ def accuracy_vs_cost(results):
     return fig
 
 
-def figures(results, histories):
+def axis_start(results, original):
+    """Left end of the accuracy axis: 10 points below the lowest value shown, in tens."""
+    lows = [100 * accuracy_interval(r).low for r in results]
+    lows += [
+        original["models"][r.name]["accuracy_low"] for r in results if r.name in original["models"]
+    ]
+    return max(0, 10 * (int(min(lows)) // 10 - 1))
+
+
+def accuracy_intervals(results, original):
+    """Page 1's chart: each model's accuracy and 95 % interval, the original's range beside."""
+    fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(results) + 1.1))
+    rows = np.arange(len(results))[::-1]
+    for row, result in zip(rows, results, strict=True):
+        entry = original["models"].get(result.name)
+        if entry is not None:
+            low, high = entry["accuracy_low"], entry["accuracy_high"]
+            ax.barh(row - 0.18, max(high - low, 0.4), left=low, height=0.22, color="0.75")
+        interval = accuracy_interval(result)
+        x = 100 * interval.estimate
+        err = [[x - 100 * interval.low], [100 * interval.high - x]]
+        ax.errorbar(x, row + 0.12, xerr=err, fmt="o", capsize=4, color="C0", ms=5)
+        ax.annotate(
+            f"{x:.1f}",
+            (100 * interval.high, row + 0.12),
+            xytext=(4, -3),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    ax.set_yticks(rows, [r.name for r in results], fontsize=8)
+    ax.set_xlabel("test accuracy (%): this run (dot, 95 % interval); original study (grey)")
+    ax.set_xlim(axis_start(results, original), 100)
+    ax.set_ylim(-0.6, len(results) - 0.4)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def reliability(results):
+    fig, axes = plt.subplots(
+        1,
+        len(results),
+        squeeze=False,
+        sharey=True,
+        figsize=(PANEL_INCHES * 0.9 * len(results), PANEL_INCHES * 0.95),
+    )
+    for ax, result in zip(axes[0], results, strict=True):
+        pooled = pooled_calibration(result)
+        ax.plot([0, 100], [0, 100], ls="--", color="0.5", lw=1)
+        if pooled is not None:
+            bins = len(pooled["count"])
+            edges = np.linspace(0, 100, bins + 1)
+            filled = np.asarray(pooled["count"]) > 0
+            heights = 100 * np.asarray(pooled["accuracy"])
+            ax.bar(
+                edges[:-1][filled],
+                heights[filled],
+                width=100 / bins,
+                align="edge",
+                edgecolor="white",
+                alpha=0.8,
+            )
+            ax.set_title(f"{result.name}\nECE {100 * pooled['ece']:.2f} %", fontsize=9)
+        else:
+            ax.set_title(f"{result.name}\n(no calibration recorded)", fontsize=9)
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.set_xlabel("top softmax probability (%)")
+    axes[0, 0].set_ylabel("accuracy in bin (%)")
+    fig.tight_layout()
+    return fig
+
+
+def figures(results, histories, original):
     return {
+        "accuracy_intervals": accuracy_intervals(results, original),
+        "reliability": reliability(results),
         "learning_curves": learning_curves(results, histories),
         "confusion_matrices": confusion_matrices(results),
         "per_class_accuracy": per_class_plot(results),
@@ -152,7 +236,9 @@ if __name__ == "__main__":
         records = [read_json(p) for p in snakemake.input.metrics]
         results = model_results(records, snakemake.params.models)
         histories = histories_by_model(records, snakemake.input.histories)
-        for name, fig in figures(results, histories).items():
+        with open(snakemake.input.original, encoding="utf-8") as handle:
+            original = yaml.safe_load(handle)
+        for name, fig in figures(results, histories, original).items():
             for image_format in ("png", "svg"):
                 save(fig, getattr(snakemake.output, f"{name}_{image_format}"), image_format)
             plt.close(fig)

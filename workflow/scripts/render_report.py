@@ -14,9 +14,17 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 import yaml
+from cifar_compare import report_format as fmt
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
-from cifar_compare.report_context import FIGURES, figures, report_context
-from cifar_compare.report_data import check_summary, model_results
+from cifar_compare.report_context import (
+    FIGURES,
+    HEADLINE,
+    figures,
+    headline_figure,
+    report_context,
+)
+from cifar_compare.report_data import check_summary, model_results, recorded_results
+from cifar_compare.report_provenance import data_summary, study_time
 
 # Snakemake sets __file__ to the script's own path: the checkout whose commit is recorded.
 REPOSITORY = Path(__file__).resolve().parent
@@ -58,11 +66,12 @@ def read_benchmarks(paths):
 def image_paths(plot_files, document, image_format):
     """Plot name -> path of its `image_format` file relative to the document."""
     found = {Path(p).stem: p for p in plot_files if Path(p).suffix == f".{image_format}"}
-    missing = set(FIGURES) - set(found)
+    wanted = [*FIGURES, HEADLINE]
+    missing = set(wanted) - set(found)
     if missing:
         raise ValueError(f"no {image_format} file for plots {sorted(missing)}")
     base = Path(document).resolve().parent
-    return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in FIGURES}
+    return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in wanted}
 
 
 def breakable(text):
@@ -96,21 +105,54 @@ def provenance(config, repository):
     }
 
 
+def benchmark_summary(paths):
+    """Per-job rows and the study's time: from first start to last end, and summed."""
+    span, total = study_time(paths)
+    return {
+        "rows": read_benchmarks(paths),
+        "time": {"span": None if span is None else fmt.seconds(span), "total": fmt.seconds(total)},
+    }
+
+
+def baseline_of(paths, folder):
+    """(ModelResults, folder) of the baseline run, or None when there is none."""
+    if not folder:
+        return None
+    if not paths:
+        raise ValueError(f"report.baseline: no metrics files under {folder}/metrics")
+    return recorded_results([read_json(p) for p in paths]), str(folder)
+
+
 def build_context(inputs, params):
     """The template's context, less the figure paths (they differ per document)."""
     records = [read_json(p) for p in inputs.metrics]
     results = model_results(records, params.models)
     check_summary(pd.read_csv(inputs.summary).to_dict("records"), results)
     original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
-    benchmarks = read_benchmarks([*inputs.benchmarks, inputs.plots_benchmark])
+    benchmarks = benchmark_summary([*inputs.benchmarks, inputs.plots_benchmark])
     facts = provenance(params.study, REPOSITORY)
+    data = data_summary(results, read_json(inputs.data_provenance))
+    baseline = baseline_of(list(inputs.baseline), params.baseline)
     # Disabled models are named in a visible note, so a reader knows what is left out.
-    return {**report_context(results, original, benchmarks, facts), "left_out": params.left_out}
+    context = report_context(results, original, benchmarks, facts, data, baseline)
+    return {**context, "left_out": params.left_out}
 
 
 def with_figures(context, plot_files, document, image_format):
     images = image_paths(plot_files, document, image_format)
-    return {**context, "figures": figures(images)}
+    return {**context, "figures": figures(images), "headline_figure": headline_figure(images)}
+
+
+def render(inputs, params, outputs):
+    """Write the HTML (SVG figures) and PDF (PNG figures) report; returns its context."""
+    template = template_from(inputs.template)
+    stylesheet = Path(inputs.stylesheet).read_text(encoding="utf-8")
+    context = build_context(inputs, params)
+    web = with_figures(context, inputs.plots, outputs.html, "svg")
+    write_text_atomic(outputs.html, template.render(**web, stylesheet=stylesheet))
+    printed = with_figures(context, inputs.plots, outputs.pdf, "png")
+    write_pdf(template.render(**printed, stylesheet=stylesheet), outputs.pdf)
+    return context
 
 
 if __name__ == "__main__":
@@ -118,13 +160,5 @@ if __name__ == "__main__":
 
     logger = open_log(snakemake.log[0])
     with errors_logged(logger):
-        template = template_from(snakemake.input.template)
-        stylesheet = Path(snakemake.input.stylesheet).read_text(encoding="utf-8")
-        outputs = snakemake.output
-        context = build_context(snakemake.input, snakemake.params)
-        plots = snakemake.input.plots
-        web = with_figures(context, plots, outputs.html, "svg")
-        write_text_atomic(outputs.html, template.render(**web, stylesheet=stylesheet))
-        printed = with_figures(context, plots, outputs.pdf, "png")
-        write_pdf(template.render(**printed, stylesheet=stylesheet), outputs.pdf)
-        logger.info("report of %d models: %s", len(context["summary"]), outputs.pdf)
+        context = render(snakemake.input, snakemake.params, snakemake.output)
+        logger.info("report of %d models: %s", len(context["headline"]), snakemake.output.pdf)

@@ -16,12 +16,19 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from cifar_compare.fileio import CHUNK_BYTES, atomic_path, file_digest, remove_stale_partials
+from cifar_compare.fileio import (
+    CHUNK_BYTES,
+    atomic_path,
+    file_digest,
+    remove_stale_partials,
+    write_json_atomic,
+)
 from cifar_compare.messages import clip, one_line
 
 MIB = 2**20
 # The official archive is 170,498,071 bytes; ../shared's full-size rebuild 174 MB.
 CIFAR_MAX_BYTES = 200 * MIB
+OFFICIAL_CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # cifar-10-python.tar.gz
 SOCKET_TIMEOUT_SECONDS = 60
 DEADLINE_SECONDS = 3600  # for the whole fetch, retries included
 ATTEMPTS = 3
@@ -185,3 +192,14 @@ def check_tar_gz(path):
         raise DownloadError(
             one_line(f"{clip(path)} is not a readable .tar.gz archive ({error.reason})")
         ) from None
+
+
+def write_download_provenance(destination, url, archive, md5):
+    """Record where the archive was fetched from, its md5 and size, beside it."""
+    provenance = {
+        "url": str(url),
+        "md5": md5,
+        "bytes": Path(archive).stat().st_size,
+        "official": md5 == OFFICIAL_CIFAR10_MD5,
+    }
+    write_json_atomic(destination, provenance)

@@ -15,11 +15,21 @@ from pathlib import Path
 CHUNK_BYTES = 1 << 20
 
 
+def current_umask():
+    """The process umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(destination, suffix=".partial"):
     """Yield a temporary path beside `destination`; rename it there on success.
 
     `suffix` ends the temporary name, for writers that insist on an extension.
+    mkstemp creates the file with mode 0600; before the rename it gets the mode a
+    plain open() would have given it (0666 less the umask), so colleagues on a
+    shared file system can read the results.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +40,7 @@ def atomic_path(destination, suffix=".partial"):
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)

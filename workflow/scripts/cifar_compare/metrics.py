@@ -1,12 +1,17 @@
 """Framework-neutral test-set metrics and the metrics record written per model and seed."""
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 
 import jsonschema
 import numpy as np
 
+from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "metrics.schema.json"
+CALIBRATION_BINS = 15
 
 
 def confusion_matrix(labels, predictions, num_classes):
@@ -25,6 +30,68 @@ def classification_metrics(labels, predictions, class_names):
         "per_class_accuracy": dict(zip(class_names, per_class.round(6).tolist(), strict=True)),
         "confusion_matrix": matrix.tolist(),
         "class_names": list(class_names),
+    }
+
+
+def encode_labels(labels):
+    """Class indices (0-255) as base64 of one uint8 per image, in test-set order."""
+    return base64.b64encode(np.asarray(labels, dtype=np.uint8).tobytes()).decode("ascii")
+
+
+def decode_labels(text):
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint8)
+
+
+def softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def calibration(confidence, correct, bins=CALIBRATION_BINS):
+    """Reliability bins of the top softmax probability and the expected calibration error.
+
+    Equal-width bins over [0, 1]; ECE is the image-weighted mean of
+    |accuracy - mean confidence| over the bins.
+    """
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    conf_sum = np.bincount(index, weights=confidence, minlength=bins)
+    correct_sum = np.bincount(index, weights=correct.astype(float), minlength=bins)
+    filled = np.maximum(counts, 1)
+    gaps = np.abs(correct_sum - conf_sum)  # count * |accuracy - confidence| per bin
+    return {
+        "bins": bins,
+        "count": counts.tolist(),
+        "mean_confidence": (conf_sum / filled).round(6).tolist(),
+        "accuracy": (correct_sum / filled).round(6).tolist(),
+        "ece": float(gaps.sum() / len(confidence)),
+    }
+
+
+def prediction_metrics(labels, logits):
+    """Per-image predictions (for paired tests and bootstraps) and calibration."""
+    labels = np.asarray(labels)
+    probabilities = softmax(np.asarray(logits, dtype=np.float64))
+    predicted = probabilities.argmax(1)
+    return {
+        "test_predictions": {
+            "encoding": "base64 uint8, one class index per test image in test-set order",
+            "predicted": encode_labels(predicted),
+            "labels": encode_labels(labels),
+        },
+        "calibration": calibration(probabilities.max(1), predicted == labels),
+    }
+
+
+def data_provenance(archive_md5, images, labels):
+    """Which archive the test set came from, and a fingerprint of the test set itself."""
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    digest.update(np.asarray(labels, dtype=np.int64).tobytes())
+    return {
+        "archive_md5": archive_md5,
+        "official": archive_md5 == OFFICIAL_CIFAR10_MD5,
+        "test_set_sha256": digest.hexdigest(),
     }
 
 

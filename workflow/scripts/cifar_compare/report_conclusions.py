@@ -1,124 +1,198 @@
-"""The report's conclusions: each sentence computed from the run's ModelResults.
+"""The report's answer and conclusions: each sentence computed from the run's results.
 
 Nothing here knows a result in advance: a model that did not run is not in
-`results` and so is never named, and every number comes from the metrics.
+`results` and so is never named, and every number comes from the metrics and the
+statistics computed from them (cifar_compare.report_stats). A difference is called
+significant only where its paired test says so.
 """
 
 from cifar_compare import report_format as fmt
-from cifar_compare.report_tables import original_range, versus_original
+from cifar_compare.report_stats import ALPHA, ranked
+from cifar_compare.report_tables import original_range, versus_original, weights_check
 
 
-def acc(result):
-    return f"{fmt.accuracy_text(result.accuracy_mean, result.accuracy_std)} %"
+def acc(result, stats):
+    interval = stats.intervals[result.name]
+    return f"{fmt.percent(interval.estimate)} % (95 % interval {fmt.interval_text(interval)} %)"
 
 
-def best(results):
-    top = max(results, key=lambda r: r.accuracy_mean)
+def verdict(comparison):
+    """The paired test's answer, in words; 'significant' only when it rejects."""
+    if comparison.p_value is None:
+        return "the test sets differ, so there is no paired test"
+    p = fmt.p_value(comparison.p_value)
+    if comparison.significant:
+        return f"McNemar p = {p}, significant at the {100 * ALPHA:.0f} % level"
+    return f"McNemar p = {p}, not distinguishable from chance at the {100 * ALPHA:.0f} % level"
+
+
+def difference(comparison, first, second):
+    """'A beat B by X points (… ; interval …; verdict)'."""
+    d = comparison.difference
+    if fmt.percent(first.accuracy_mean) == fmt.percent(second.accuracy_mean):
+        head = f"{first.name} matched {second.name}"
+    else:
+        verb = "beat" if d.estimate > 0 else "trailed"
+        head = f"{first.name} {verb} {second.name} by {fmt.points(d.estimate)} points"
+    return (
+        f"{head} ({fmt.percent(first.accuracy_mean)} % against "
+        f"{fmt.percent(second.accuracy_mean)} %; difference {fmt.difference_interval(d)} "
+        f"points at 95 %; {verdict(comparison)})"
+    )
+
+
+def of_kind(stats, kind):
+    return [c for c in stats.comparisons if c.kind == kind]
+
+
+def best_sentence(results, stats):
+    by_name = {r.name: r for r in results}
+    order = ranked(results)
+    top = order[0]
     seeds = len(top.seeds)
+    tied = [
+        r.name for r in order[1:] if fmt.percent(r.accuracy_mean) == fmt.percent(top.accuracy_mean)
+    ]
+    jointly = f" (jointly with {', '.join(tied)})" if tied else ""
+    head = (
+        f"{top.name} is{jointly} the most accurate model: {acc(top, stats)} on "
+        f"{fmt.count(top.test_images)} test images ({seeds} seed{'s' if seeds > 1 else ''})"
+    )
+    best = of_kind(stats, "best")
+    if not best:
+        return head + "."
+    c = best[0]
+    return f"{head}. Against the runner-up, {difference(c, by_name[c.first], by_name[c.second])}."
+
+
+def pretrained_sentences(results, stats):
+    by_name = {r.name: r for r in results}
+    return [
+        f"Pretrained against scratch ({by_name[c.first].framework}): "
+        f"{difference(c, by_name[c.first], by_name[c.second])}."
+        for c in of_kind(stats, "pretrained")
+    ]
+
+
+def framework_sentences(results, stats):
+    by_name = {r.name: r for r in results}
+    return [
+        f"PyTorch against Keras on the same architecture ({by_name[c.first].architecture}): "
+        f"{difference(c, by_name[c.first], by_name[c.second])}."
+        for c in of_kind(stats, "framework")
+    ]
+
+
+def answer(results, stats):
+    """Page 1's paragraph: the best model, pretrained vs scratch, framework parity."""
+    if not results:
+        return ""
+    sentences = [
+        best_sentence(results, stats),
+        *pretrained_sentences(results, stats),
+        *framework_sentences(results, stats),
+    ]
+    return " ".join(sentences)
+
+
+def memory_text(result):
+    device = (
+        ""
+        if result.peak_device_mb is None
+        else f", {fmt.megabytes(result.peak_device_mb)} MB device"
+    )
+    return f"peak {fmt.megabytes(result.peak_rss_mb)} MB host memory{device}"
+
+
+def cost_sentence(results):
+    """Time, throughput, parameters and memory of the cheapest and the best model."""
+    cheap = min(results, key=lambda r: r.train_seconds)
+    top = ranked(results)[0]
+
+    def cost(r):
+        return (
+            f"{fmt.seconds(r.train_seconds)} s per training run at "
+            f"{fmt.rate(r.train_images_per_second)} images/s, {fmt.count(r.params_total)} "
+            f"parameters, {memory_text(r)}"
+        )
+
+    if cheap is top or len(results) == 1:
+        return f"Cost: {top.name}, the most accurate, was also the fastest to train ({cost(top)})."
     return (
-        f"{top.name} reached the highest mean test accuracy, {acc(top)} "
-        f"({seeds} seed{'s' if seeds > 1 else ''}, {fmt.count(top.test_images)} test images)."
+        f"Cost: the most accurate model, {top.name}, took {cost(top)}; that is "
+        f"{fmt.ratio(top.train_seconds / cheap.train_seconds)} times the training time of "
+        f"the fastest, {cheap.name} ({cost(cheap)})."
     )
 
 
-def spread_note(a, b):
-    if a.accuracy_std is None or b.accuracy_std is None:
-        return "one seed each, so no spread to judge it against"
-    both = a.accuracy_std + b.accuracy_std
-    side = "larger than" if abs(a.accuracy_mean - b.accuracy_mean) > both else "within"
-    return f"{side} the sum of their seed-to-seed standard deviations ({fmt.points(both)} points)"
-
-
-def compare(a, b):
-    """'a beat b by X points (A % against B %; ...)' or trailed / matched."""
-    if fmt.percent(a.accuracy_mean) == fmt.percent(b.accuracy_mean):
-        return f"{a.name} matched {b.name} at {fmt.percent(a.accuracy_mean)} %."
-    verb = "beat" if a.accuracy_mean > b.accuracy_mean else "trailed"
-    gap = fmt.points(a.accuracy_mean - b.accuracy_mean)
-    detail = f"{acc(a)} against {acc(b)}; {spread_note(a, b)}"
-    return f"{a.name} {verb} {b.name} by {gap} points ({detail})."
-
-
-def pairs(results):
-    """Pretrained against scratch models, then the same architecture across frameworks."""
-    pretrained = [r for r in results if r.pretrained]
-    scratch = [r for r in results if not r.pretrained]
-    found = [(p, s) for p in pretrained for s in scratch]
-    for group in (scratch, pretrained):
-        found += [
-            (a, b)
-            for i, a in enumerate(group)
-            for b in group[i + 1 :]
-            if a.architecture == b.architecture and a.framework != b.framework
-        ]
-    return [compare(a, b) for a, b in found]
-
-
-def cost(results):
-    if len(results) < 2:
-        return []
-    fast = max(results, key=lambda r: r.train_images_per_second)
-    slow = min(results, key=lambda r: r.train_images_per_second)
-    small = min(results, key=lambda r: r.params_total)
-    large = max(results, key=lambda r: r.params_total)
-    times = (
-        f"{fast.name} trained at {fmt.rate(fast.train_images_per_second)} images/s, "
-        f"{fmt.ratio(fast.train_images_per_second / slow.train_images_per_second)} times "
-        f"the rate of {slow.name} ({fmt.rate(slow.train_images_per_second)} images/s)."
-    )
-    sizes = (
-        f"Parameter counts ranged from {fmt.count(small.params_total)} ({small.name}) "
-        f"to {fmt.count(large.params_total)} ({large.name})."
-    )
-    return [times, sizes]
-
-
-def memory(results):
-    """What resizing the largest-input model's training set up front would have cost."""
-    r = max(results, key=lambda r: fmt.materialised_bytes(r.train_images, r.input_size))
-    needed = fmt.materialised_bytes(r.train_images, r.input_size)
-    return (
-        f"Resizing the {fmt.count(r.train_images)} training images to {r.input_size} px "
-        f"as float32 up front would have needed {fmt.size_bytes(needed)}; "
-        f"{r.name} resized per batch instead and peaked at "
-        f"{fmt.megabytes(r.peak_rss_mb)} MB of host memory."
-    )
-
-
-def against_original(results, original):
-    sentences = []
+def setup_differences(results, original):
+    """'5 epochs instead of 10 for X', '64 px instead of 224 px for Y'."""
+    differences = []
     for r in results:
         entry = original["models"].get(r.name)
         if entry is None:
             continue
+        if r.epochs != original["epochs"]:
+            differences.append(f"{r.epochs} epochs instead of {original['epochs']} for {r.name}")
+        if r.input_size != entry["input_size"]:
+            differences.append(
+                f"{r.input_size} px instead of {entry['input_size']} px for {r.name}"
+            )
+    return differences
+
+
+def original_sentence(results, original):
+    shared = [r for r in results if r.name in original["models"]]
+    if not shared:
+        return "None of this run's models appears in the original study."
+    differences = setup_differences(shared, original)
+    if differences:
+        setup = (
+            "This run did not use the original study's setup (" + "; ".join(differences) + "), "
+            "so it does not replicate the original's figures"
+        )
+    else:
+        setup = f"This run used the original study's epochs ({original['epochs']}) and input sizes"
+    places = [
+        f"{r.name} {versus_original(r.accuracy_mean, original['models'][r.name])} "
+        f"({original_range(original['models'][r.name])})"
+        for r in shared
+    ]
+    return f"{setup}. Against the original's reported ranges: {'; '.join(places)}."
+
+
+def caveat_sentences(results, data):
+    sentences = []
+    if data["warning"]:
+        sentences.append(data["warning"])
+    unofficial = [r.name for r in results if r.weights and not r.weights["official"]]
+    if unofficial:
         sentences.append(
-            f"{r.name}: {acc(r)} after {r.epochs} epoch{'s' if r.epochs > 1 else ''} "
-            f"at {r.input_size} px, against the original study's {original_range(entry)} "
-            f"after {original['epochs']} epochs at {entry['input_size']} px "
-            f"({versus_original(r.accuracy_mean, entry)})."
+            f"{', '.join(unofficial)} used weights that are not the official files, so "
+            "their accuracies say nothing about ImageNet pretraining."
         )
     return sentences
+
+
+def conclusions(results, stats, original, data):
+    """The conclusions section: a handful of sentences answering the study's questions."""
+    if not results:
+        return []
+    return [
+        best_sentence(results, stats),
+        *pretrained_sentences(results, stats),
+        *framework_sentences(results, stats),
+        cost_sentence(results),
+        original_sentence(results, original),
+        *caveat_sentences(results, data),
+    ]
 
 
 def weights_warnings(results):
     return [
         f"{r.name} used weights that are not the official {r.weights['name']} file "
-        f"(sha256 {r.weights['sha256'][:12]}…): its accuracy says nothing about "
-        "ImageNet pretraining."
+        f"(sha256 {r.weights['sha256'][:12]}…; {weights_check(r.weights)}): its accuracy "
+        "says nothing about ImageNet pretraining."
         for r in results
         if r.weights and not r.weights["official"]
-    ]
-
-
-def conclusions(results, original):
-    """Every conclusion sentence, in the order the report lists them."""
-    if not results:
-        return []
-    return [
-        best(results),
-        *pairs(results),
-        *cost(results),
-        memory(results),
-        *against_original(results, original),
-        *weights_warnings(results),
     ]

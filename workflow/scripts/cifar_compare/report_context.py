@@ -2,8 +2,11 @@
 
 from cifar_compare import report_format as fmt
 from cifar_compare import report_tables as tables
-from cifar_compare.report_conclusions import conclusions, weights_warnings
+from cifar_compare.report_conclusions import answer, conclusions, weights_warnings
+from cifar_compare.report_provenance import environment_rows
+from cifar_compare.report_stats import run_comparisons, study_statistics
 
+HEADLINE = "accuracy_intervals"  # page 1's chart
 FIGURES = {
     "learning_curves": (
         "Learning curves",
@@ -24,7 +27,18 @@ FIGURES = {
         "Mean test accuracy (error bars: standard deviation over seeds) against mean "
         "training time per run (left) and parameter count (right).",
     ),
+    "reliability": (
+        "Reliability diagrams",
+        "Calibration per model: test accuracy of the images in each bin of the top softmax "
+        "probability (bars, images of all seeds) against the diagonal of perfect "
+        "calibration; ECE in each title.",
+    ),
 }
+HEADLINE_CAPTION = (
+    "Test accuracy of each model with its 95 % interval (test images and, with several "
+    "seeds, seed-to-seed spread), and the range the original study reported for the same "
+    "model (grey band), where it reported one."
+)
 
 
 def recipe_text(config):
@@ -62,6 +76,10 @@ def figures(image_paths):
     ]
 
 
+def headline_figure(image_paths):
+    return {"src": image_paths[HEADLINE], "title": "Test accuracy", "caption": HEADLINE_CAPTION}
+
+
 def dataset(results):
     def values(attribute):
         found = sorted({getattr(r, attribute) for r in results})
@@ -70,13 +88,61 @@ def dataset(results):
     return {"train_images": values("train_images"), "test_images": values("test_images")}
 
 
-def report_context(results, original, benchmarks, provenance):
+SETUP = (("epochs", "epochs"), ("input_size", "px input"), ("train_images", "training images"))
+
+
+def setup_changes(results, earlier):
+    """'alexnet_scratch_pytorch: 5 epochs here, 10 in the baseline' per differing model."""
+    before = {r.name: r for r in earlier}
+    changes = []
+    for r in results:
+        if r.name not in before:
+            continue
+        differing = [
+            f"{fmt.count(getattr(r, key))} {unit} here, "
+            f"{fmt.count(getattr(before[r.name], key))} in the baseline"
+            for key, unit in SETUP
+            if getattr(r, key) != getattr(before[r.name], key)
+        ]
+        if differing:
+            changes.append(f"{r.name}: {'; '.join(differing)}")
+    return changes
+
+
+def baseline_section(results, baseline):
+    """The run-against-run comparison; None without a baseline."""
+    if baseline is None:
+        return None
+    earlier, folder = baseline
+    order = {r.name: i for i, r in enumerate(results)}  # shared models in this run's order
+    earlier = sorted(earlier, key=lambda e: order.get(e.name, len(order)))
+    stats = study_statistics(earlier)
+    names = {r.name for r in results}
+    return {
+        "folder": folder,
+        "device": tables.shared_device(earlier),
+        "rows": tables.comparison_rows(run_comparisons(results, earlier)),
+        "models": tables.headline_rows(earlier, stats),
+        "setup": setup_changes(results, earlier),
+        "only_here": [r.name for r in results if r.name not in {e.name for e in earlier}],
+        "only_there": [e.name for e in earlier if e.name not in names],
+    }
+
+
+def report_context(results, original, benchmarks, provenance, data, baseline=None):
+    """`data`: report_provenance.data_summary; `baseline`: (ModelResults, folder) or None."""
     if not results:
         raise ValueError("no model has metrics: there is nothing to report")
+    stats = study_statistics(results)
     return {
         "classes": results[0].records[0]["class_names"],
         "dataset": dataset(results),
         "model_names": [r.name for r in results],
+        "answer": answer(results, stats),
+        "headline": tables.headline_rows(results, stats),
+        "headline_device": tables.shared_device(results),
+        "comparisons": tables.comparison_rows(stats.comparisons),
+        "calibration": tables.calibration_rows(results, stats),
         "scratch": scratch_models(results),
         "pretrained": tables.pretrained_rows(results),
         "summary": tables.summary_rows(results),
@@ -85,10 +151,14 @@ def report_context(results, original, benchmarks, provenance):
         "memory": tables.memory_rows(results),
         "original": original,
         "original_rows": tables.original_rows(results, original),
-        "conclusions": conclusions(results, original),
-        "warnings": weights_warnings(results),
+        "conclusions": conclusions(results, stats, original, data),
+        "warnings": [w for w in (data["warning"],) if w] + weights_warnings(results),
+        "data": data,
+        "baseline": baseline_section(results, baseline),
         "versions": tables.version_rows(results),
+        "environment": environment_rows(results),
         "weights": tables.weights_rows(results),
-        "benchmarks": tables.benchmark_rows(benchmarks),
+        "benchmarks": tables.benchmark_rows(benchmarks["rows"]),
+        "study_time": benchmarks["time"],
         "provenance": provenance,
     }

@@ -100,3 +100,11 @@ def check_summary(summary_rows, results):
     for row, result in zip(summary_rows, results, strict=True):
         if abs(float(row["test_accuracy_mean"]) - result.accuracy_mean) > 1e-9:
             raise ValueError(f"summary table accuracy of {result.name} disagrees with metrics")
+
+
+def recorded_results(records):
+    """ModelResults of another run (a baseline), with every model and seed its records hold."""
+    configured = {}
+    for record in records:
+        configured.setdefault(record["model"], []).append(record["seed"])
+    return model_results(records, configured)

@@ -51,3 +51,36 @@ def ratio(value):
 def materialised_bytes(train_images, input_size):
     """Bytes to hold a training set resized to input_size² as float32 all at once."""
     return train_images * CHANNELS * input_size**2 * BYTES_PER_FLOAT32
+
+
+def interval_text(interval):
+    """A 95 % interval of an accuracy, in percent: '71.46–73.21'."""
+    return f"{percent(max(interval.low, 0.0))}–{percent(min(interval.high, 1.0))}"
+
+
+def accuracy_with_interval(interval):
+    """'72.34 [71.46–73.21]'."""
+    return f"{percent(interval.estimate)} [{interval_text(interval)}]"
+
+
+def signed_points(difference):
+    """A signed difference of fractions in points: '+3.20', '−0.41'."""
+    return f"{100 * difference:+.2f}".replace("-", "\u2212")
+
+
+def difference_interval(interval):
+    """Interval of a difference, in signed points: '+1.20 to +5.10'."""
+    return f"{signed_points(interval.low)} to {signed_points(interval.high)}"
+
+
+def p_value(value):
+    """'0.031', '0.0004', '3.2e-12'; '—' when there is no test."""
+    if value is None:
+        return "\u2014"
+    if value == 0:  # below the smallest float
+        return "< 1e-300"
+    if value >= 0.001:
+        return f"{value:.3f}"
+    if value >= 0.0001:
+        return f"{value:.4f}"
+    return f"{value:.1e}"

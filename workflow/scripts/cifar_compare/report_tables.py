@@ -4,6 +4,89 @@ import statistics
 
 from cifar_compare import report_format as fmt
 
+DASH = "\u2014"
+
+
+def precision(result):
+    """The precision the model trained in (training.precision), or a dash when not recorded."""
+    found = sorted({r["training"].get("precision") or DASH for r in result.records})
+    return ", ".join(found)
+
+
+def devices(result):
+    return ", ".join(sorted({r["training"]["device"] for r in result.records}))
+
+
+def shared_device(results):
+    """The one training device of every model, or None when they differ."""
+    found = {devices(r) for r in results}
+    return found.pop() if len(found) == 1 else None
+
+
+def headline_rows(results, stats):
+    """Page 1's table: accuracy with its 95 % interval and what the model cost."""
+    return [
+        {
+            "model": r.name,
+            "framework": r.framework,
+            "input": f"{r.input_size} px",
+            "seeds": str(len(r.seeds)),
+            "accuracy": fmt.percent(stats.intervals[r.name].estimate),
+            "interval": fmt.interval_text(stats.intervals[r.name]),
+            "loss": f"{r.loss_mean:.3f}",
+            "params": fmt.count(r.params_total),
+            "train_seconds": fmt.seconds(r.train_seconds),
+            "images_per_second": fmt.rate(r.train_images_per_second),
+            "precision": precision(r),
+            "device": devices(r),
+        }
+        for r in results
+    ]
+
+
+def comparison_rows(comparisons):
+    questions = {
+        "best": "best against runner-up",
+        "pretrained": "pretrained against scratch",
+        "framework": "PyTorch against Keras",
+        "run": "this run against the baseline",
+    }
+    return [
+        {
+            "question": questions[c.kind],
+            "first": c.first,
+            "second": c.second,
+            "difference": fmt.signed_points(c.difference.estimate),
+            "interval": fmt.difference_interval(c.difference),
+            "discordant": "; ".join(f"{a} / {b}" for a, b in c.discordant) or DASH,
+            "p_value": fmt.p_value(c.p_value),
+            "significant": DASH if c.significant is None else ("yes" if c.significant else "no"),
+        }
+        for c in comparisons
+    ]
+
+
+def mean_confidence(pooled):
+    """Mean top softmax probability over all test images, from the reliability bins."""
+    pairs = zip(pooled["mean_confidence"], pooled["count"], strict=True)
+    return sum(c * n for c, n in pairs) / max(sum(pooled["count"]), 1)
+
+
+def calibration_rows(results, stats):
+    rows = []
+    for r in results:
+        pooled = stats.calibration[r.name]
+        known = pooled is not None
+        rows.append(
+            {
+                "model": r.name,
+                "ece": f"{100 * pooled['ece']:.2f}" if known else DASH,
+                "confidence": fmt.percent(mean_confidence(pooled)) if known else DASH,
+                "accuracy": fmt.percent(r.accuracy_mean),
+            }
+        )
+    return rows
+
 
 def summary_rows(results):
     return [
@@ -122,7 +205,6 @@ def memory_rows(results):
                 "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
                 "peak_device_mb": fmt.megabytes(r.peak_device_mb),
                 "materialised": fmt.size_bytes(needed),
-                "versus_peak": fmt.ratio(needed / (r.peak_rss_mb * (1 << 20))),
             }
         )
     return rows
@@ -161,6 +243,13 @@ def original_rows(results, original):
     ]
 
 
+def weights_check(weights):
+    """What a weights file was checked against, as a phrase that reads with or without a hash."""
+    basis = weights.get("checked_against") or "no recorded check"
+    reference = weights.get("official_hash")
+    return f"checked against the {basis}: {reference}" if reference else basis
+
+
 def weights_rows(results):
     return [
         {
@@ -168,8 +257,7 @@ def weights_rows(results):
             "name": r.weights["name"],
             "source": r.weights.get("source", ""),
             "sha256": r.weights["sha256"],
-            "expected": r.weights.get("official_hash") or "none published or pinned",
-            "checked_against": r.weights.get("checked_against", ""),
+            "check": weights_check(r.weights),
             "official": r.weights["official"],
         }
         for r in results

@@ -1,0 +1,267 @@
+"""The report rendered from hand-made metrics: page 1, intervals, paired tests, provenance.
+
+Every expected number is computed here independently of the report's code: exact
+McNemar p-values with math.comb, the bootstrap interval against its analytic value.
+"""
+
+import math
+import re
+
+import numpy as np
+import pytest
+from cifar_compare import report_stats
+from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.metrics import calibration
+from cifar_compare.report_data import model_results
+from pypdf import PdfReader
+from report_fixtures import (
+    MODELS,
+    TEST_IMAGES,
+    UNOFFICIAL_MD5,
+    correct_mask,
+    metrics_record,
+    render_run,
+    write_run,
+)
+
+Z95 = 1.959963984540054
+
+
+def mcnemar(b, c):
+    """Exact two-sided McNemar: twice the binomial(b + c, 1/2) tail at min(b, c)."""
+    n = b + c
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n)
+
+
+def mask(model):
+    return correct_mask(MODELS[model][-1])
+
+
+def pages(pdf):
+    return [page.extract_text() for page in PdfReader(pdf).pages]
+
+
+def flat(text):
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    return render_run(tmp_path_factory.mktemp("official"), precision="bf16")
+
+
+@pytest.fixture(scope="module")
+def unofficial_with_baseline(tmp_path_factory):
+    baseline = tmp_path_factory.mktemp("baseline")
+    write_run(baseline, shift=10)
+    folder = tmp_path_factory.mktemp("unofficial")
+    return render_run(folder, UNOFFICIAL_MD5, baseline=baseline, weights_official=False)
+
+
+def test_page_one_holds_the_answer_the_headline_table_and_the_chart(official):
+    pdf, _ = official
+    first = flat(pages(pdf)[0])
+    assert first.startswith("AlexNet from scratch against pretrained models on CIFAR-10")
+    assert "mobilenetv2_pretrained_keras is the most accurate model: 85.00 %" in first
+    assert (
+        "Against the runner-up, mobilenetv2_pretrained_keras beat alexnet_pretrained_pytorch"
+        in first
+    )
+    assert "Pretrained against scratch (pytorch): alexnet_pretrained_pytorch beat" in first
+    assert "PyTorch against Keras on the same architecture (alexnet_cifar)" in first
+    for model, (framework, _, _, size, _) in MODELS.items():  # headline table rows
+        accuracy = f"{100 * mask(model).mean():.2f}"
+        assert re.search(rf"{model} {framework} {size} px 1 {accuracy} ", first), model
+        assert f"{model} " in first
+    assert "bf16 cpu (x86_64, 2 cores)" in first  # training.precision and the device
+    assert "Figure 1." in first
+    resources = PdfReader(pdf).pages[0]["/Resources"]
+    assert len(resources["/XObject"]) >= 1  # the chart is an image on page 1
+    assert "WARNING" not in first  # official data, official weights
+
+
+def test_warnings_leave_page_one_its_answer_table_and_chart(unofficial_with_baseline):
+    pdf, context = unofficial_with_baseline
+    first = flat(pages(pdf)[0])
+    assert first.count("WARNING") == 3  # the data and two weights files
+    assert "is the most accurate model" in first and "Figure 1." in first
+    assert re.search(r"mobilenetv2_pretrained_keras keras 128 px 1 85\.00 ", first)
+    # the sentence for a file with no published hash reads as a sentence
+    assert "no published hash and none pinned yet; a local copy cannot be verified)" in first
+    assert "the no published hash" not in flat(" ".join(pages(pdf)))
+    assert {row["precision"] for row in context["headline"]} == {"\u2014"}
+
+
+def interval_bounds(text, model):
+    found = re.search(rf"{model} \w+ \d+ px 1 (\d+\.\d\d) (\d+\.\d\d)–(\d+\.\d\d) ", text)
+    assert found, model
+    return [float(g) for g in found.groups()]
+
+
+def test_intervals_match_the_binomial_standard_error(official):
+    pdf, _ = official
+    first = flat(pages(pdf)[0])
+    for model in MODELS:
+        p = mask(model).mean()
+        half = 100 * Z95 * math.sqrt(p * (1 - p) / TEST_IMAGES)  # one seed: test images only
+        estimate, low, high = interval_bounds(first, model)
+        assert estimate == pytest.approx(100 * p)
+        assert low == pytest.approx(100 * p - half, abs=0.05)
+        assert high == pytest.approx(100 * p + half, abs=0.05)
+
+
+def test_p_values_match_an_exact_mcnemar_computed_here(official):
+    pdf, context = official
+    text = flat(" ".join(pages(pdf)))
+    pairs = {
+        ("mobilenetv2_pretrained_keras", "alexnet_pretrained_pytorch"),
+        ("alexnet_pretrained_pytorch", "alexnet_scratch_pytorch"),
+        ("mobilenetv2_pretrained_keras", "alexnet_scratch_keras"),
+        ("alexnet_scratch_pytorch", "alexnet_scratch_keras"),
+    }
+    rows = {
+        (r["first"].replace("\u200b", ""), r["second"].replace("\u200b", "")): r
+        for r in context["comparisons"]
+    }
+    assert set(rows) == pairs
+    for first, second in pairs:
+        a, b = mask(first), mask(second)
+        right_first, right_second = int((a & ~b).sum()), int((~a & b).sum())
+        p = mcnemar(right_first, right_second)
+        row = rows[first, second]
+        assert row["discordant"] == f"{right_first} / {right_second}"
+        shown = f"{p:.3f}" if p >= 0.001 else (f"{p:.4f}" if p >= 0.0001 else f"{p:.1e}")
+        assert row["p_value"] == shown
+        assert row["significant"] == ("yes" if p < 0.05 else "no")
+        # the same test in words, in the answer: "significant" only where it rejects
+        sentence = re.search(rf"{first} (beat|trailed) {second} by [^)]*\)", text).group(0)
+        assert (" significant at" in sentence) == (p < 0.05), sentence
+        assert f"McNemar p = {shown}" in sentence
+    # best against runner-up: 20 / 10 discordant images, p = 0.099: not significant
+    assert rows["mobilenetv2_pretrained_keras", "alexnet_pretrained_pytorch"]["significant"] == "no"
+
+
+def test_the_difference_interval_is_paired():
+    records = [metrics_record(m, 0, mask(m), OFFICIAL_CIFAR10_MD5) for m in MODELS]
+    results = {r.name: r for r in model_results(records, {m: [0] for m in MODELS})}
+    first, second = "alexnet_scratch_pytorch", "alexnet_scratch_keras"
+    comparison = report_stats.compare(results[first], results[second], "framework")
+    d = mask(first).astype(float) - mask(second).astype(float)
+    half = Z95 * d.std() / math.sqrt(TEST_IMAGES)  # standard error of a paired mean
+    assert comparison.difference.estimate == pytest.approx(d.mean())
+    assert comparison.difference.high - comparison.difference.estimate == pytest.approx(
+        half, rel=0.03
+    )
+
+
+def test_several_seeds_add_the_seed_to_seed_variance():
+    masks = [
+        correct_mask([(0, 700)]),
+        correct_mask([(0, 650), (700, 740)]),
+        correct_mask([(0, 720)]),
+    ]
+    records = [
+        metrics_record("alexnet_scratch_pytorch", s, m, "0" * 32) for s, m in enumerate(masks)
+    ]
+    (result,) = model_results(records, {"alexnet_scratch_pytorch": [0, 1, 2]})
+    interval = report_stats.accuracy_interval(result)
+    per_seed = [m.mean() for m in masks]
+    per_image = np.mean(masks, axis=0)
+    test_variance = per_image.var() / TEST_IMAGES  # bootstrap of the seed-averaged images
+    seed_variance = np.var(per_seed, ddof=1) / len(per_seed)
+    half = Z95 * math.sqrt(test_variance + seed_variance)
+    assert interval.estimate == pytest.approx(np.mean(per_seed))
+    assert interval.high - interval.estimate == pytest.approx(half, rel=0.02)
+
+
+def test_the_bootstrap_is_seeded_and_matches_resampling_images():
+    values = correct_mask([(0, 700)]).astype(float)
+    first = report_stats.bootstrap_standard_error(values)
+    assert first == report_stats.bootstrap_standard_error(values)
+    rng = np.random.default_rng(7)  # resample the images themselves
+    means = [values[rng.integers(0, len(values), len(values))].mean() for _ in range(4000)]
+    assert first == pytest.approx(np.std(means, ddof=1), rel=0.05)
+
+
+def test_calibration_bins_and_ece_by_hand():
+    confidence = np.array([0.95, 0.95, 0.95, 0.95, 0.55, 0.55])
+    correct = np.array([True, True, True, False, True, False])
+    found = calibration(confidence, correct, bins=10)
+    assert found["count"][9] == 4 and found["count"][5] == 2
+    assert found["accuracy"][9] == 0.75 and found["mean_confidence"][5] == 0.55
+    # 4 images at |0.75 - 0.95| and 2 at |0.5 - 0.55|, weighted by images
+    assert found["ece"] == pytest.approx((4 * 0.2 + 2 * 0.05) / 6)
+
+
+def test_the_data_warning_appears_only_for_an_unofficial_archive(
+    official, unofficial_with_baseline
+):
+    official_text = flat(" ".join(pages(official[0])))
+    assert "is not the official archive" not in official_text
+    assert f"archive md5 {OFFICIAL_CIFAR10_MD5}" in official_text
+    assert "official yes: the official CIFAR-10 md5" in official_text
+    first = flat(pages(unofficial_with_baseline[0])[0])
+    assert f"WARNING: The CIFAR-10 archive of this run (md5 {UNOFFICIAL_MD5}) is not the" in first
+    appendix = flat(" ".join(pages(unofficial_with_baseline[0]))).split("Appendix: provenance")[1]
+    assert "archive source file:///data/cifar.tar.gz" in appendix
+    assert "official NO: the official CIFAR-10 md5 is c58f30108f718f92721af3b95e74349a" in appendix
+
+
+def test_a_baseline_run_gets_a_comparison_section(official, unofficial_with_baseline):
+    assert "against the baseline run" not in flat(" ".join(pages(official[0])))
+    pdf, context = unofficial_with_baseline
+    text = flat(" ".join(pages(pdf)))
+    assert "8 This run against the baseline run" in text
+    rows = context["baseline"]["rows"]
+    assert [r["first"] for r in rows] == list(MODELS)
+    for row, model in zip(rows, MODELS, strict=True):
+        here, there = mask(model), correct_mask(MODELS[model][-1], shift=10)
+        b, c = int((here & ~there).sum()), int((~here & there).sum())
+        assert row["discordant"] == f"{b} / {c}"
+        p = mcnemar(b, c)
+        assert row["p_value"] == (f"{p:.3f}" if p >= 0.001 else row["p_value"])
+        assert row["significant"] == ("yes" if p < 0.05 else "no")
+
+
+def test_weights_check_reads_with_and_without_a_hash():
+    from cifar_compare.report_tables import weights_check
+
+    pinned = {"checked_against": "sha256 pinned in config/weights.lock.json", "official_hash": "ab"}
+    assert (
+        weights_check(pinned) == "checked against the sha256 pinned in config/weights.lock.json: ab"
+    )
+    unknown = {
+        "checked_against": "no published hash and none pinned yet; a local copy cannot be verified",
+        "official_hash": None,
+    }
+    assert weights_check(unknown) == unknown["checked_against"]
+    assert "the no published" not in weights_check(unknown)
+
+
+def test_baseline_setup_differences_are_named(unofficial_with_baseline):
+    from cifar_compare.report_context import setup_changes
+
+    assert "Both runs trained every shared model for the same epochs" in flat(
+        " ".join(pages(unofficial_with_baseline[0]))
+    )
+    model = "alexnet_scratch_pytorch"
+    here = metrics_record(model, 0, mask(model), OFFICIAL_CIFAR10_MD5)
+    there = metrics_record(model, 0, mask(model), OFFICIAL_CIFAR10_MD5)
+    there["model_config"] = {**there["model_config"], "epochs": 5, "input_size": 64}
+    results, earlier = (model_results([r], {model: [0]}) for r in (here, there))
+    assert setup_changes(results, earlier) == [
+        f"{model}: 10 epochs here, 5 in the baseline; 32 px input here, 64 in the baseline"
+    ]
+
+
+def test_different_test_sets_get_no_paired_test():
+    model = "alexnet_scratch_pytorch"
+    here = metrics_record(model, 0, mask(model), OFFICIAL_CIFAR10_MD5)
+    there = metrics_record(model, 0, mask(model), OFFICIAL_CIFAR10_MD5)
+    there["data"] = {**there["data"], "test_set_sha256": "ee" * 32}
+    (a,), (b,) = (model_results([r], {model: [0]}) for r in (here, there))
+    comparison = report_stats.compare(a, b, "run")
+    assert comparison.p_value is None and comparison.significant is None
+    p = mask(model).mean()
+    half = Z95 * math.sqrt(2 * p * (1 - p) / TEST_IMAGES)  # two independent samples
+    assert comparison.difference.high == pytest.approx(half, rel=0.03)

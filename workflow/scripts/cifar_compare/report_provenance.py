@@ -1,0 +1,69 @@
+"""Where the data came from, what the runs ran on, and how long the study took.
+
+The download writes a small provenance JSON beside the archive (the URL it was
+actually fetched from, its md5 and size); the report reads it with the metrics'
+`data` records, so the data's source is shown without making the URL a parameter.
+"""
+
+import os
+
+import pandas as pd
+
+from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+
+ENVIRONMENT_KEYS = ("cpu", "gpu", "gpu_driver", "cuda", "cudnn")
+
+
+def data_summary(results, download):
+    """The run's data provenance and, unless it is the official archive, a warning."""
+    records = [record for result in results for record in result.records]
+    md5s = sorted({(r.get("data") or {}).get("archive_md5") or "" for r in records})
+    known = [m for m in md5s if m]
+    official = bool(known) and len(md5s) == 1 and known[0] == OFFICIAL_CIFAR10_MD5
+    summary = {
+        "archive_md5": ", ".join(m or "not recorded" for m in md5s),
+        "official": official,
+        "official_md5": OFFICIAL_CIFAR10_MD5,
+        "url": download.get("url", "not recorded") if download else "not recorded",
+        "bytes": download.get("bytes") if download else None,
+        "warning": None,
+    }
+    if not official:
+        summary["warning"] = (
+            f"The CIFAR-10 archive of this run (md5 {summary['archive_md5']}) is not the "
+            f"official archive (md5 {OFFICIAL_CIFAR10_MD5}): its accuracies cannot be "
+            "compared with published CIFAR-10 results."
+        )
+    return summary
+
+
+def study_time(paths):
+    """(span, total) seconds of the benchmarked jobs.
+
+    total: the sum of every job's wall time. span: from the start of the first job
+    to the end of the last (a file's mtime is its job's end; minus its seconds, its
+    start); None when the mtimes cannot be right (files copied, say).
+    """
+    ends, starts, total = [], [], 0.0
+    for path in paths:
+        seconds = float(pd.read_csv(path, sep="\t")["s"].sum())
+        end = os.path.getmtime(path)
+        total += seconds
+        ends.append(end)
+        starts.append(end - seconds)
+    if not paths:
+        return None, 0.0
+    span = max(ends) - min(starts)
+    longest = max(e - s for s, e in zip(starts, ends, strict=True))
+    return (span if span >= longest else None), total
+
+
+def environment_rows(results):
+    """training.environment per model, where the training job recorded one."""
+    rows = []
+    for r in results:
+        environment = r.records[0]["training"].get("environment")
+        if environment:
+            cells = {key: environment.get(key) or "\u2014" for key in ENVIRONMENT_KEYS}
+            rows.append({"model": r.name, **cells})
+    return rows
