@@ -201,8 +201,8 @@ def render_run(
     )
     params = SimpleNamespace(
         models={m: [0] for m in MODELS},
-        config={"fixture": True},
-        repository=str(folder),
+        study={"fixture": True},
+        left_out=[],
         baseline=str(baseline) if baseline else None,
     )
     outputs = SimpleNamespace(pdf=str(folder / "report.pdf"), html=str(folder / "report.html"))
