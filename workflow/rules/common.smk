@@ -7,6 +7,7 @@ import yaml
 
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
 sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
+from cifar_compare.hardware import machine_has_gpu
 from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
@@ -45,6 +46,16 @@ def check_config(config):
                 f"invalid configuration, key models.{name}.weights: {weights!r} is not a "
                 f"known {model['framework']} weights file; known: {', '.join(known)}"
             )
+
+
+def keras_conda_env():
+    """The Keras rules' conda env: TensorFlow's GPU build where this machine has an
+    NVIDIA GPU or CIFAR_COMPARE_CONDA_GPU=1 (a login node submitting to GPU nodes)."""
+    gpu = os.environ.get("CIFAR_COMPARE_CONDA_GPU") == "1" or machine_has_gpu()
+    return "../../envs/keras-gpu.yaml" if gpu else "../../envs/keras.yaml"
+
+
+KERAS_CONDA_ENV = keras_conda_env()
 
 
 def enabled_models():
