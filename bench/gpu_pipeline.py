@@ -21,6 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "envs"]
 
 
@@ -37,6 +38,7 @@ def copy_workflow(target):
 
 def write_inputs(folder, keras_backend):
     """The tiny archive, stand-in weights and a config overlay pointing at them."""
+    from cifar_compare.keras_runtime import native_stderr_filtered, quiet_wanted
     from cifar_fixtures import (
         write_archive,
         write_standin_alexnet_weights,
@@ -44,6 +46,9 @@ def write_inputs(folder, keras_backend):
     )
 
     folder.mkdir(parents=True, exist_ok=True)
+    if quiet_wanted():  # the stand-in Keras weights load the Keras backend here
+        with native_stderr_filtered():
+            import keras  # noqa: F401
     archive = folder / "cifar-10-python.tar.gz"
     md5 = write_archive(archive, train_per_class=4, test_per_class=10)
     alexnet = folder / "alexnet-owt-7be5be79.pth"
@@ -66,7 +71,6 @@ def write_inputs(folder, keras_backend):
 
 def metrics_targets(workdir):
     """Every enabled (model, seed) metrics file of the tiny study."""
-    sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
     from study_config import load_study_config
 
     config = load_study_config([str(workdir / "config" / "test.yaml")])
