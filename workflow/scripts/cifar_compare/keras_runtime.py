@@ -26,8 +26,9 @@ NATIVE_NOISE = re.compile(
 )
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 GPU_FIXES = {
-    "tensorflow": "run `make setup` on this machine (it installs requirements-gpu.txt), or "
-    "set `backend: torch` or `jax` for this model",
+    "tensorflow": "run `rm -rf .venv && make setup` on this machine (where nvidia-smi lists "
+    "a GPU it installs TensorFlow's GPU build, requirements-gpu.txt), or set `backend: torch` "
+    "for this model",
     "torch": "install the CUDA build of PyTorch (`make setup` on this machine)",
     "jax": "install jax[cuda12] (or `backend: torch`)",
 }

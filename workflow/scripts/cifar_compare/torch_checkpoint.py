@@ -12,8 +12,9 @@ from cifar_compare.torch_models import get_model, get_spec
 from cifar_compare.torch_train import Recipe
 
 CUDA_FIX = (
-    "install the CUDA build of PyTorch (`make setup` on this machine installs "
-    "requirements-gpu.txt) and check that `nvidia-smi` works"
+    "install PyTorch's CUDA build (`rm -rf .venv && make setup`) and check that the NVIDIA "
+    "driver is new enough for its CUDA (torch 2.14.1 needs CUDA 13: driver 580 or later; "
+    "`nvidia-smi` shows it, `python -c 'import torch; print(torch.version.cuda)'` PyTorch's)"
 )
 
 
