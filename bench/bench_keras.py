@@ -119,7 +119,8 @@ def matmul_step(keras, dtype, size):
     def step(_i):
         for _ in range(MATMUL_PRODUCTS):
             product = keras.ops.matmul(a, b)
-        keras.ops.convert_to_numpy(product[0, 0])  # waits for the products to finish
+        # Waits for the products to finish (a float32 copy: TF hands numpy no bf16 scalar).
+        keras.ops.convert_to_numpy(keras.ops.cast(product[0, 0], "float32"))
 
     return step
 
