@@ -3,15 +3,25 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
+# GPU=yes where nvidia-smi lists an NVIDIA GPU: then the Keras jobs get TensorFlow's
+# GPU build (requirements-gpu.txt) in place of tensorflow-cpu. Override: make setup GPU=no
+GPU ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU ' && echo yes || echo no)
+
 .PHONY: setup run run-full pin-weights test lint format bench gpu-wheels
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt $(if $(filter yes,$(GPU)),requirements-gpu.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+ifeq ($(GPU),yes)
+	grep -v '^tensorflow-cpu==' requirements.txt > $(VENV)/requirements-without-tf-cpu.txt
+	$(BIN)/pip uninstall --quiet --yes tensorflow-cpu 2>/dev/null || true
+	$(BIN)/pip install --quiet -r $(VENV)/requirements-without-tf-cpu.txt -r requirements-gpu.txt
+else
 	$(BIN)/pip install --quiet -r requirements.txt
-	touch $@
+endif
+	echo "GPU=$(GPU)" > $@
 
 # The quick study: fits a CPU-only machine.
 run: setup
@@ -38,6 +48,13 @@ bench: setup
 	$(BIN)/python bench/bench_keras.py --naive
 	$(BIN)/python bench/bench_keras.py --naive --models mobilenetv2_pretrained_keras \
 		--input-size 224 --batch-size 64 --out bench/out/keras-224
+	# The scratch AlexNets in bf16 and in fp32, whatever `auto` picks here.
+	for p in bf16 fp32; do \
+		$(BIN)/python bench/bench_torch.py --models alexnet_scratch_pytorch --precision $$p \
+			--out bench/out/precision-$$p && \
+		$(BIN)/python bench/bench_keras.py --models alexnet_scratch_keras --precision $$p \
+			--out bench/out/precision-$$p || exit 1; \
+	done
 
 lint: setup
 	$(BIN)/ruff check workflow tests bench
@@ -52,9 +69,14 @@ format: setup
 # Wheels bench/gpu-check.sh installs on a GPU machine whose Python has PyTorch
 # and JAX but neither Keras nor jsonschema, and no network (CPython 3.12, x86-64).
 GPU_WHEELS := keras==3.15.1 namex==0.1.0 optree==0.20.0 jsonschema==4.26.0 \
-	jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1
+	jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 h5py==3.14.0
+# ...and for its Snakemake stage, with their dependencies (numpy is the machine's own).
+GPU_PIPELINE_WHEELS := snakemake==9.27.1 pyyaml==6.0.4 pandas==3.1.1 psutil==7.2.2
+WHEEL_TARGET := --only-binary=:all: --python-version 3.12 --implementation cp \
+	--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	--platform manylinux2014_x86_64 --platform any -d .whl
 
 gpu-wheels: setup
-	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
-		--implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-		--platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)
+	$(BIN)/pip download --quiet --no-deps $(WHEEL_TARGET) $(GPU_WHEELS)
+	$(BIN)/pip download --quiet $(WHEEL_TARGET) $(GPU_PIPELINE_WHEELS)
+	rm -f .whl/numpy-*.whl

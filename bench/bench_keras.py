@@ -115,29 +115,40 @@ def staged_step(model, base, phase, config, images, targets):
     return lambda i: network.train_on_batch(*ready[i % 2])
 
 
-def matmul_step(keras, bf16):
-    """A step of MATMUL_PRODUCTS large matrix products on the Keras backend."""
-    size = matmul_size(bf16)  # bf16 only under GPU mixed precision
-    dtype = "bfloat16" if bf16 else "float32"
+def matmul_step(keras, dtype, size):
+    """A step of MATMUL_PRODUCTS products of two size x size `dtype` matrices on the
+    Keras backend."""
     a, b = (keras.random.normal((size, size), dtype=dtype) for _ in range(2))
 
     def step(_i):
         for _ in range(MATMUL_PRODUCTS):
             product = keras.ops.matmul(a, b)
-        keras.ops.convert_to_numpy(product[0, 0])  # waits for the products to finish
+        # Waits for the products to finish (a float32 copy: TF hands numpy no bf16 scalar).
+        keras.ops.convert_to_numpy(keras.ops.cast(product[0, 0], "float32"))
 
-    return step, size
+    return step
 
 
-def alternate_with_references(fit, staged, matmul, args):
-    """Best seconds of pipeline fits, pre-staged steps and the matmul reference,
+def matmul_references(keras, precision, on_gpu):
+    """The matmul steps timed beside a model: at its precision and in fp32; and their size."""
+    size = matmul_size(on_gpu)
+    dtypes = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+    steps = {"matmul": matmul_step(keras, dtypes[precision], size)}
+    if precision != "fp32":
+        steps["matmul_fp32"] = matmul_step(keras, "float32", size)
+    return steps, size
+
+
+def alternate_with_references(fit, staged, matmuls, args):
+    """Best seconds of pipeline fits, pre-staged steps and the matmul references,
     timed in alternation after their warm-ups."""
     first_step_seconds(staged, args.warmup)
-    first_step_seconds(matmul, 1)
+    for matmul in matmuls.values():
+        first_step_seconds(matmul, 1)
     stretches = {
         "pipeline": fit,
         "staged": step_stretch(staged, args.warmup, args.steps),
-        "matmul": step_stretch(matmul, 1, 1),
+        **{name: step_stretch(matmul, 1, 1) for name, matmul in matmuls.items()},
     }
     return best_of_alternating(stretches, args.repeats)
 
@@ -151,7 +162,8 @@ def child_setup(model_config, args):
     import keras
     from cifar_compare.keras_models import get_model
 
-    device = configure(args.threads, model_config["deterministic"])
+    precision = model_config.get("precision", "auto")
+    device = configure(args.threads, model_config["deterministic"], precision)
     keras.utils.set_random_seed(0)
     images, labels = load_images(args)
     model, base = get_model(model_config["architecture"], model_config, seed=0)
@@ -170,9 +182,9 @@ def measure_pipeline(model_config, args):
     device, images, labels, model, base = child_setup(model_config, args)
     import keras
     import numpy as np
-    from cifar_compare.keras_runtime import peak_device_memory_mb
+    from cifar_compare.keras_runtime import compute_precision, peak_device_memory_mb
     from cifar_compare.keras_train import compile_phase, plan_phases
-    from cifar_compare.resources import peak_rss_mb
+    from cifar_compare.resources import cpu_name, peak_rss_mb
     from keras_flops import train_flops_per_image
 
     phases = plan_phases(model_config, base is not None)
@@ -193,13 +205,13 @@ def measure_pipeline(model_config, args):
         repeats=args.repeats,
     )
     peak_rss, peak_device = peak_rss_mb(), peak_device_memory_mb()  # what a training job sees
-    bf16 = "bfloat16" in keras.mixed_precision.global_policy().name
+    precision = compute_precision()
     staged = staged_step(model, base, phase, model_config, images, onehot)
-    matmul, matmul_size_used = matmul_step(keras, bf16)
-    best = alternate_with_references(fit, staged, matmul, args)
+    matmuls, matmul_size_used = matmul_references(keras, precision, device != cpu_name())
+    best = alternate_with_references(fit, staged, matmuls, args)
     return {
         "train_flops_per_image": train_flops_per_image(model),
-        "compute_precision": "bf16" if bf16 else "fp32",
+        "compute_precision": precision,
         "device": device,
         "backend": keras.backend.backend(),
         "train_images_loaded": len(labels),
@@ -212,6 +224,9 @@ def measure_pipeline(model_config, args):
         "staged_images_per_second": args.steps * batch / best["staged"],
         "interleaved_matmul_flops_per_second": matmul_flops_per_second(
             matmul_size_used, best["matmul"]
+        ),
+        "interleaved_fp32_matmul_flops_per_second": matmul_flops_per_second(
+            matmul_size_used, best.get("matmul_fp32", best["matmul"])
         ),
         "eval_images_per_second": args.steps * size / eval_seconds,
         "peak_rss_mb": peak_rss,

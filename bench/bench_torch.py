@@ -44,12 +44,6 @@ def train_flops_per_image(model, recipe, device):
     return counter.get_total_flops() / len(batch)
 
 
-def is_autocast(context):
-    import torch
-
-    return isinstance(context, torch.autocast)
-
-
 def peak_device_memory_mb(device):
     import torch
 
@@ -95,17 +89,30 @@ def training_steps(model, images, labels, recipe):
     return pipeline, make_staged
 
 
-def alternate_with_references(pipeline, staged, matmul, args, sync):
-    """Best seconds of pipeline steps, pre-staged steps and the matmul reference,
+def alternate_with_references(pipeline, staged, matmuls, args, sync):
+    """Best seconds of pipeline steps, pre-staged steps and each matmul reference,
     timed in alternation after their warm-ups (the pipeline's is done already)."""
     first_step_seconds(staged, args.warmup, sync)
-    first_step_seconds(matmul, 1, sync)
+    for matmul in matmuls.values():
+        first_step_seconds(matmul, 1, sync)
     stretches = {
         "pipeline": step_stretch(pipeline, args.warmup, args.steps, sync),
         "staged": step_stretch(staged, args.warmup, args.steps, sync),
-        "matmul": step_stretch(matmul, 1, 1, sync),
+        **{name: step_stretch(matmul, 1, 1, sync) for name, matmul in matmuls.items()},
     }
     return best_of_alternating(stretches, args.repeats)
+
+
+def matmul_references(device, precision):
+    """The large-matmul steps timed beside a model: at its precision and in fp32."""
+    import torch
+
+    size = matmul_size(device.type == "cuda")
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    names = {"matmul": precision, "matmul_fp32": "fp32"}
+    if precision == "fp32":
+        names.pop("matmul_fp32")
+    return {name: torch_matmul_step(device, dtypes[p], size) for name, p in names.items()}, size
 
 
 def time_evaluation(model, images, recipe, args):
@@ -127,7 +134,7 @@ def measure_pipeline(model_config, args):
     from cifar_compare.resources import peak_rss_mb
     from cifar_compare.torch_checkpoint import device_from_env, device_name
     from cifar_compare.torch_models import get_spec, set_batchnorm_eval
-    from cifar_compare.torch_train import Recipe, autocast_for, seed_everything
+    from cifar_compare.torch_train import Recipe, seed_everything
     from train_torch import build_model
 
     if args.threads:
@@ -135,12 +142,12 @@ def measure_pipeline(model_config, args):
     seed_everything(0)
     device = device_from_env()
     images, labels = (torch.from_numpy(a).to(device) for a in load_images(args))
-    recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
+    spec = get_spec(model_config["architecture"])
+    recipe = Recipe.from_config(model_config, spec).with_precision(device)
     network = build_model(model_config, None, device)
     network.train()
     set_batchnorm_eval(network)
     model = torch.compile(network) if args.compile else network
-    precision = "bf16" if is_autocast(autocast_for(device)) else "fp32"
     pipeline, make_staged = training_steps(model, images, labels, recipe)
     sync = synchronizer(device)
     first_step = first_step_seconds(pipeline, args.warmup, sync)
@@ -148,14 +155,12 @@ def measure_pipeline(model_config, args):
     peak_rss, peak_device = peak_rss_mb(), peak_device_memory_mb(device)  # a training job's
     network.train()
     set_batchnorm_eval(network)
-    size = matmul_size(device.type == "cuda")
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    matmul = torch_matmul_step(device, dtype, size)
-    best = alternate_with_references(pipeline, make_staged(), matmul, args, sync)
+    matmuls, size = matmul_references(device, recipe.precision)
+    best = alternate_with_references(pipeline, make_staged(), matmuls, args, sync)
     return {
         "train_flops_per_image": train_flops_per_image(network, recipe, device),
         "compiled": args.compile,
-        "compute_precision": precision,
+        "compute_precision": recipe.precision,
         "device": device_name(device),
         "train_images_loaded": len(labels),
         "batch_size": recipe.batch_size,
@@ -164,6 +169,9 @@ def measure_pipeline(model_config, args):
         "train_images_per_second": args.steps * recipe.batch_size / best["pipeline"],
         "staged_images_per_second": args.steps * recipe.batch_size / best["staged"],
         "interleaved_matmul_flops_per_second": matmul_flops_per_second(size, best["matmul"]),
+        "interleaved_fp32_matmul_flops_per_second": matmul_flops_per_second(
+            size, best.get("matmul_fp32", best["matmul"])
+        ),
         "eval_images_per_second": eval_images_per_second,
         "peak_rss_mb": peak_rss,
         "peak_device_memory_mb": peak_device,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The prepared GPU check: the benchmark tables of every configured model, the
-# naive baselines beside them, on one GPU, in under 5 minutes (sized for an
-# H100/H200). Meant for a machine whose python3 has PyTorch, torchvision and
+# naive baselines beside them, on one GPU, then the tiny study end to end through
+# Snakemake (all four models, both frameworks) with a check that every train and
+# evaluate job used the GPU; in under 5 minutes (sized for an H100/H200). Meant for a machine whose python3 has PyTorch, torchvision and
 # JAX but neither Keras nor jsonschema and no network: run `make gpu-wheels`
 # on a machine with pip access, carry the repository with its .whl/ folder,
 # then, from the repository root:
@@ -42,8 +43,11 @@ stage() {  # name, seconds, command...
   local status=${PIPESTATUS[0]}
   [ "$status" -eq 0 ] || echo "== $name ended with status $status (124: over its ${limit}s)"
 }
-stage pytorch 90 python3 bench/bench_torch.py "${common[@]}" --naive --out "$out"
-stage keras 180 python3 bench/bench_keras.py "${common[@]}" --naive --backend jax --out "$out"
+stage pytorch 70 python3 bench/bench_torch.py "${common[@]}" --naive --out "$out"
+stage keras 120 python3 bench/bench_keras.py "${common[@]}" --naive --backend jax --out "$out"
 # Larger batches: what the data pipeline allows once the step is the only cost.
-stage pytorch-batch512 30 python3 bench/bench_torch.py "${common[@]}" --batch-size 512 \
+stage pytorch-batch512 15 python3 bench/bench_torch.py "${common[@]}" --batch-size 512 \
   --out "$out/batch512"
+# The pipeline itself: fails (status 1) if any train/evaluate job ran on the CPU.
+extra=()  # the bench arguments above do not apply to it
+stage pipeline 90 python3 bench/gpu_pipeline.py "$out/pipeline"

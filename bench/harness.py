@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
+from cifar_compare.hardware import cpu_has_native_bf16  # noqa: E402
 from study_config import load_study_config  # noqa: E402
 from tables import print_tables, write_outputs  # noqa: E402
 
@@ -43,6 +44,11 @@ def parse_args(doc, argv=None):
         help="Keras: time the model's last phase (fine_tune: top of the base unfrozen)",
     )
     parser.add_argument("--compile", action="store_true", help="PyTorch: torch.compile the model")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="override every model's precision (default: the config's, normally auto)",
+    )
     parser.add_argument("--naive", action="store_true", help="also run the naive baseline")
     parser.add_argument(
         "--naive-cap-mb",
@@ -96,6 +102,8 @@ def apply_overrides(model_config, args):
         model_config["batch_size"] = args.batch_size
     if args.input_size:
         model_config["input_size"] = args.input_size
+    if args.precision:
+        model_config["precision"] = args.precision
     return model_config
 
 
@@ -154,9 +162,10 @@ def matmul_reference():
     device = torch.device("cuda" if on_gpu else "cpu")
     sync = torch.cuda.synchronize if on_gpu else (lambda: None)
     reference = {}
+    native_bf16 = on_gpu or cpu_has_native_bf16()  # AMX or AVX512-BF16
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         # CPUs without bf16 units run bf16 products hundreds of times slower: keep it small.
-        size = matmul_size(on_gpu) if on_gpu or name == "fp32" else matmul_size(False) // 4
+        size = matmul_size(on_gpu) if native_bf16 or name == "fp32" else matmul_size(False) // 4
         _, seconds = timed_steps(torch_matmul_step(device, dtype, size), 1, 1, sync, repeats=5)
         reference[name] = matmul_flops_per_second(size, seconds)
     return reference
@@ -164,8 +173,9 @@ def matmul_reference():
 
 def add_fraction_of_reference(rows, reference):
     """Model FLOP/s (counted FLOPs per image x images/s) as a share of the matmul FLOP/s
-    of the precision it trains in (fp32 on CPU, bf16 under GPU mixed precision): the
-    one measured in alternation with the model's own steps where the child did so."""
+    of the precision it trains in (bf16 where it trains in bf16), and of the fp32 one
+    beside it: those measured in alternation with the model's own steps where the
+    child did so, else the parent's."""
     for row in rows:
         flops = row.get("train_flops_per_image")
         precision = row.get("compute_precision", "fp32")
@@ -173,7 +183,9 @@ def add_fraction_of_reference(rows, reference):
             achieved = flops * row["train_images_per_second"]
             row["train_flops_per_second"] = achieved
             own = row.get("interleaved_matmul_flops_per_second")  # measured beside the model
+            fp32 = row.get("interleaved_fp32_matmul_flops_per_second")
             row["fraction_of_matmul"] = achieved / (own or reference[precision])
+            row["fraction_of_fp32_matmul"] = achieved / (fp32 or reference["fp32"])
         row["matmul_fp32_flops_per_second"] = reference["fp32"]
         row["matmul_bf16_flops_per_second"] = reference["bf16"]
 

@@ -30,7 +30,7 @@ def measure_naive(model_config, args):
     device, images, labels, model, base = child_setup(model_config, args)
     import keras
     import numpy as np
-    from cifar_compare.keras_runtime import peak_device_memory_mb
+    from cifar_compare.keras_runtime import compute_precision, peak_device_memory_mb
     from cifar_compare.keras_train import compile_phase, plan_phases
     from cifar_compare.resources import peak_rss_mb
 
@@ -59,7 +59,7 @@ def measure_naive(model_config, args):
     return {
         "device": device,
         "backend": keras.backend.backend(),
-        "compute_precision": "fp32",
+        "compute_precision": compute_precision(),  # the pipeline's, set by child_setup
         "train_images_loaded": len(labels),
         "naive_images_resized": count,
         "batch_size": batch,

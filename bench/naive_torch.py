@@ -56,7 +56,7 @@ def measure_naive(model_config, args):
     from cifar_compare.resources import peak_rss_mb
     from cifar_compare.torch_checkpoint import device_from_env, device_name
     from cifar_compare.torch_models import get_model, get_spec
-    from cifar_compare.torch_train import Recipe, build_optimizer
+    from cifar_compare.torch_train import Recipe, autocast_for, build_optimizer
     from torch.utils.data import DataLoader
 
     if args.threads:
@@ -64,19 +64,24 @@ def measure_naive(model_config, args):
     torch.manual_seed(0)
     device = device_from_env()
     images, labels = load_images(args)
-    recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
+    spec = get_spec(model_config["architecture"])
+    # The pipeline's precision, so the comparison is of the data pipelines alone.
+    recipe = Recipe.from_config(model_config, spec).with_precision(device)
     model = get_model(model_config["architecture"]).to(device)
     optimizer = build_optimizer(model.parameters(), recipe.optimizer)
 
     def train(x, y):
-        loss = F.cross_entropy(model(x), y, label_smoothing=recipe.label_smoothing)
+        with autocast_for(device, recipe.precision):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
 
     @torch.no_grad()
     def evaluate(x, _y):
-        model(x).argmax(1).cpu()
+        with autocast_for(device, recipe.precision):
+            model(x).argmax(1).cpu()
 
     def loader(train_mode, batch_size):
         dataset = array_dataset(images, labels, naive_transforms(recipe, train_mode))
@@ -101,7 +106,7 @@ def measure_naive(model_config, args):
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "device": device_name(device),
-        "compute_precision": "fp32",
+        "compute_precision": recipe.precision,
         "train_images_loaded": len(labels),
         "batch_size": recipe.batch_size,
         "input_size": recipe.input_size,

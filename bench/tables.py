@@ -9,13 +9,15 @@ COLUMNS = (  # header, width, row key, format
     ("approach", 8, "approach", "{}"),
     ("input", 5, "input_size", "{}"),
     ("batch", 5, "batch_size", "{}"),
+    ("prec", 4, "compute_precision", "{}"),
     ("train img/s", 11, "train_images_per_second", "{:.1f}"),
     ("eval img/s", 10, "eval_images_per_second", "{:.1f}"),
     ("pipe ovh", 8, "data_pipeline_overhead", "{:+.0%}"),
     ("peak RSS MB", 11, "peak_rss_mb", "{:.0f}"),
     ("peak dev MB", 11, "peak_device_memory_mb", "{:.0f}"),
     ("1st step s", 10, "first_step_seconds", "{:.2f}"),
-    ("of matmul", 9, "fraction_of_matmul", "{:.0%}"),
+    ("of matmul", 9, "fraction_of_matmul", "{:.0%}"),  # at the model's own precision
+    ("of fp32 mm", 10, "fraction_of_fp32_matmul", "{:.0%}"),
 )
 
 
@@ -77,6 +79,6 @@ def print_tables(rows, comparisons, reference):
     print(f"device: {', '.join(devices) or '?'}")
     print(
         f"matmul reference after the models: fp32 {reference['fp32'] / 1e9:.1f} GFLOP/s, "
-        f"bf16 {reference['bf16'] / 1e9:.1f} GFLOP/s ('of matmul' uses the one timed in "
-        "alternation with each model's steps)"
+        f"bf16 {reference['bf16'] / 1e9:.1f} GFLOP/s ('of matmul' at the precision the model "
+        "trains in and 'of fp32 mm' use those timed in alternation with each model's steps)"
     )

@@ -88,5 +88,6 @@ def tiny_run(tmp_path_factory, test_inputs):
     """
     workdir = copy_workflow(tmp_path_factory.mktemp("tiny") / "wf")
     write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
-    snakemake(workdir, *TINY)
+    done = snakemake(workdir, *TINY)
+    (workdir / "console.txt").write_text(done.stdout)  # what the user saw: tests read it
     return workdir

@@ -124,7 +124,7 @@ TINY = [
         (
             "bench_keras.py",
             ["alexnet_scratch_keras", "mobilenetv2_pretrained_keras"],
-            ["--naive-cap-mb", "1"],
+            ["--naive-cap-mb", "1", "--precision", "bf16"],  # its bf16 matmul too
         ),
     ],
 )
@@ -164,3 +164,6 @@ def test_bench_script_writes_every_measurement(tmp_path, script, models, extra):
     assert {c["model"] for c in result["naive_comparisons"]} == set(models)
     assert "x the naive baseline's training img/s" in done.stdout
     assert "matmul reference after the models: fp32" in done.stdout
+    if "--precision" in extra:
+        assert {row["compute_precision"] for row in result["rows"]} == {"bf16"}
+        assert all(row["fraction_of_fp32_matmul"] > 0 for row in pipeline)

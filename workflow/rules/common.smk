@@ -9,6 +9,7 @@ SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 from cifar_compare import config_check
 from cifar_compare.code_identity import code_digest
+from cifar_compare.hardware import machine_has_gpu
 from cifar_compare.identity import recipe, study
 from cifar_compare.messages import clip
 from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix, read_lock
@@ -55,6 +56,16 @@ def check_config(config):
                 f"{clip(repr(weights), 60)} is not a "
                 f"known {model['framework']} weights file; known: {', '.join(known)}"
             )
+
+
+def keras_conda_env():
+    """The Keras rules' conda env: TensorFlow's GPU build where this machine has an
+    NVIDIA GPU or CIFAR_COMPARE_CONDA_GPU=1 (a login node submitting to GPU nodes)."""
+    gpu = os.environ.get("CIFAR_COMPARE_CONDA_GPU") == "1" or machine_has_gpu()
+    return "../../envs/keras-gpu.yaml" if gpu else "../../envs/keras.yaml"
+
+
+KERAS_CONDA_ENV = keras_conda_env()
 
 
 def enabled_models():

@@ -39,7 +39,7 @@ rule evaluate_keras:
         model=models_of("keras"),
         seed=r"\d+",
     conda:
-        "../../envs/keras.yaml"
+        KERAS_CONDA_ENV
     resources:
         gpu=1,
         mem_mb=4000,

@@ -40,7 +40,7 @@ rule train_keras:
         model=models_of("keras"),
         seed=r"\d+",
     conda:
-        "../../envs/keras.yaml"
+        KERAS_CONDA_ENV
     resources:
         gpu=1,
         mem_mb=8000,

@@ -13,6 +13,7 @@ def metrics_row(metrics):
         "architecture": metrics["architecture"],
         "pretrained": metrics["model_config"]["pretrained"],
         "input_size": metrics["model_config"]["input_size"],
+        "precision": training.get("precision", "fp32"),  # fp32 before it was recorded
         "seed": metrics["seed"],
         "test_accuracy": metrics["test_accuracy"],
         "test_loss": metrics["test_loss"],
@@ -30,7 +31,7 @@ def metrics_row(metrics):
 def summarise(rows):
     """One row per model: mean and standard deviation over seeds of the measured columns."""
     frame = pd.DataFrame(rows)
-    keys = ["model", "framework", "architecture", "pretrained", "input_size"]
+    keys = ["model", "framework", "architecture", "pretrained", "input_size", "precision"]
     grouped = frame.groupby(keys, sort=False, dropna=False)
     summary = grouped.agg(
         seeds=("seed", "count"),
@@ -60,6 +61,7 @@ def to_markdown(summary):
         "model",
         "framework",
         "input",
+        "precision",
         "seeds",
         "test accuracy (%)",
         "test loss",
@@ -78,6 +80,7 @@ def to_markdown(summary):
             row.model,
             row.framework,
             f"{row.input_size}px",
+            row.precision,
             str(row.seeds),
             accuracy_cell(row.test_accuracy_mean, row.test_accuracy_std),
             f"{row.test_loss_mean:.3f}",

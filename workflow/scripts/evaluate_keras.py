@@ -22,8 +22,10 @@ def evaluate(checkpoint_path, record, prepared_path, threads, data_md5):
     from cifar_compare.keras_models import count_parameters, get_model, layer_summary
     from cifar_compare.keras_train import predict_logits
 
-    device = configure(threads, record["model_config"]["deterministic"])
     config = record["model_config"]
+    # The precision it was trained in (fp32 for records from before it was recorded).
+    trained_in = record["train_summary"].get("precision", "fp32")
+    device = configure(threads, config["deterministic"], trained_in)
     model, _ = get_model(record["architecture"], config, record["num_classes"])
     model.load_weights(checkpoint_path)
     splits, class_names = load_prepared(prepared_path, ("test",))

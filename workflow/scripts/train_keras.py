@@ -10,7 +10,12 @@ from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.history import write_history
 from cifar_compare.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
 from cifar_compare.keras_environment import keras_environment
-from cifar_compare.keras_runtime import configure, peak_device_memory_mb, select_backend
+from cifar_compare.keras_runtime import (
+    compute_precision,
+    configure,
+    peak_device_memory_mb,
+    select_backend,
+)
 from cifar_compare.logs import errors_logged, exit_on_interrupt, open_log
 from cifar_compare.resources import peak_rss_mb
 
@@ -21,7 +26,7 @@ def train(prepared_path, model_config, seed, weights_path, threads, log, resume=
     from cifar_compare.keras_models import get_model
     from cifar_compare.keras_train import fit
 
-    device = configure(threads, model_config["deterministic"])
+    device = configure(threads, model_config["deterministic"], model_config["precision"])
     keras.utils.set_random_seed(seed)
     splits, class_names = load_prepared(prepared_path, ("train", "val"))
     model, base = get_model(
@@ -29,11 +34,12 @@ def train(prepared_path, model_config, seed, weights_path, threads, log, resume=
     )
     train_split, val_split = splits["train"], splits["val"]
     log.info(
-        "training %s with Keras %s (%s backend) on %s, %d images",
+        "training %s with Keras %s (%s backend) on %s in %s, %d images",
         model_config["architecture"],
         keras.__version__,
         keras.backend.backend(),
         device,
+        compute_precision(),
         len(train_split),
     )
     history = fit(
@@ -53,6 +59,7 @@ def train(prepared_path, model_config, seed, weights_path, threads, log, resume=
         "peak_rss_mb": peak_rss_mb(),
         "peak_device_memory_mb": peak_device_memory_mb(),
         "device": device,
+        "precision": compute_precision(),
         "train_images": len(train_split),
         "environment": keras_environment(),
     }

@@ -41,13 +41,18 @@ def train(prepared_path, model_config, seed, weights_path, device, log, resume=N
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     seed_everything(seed, is_deterministic(model_config, device))
     splits, _ = load_prepared(prepared_path, ("train", "val"))
-    recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
+    spec = get_spec(model_config["architecture"])
+    recipe = Recipe.from_config(model_config, spec).with_precision(device)
     model = build_model(model_config, weights_path, device)
     train_data, val_data = to_device(splits["train"], device), to_device(splits["val"], device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     log.info(
-        "training %s on %s, %d images", model_config["architecture"], device, len(splits["train"])
+        "training %s on %s in %s, %d images",
+        model_config["architecture"],
+        device,
+        recipe.precision,
+        len(splits["train"]),
     )
     history = fit(model, train_data, val_data, recipe, seed, log.info, resume, stop)
     summary = {
@@ -58,6 +63,7 @@ def train(prepared_path, model_config, seed, weights_path, device, log, resume=N
             torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         ),
         "device": device_name(device),
+        "precision": recipe.precision,
         "train_images": len(splits["train"]),
         "environment": torch_environment(device),
     }

@@ -12,6 +12,7 @@ from cifar_compare.keras_layers import ApplicationPreprocess, RandomCropFlip, St
 from cifar_compare.normalization import CIFAR10_MEAN, CIFAR10_STD
 from cifar_compare.registry import lookup
 
+FLOAT32 = {"dtype": "float32"}
 # PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in).
 HE_NORMAL = {"distribution": "untruncated_normal", "mode": "fan_in", "scale": 2.0}
 
@@ -90,16 +91,17 @@ def get_model(name, config, num_classes=10, weights_path=None, seed=None):
         raise ValueError(f"input_size {size} is below the smallest size {name} accepts")
     aug = config["augmentation"]
     inputs = keras.Input((32, 32, 3), dtype="uint8", name="images")
-    x = RandomCropFlip(aug["crop_padding"], aug["flip"], seed, name="augment")(inputs)
+    # Preprocessing stays in float32 under a mixed policy, as on the PyTorch side.
+    x = RandomCropFlip(aug["crop_padding"], aug["flip"], seed, name="augment", **FLOAT32)(inputs)
     if size != 32:
-        x = layers.Resizing(size, size, interpolation="bilinear", name="resize")(x)
+        x = layers.Resizing(size, size, interpolation="bilinear", name="resize", **FLOAT32)(x)
     if spec.constructor is None:
         normalization = config.get("normalization") or {}
         mean = normalization.get("mean", CIFAR10_MEAN)
         std = normalization.get("std", CIFAR10_STD)
-        outputs = alexnet_cifar_body(Standardize(mean, std, name="standardize")(x), num_classes)
-        return keras.Model(inputs, outputs, name=name), None
-    x = ApplicationPreprocess(spec.application, name="preprocess")(x)
+        x = Standardize(mean, std, name="standardize", **FLOAT32)(x)
+        return keras.Model(inputs, alexnet_cifar_body(x, num_classes), name=name), None
+    x = ApplicationPreprocess(spec.application, name="preprocess", **FLOAT32)(x)
     base = build_base(spec, size, weights_path)
     x = base(x, training=False)  # BatchNorm stays in inference mode, also when unfrozen
     x = layers.GlobalAveragePooling2D()(x)

@@ -1,16 +1,79 @@
 """Backend selection and accelerator settings for the Keras jobs.
 
-Import this before keras: the backend is fixed when keras is first imported.
+Import this before keras: the backend is fixed when keras is first imported,
+and TensorFlow's logging settings when TensorFlow is.
 """
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
 
+from cifar_compare.hardware import (
+    DEVICE_ENV,
+    require_gpu_if_present,
+    resolve_precision,
+)
 from cifar_compare.resources import cpu_name
+
+DEBUG_ENV = "CIFAR_COMPARE_DEBUG"  # 1: let the frameworks' own log lines through
+# TensorFlow's C++ (absl) log lines, e.g. "I0000 00:00:... port.cc:153] oneDNN custom
+# operations are on", and the notices printed with them while it loads.
+NATIVE_NOISE = re.compile(
+    r"^([EWI]\d{4} |WARNING: All log messages before absl::InitializeLog"
+    r"|To enable the following instructions)"
+)
+POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+GPU_FIXES = {
+    "tensorflow": "run `rm -rf .venv && make setup` on this machine (where nvidia-smi lists "
+    "a GPU it installs TensorFlow's GPU build, requirements-gpu.txt), or set `backend: torch` "
+    "for this model",
+    "torch": "install the CUDA build of PyTorch (`make setup` on this machine)",
+    "jax": "install jax[cuda12] (or `backend: torch`)",
+}
+
+
+def quiet_wanted(environ=os.environ):
+    """Unless CIFAR_COMPARE_DEBUG is set: keep TensorFlow's C++ logging below FATAL
+    (its ERROR lines are notices such as `NodeDef mentions attribute`; real failures
+    reach Python as exceptions). Must run before TensorFlow is imported."""
+    if environ.get(DEBUG_ENV, "") not in ("", "0"):
+        return False
+    environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return True
+
+
+@contextlib.contextmanager
+def native_stderr_filtered():
+    """Send file descriptor 2 to a temporary file for the block, then pass on every
+    line that is not TensorFlow's native load-time noise (which ignores
+    TF_CPP_MIN_LOG_LEVEL)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not NATIVE_NOISE.match(line)))
 
 
 def select_backend(name):
-    """Set the Keras 3 backend for this process (null in config = tensorflow)."""
+    """Set the Keras 3 backend for this process (null in config = tensorflow), hide
+    the GPUs where CIFAR_COMPARE_DEVICE=cpu, and load TensorFlow quietly."""
     os.environ["KERAS_BACKEND"] = name or "tensorflow"
+    if os.environ.get(DEVICE_ENV, "").strip().lower() == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        os.environ["JAX_PLATFORMS"] = "cpu"
+    if quiet_wanted() and os.environ["KERAS_BACKEND"] == "tensorflow":
+        with native_stderr_filtered():
+            import tensorflow  # noqa: F401
 
 
 def _tensorflow_gpus(threads):
@@ -43,17 +106,42 @@ def _jax_gpus(_threads):
 GPU_PROBES = {"tensorflow": _tensorflow_gpus, "torch": _torch_gpus, "jax": _jax_gpus}
 
 
-def configure(threads, deterministic=None):
-    """Set threads, TF memory growth, GPU mixed precision and determinism;
-    return the device name."""
+def gpu_has_bf16(backend):
+    """Whether the first visible GPU computes bf16 natively (compute capability 8.0+)."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpu = tf.config.list_physical_devices("GPU")[0]
+        details = tf.config.experimental.get_device_details(gpu)
+        return tuple(details.get("compute_capability", (0, 0))) >= (8, 0)
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_bf16_supported()
+    return True  # JAX: XLA handles bf16 on every GPU it supports
+
+
+def configure(threads, deterministic=None, precision="auto"):
+    """Set threads, TF memory growth, determinism and the mixed-precision policy of
+    `precision` (auto, fp32, bf16, fp16; see hardware.resolve_precision); return the
+    device name. A machine whose GPU the backend cannot see raises GpuNotUsable."""
     import keras
 
-    gpus = GPU_PROBES[keras.backend.backend()](threads)
+    backend = keras.backend.backend()
+    gpus = GPU_PROBES[backend](threads)
+    require_gpu_if_present(f"Keras ({backend} backend)", gpus, GPU_FIXES[backend])
     make_deterministic(deterministic, bool(gpus))
-    if gpus:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        return gpus[0]
-    return cpu_name()
+    resolved = resolve_precision(precision, bool(gpus), bool(gpus) and gpu_has_bf16(backend))
+    keras.mixed_precision.set_global_policy(POLICIES[resolved])
+    return gpus[0] if gpus else cpu_name()
+
+
+def compute_precision():
+    """The precision the global policy computes in: fp32, bf16 or fp16."""
+    import keras
+
+    policy = keras.mixed_precision.global_policy().compute_dtype
+    return {"bfloat16": "bf16", "float16": "fp16"}.get(policy, "fp32")
 
 
 def make_deterministic(choice, on_gpu):

@@ -12,6 +12,7 @@ from cifar_compare.history import epoch_line
 from cifar_compare.interruption import Interrupted, StopRequest, TrainingDiverged, epoch_seed
 from cifar_compare.keras_models import set_trainable_top
 from cifar_compare.metrics import softmax_cross_entropy
+from cifar_compare.progress import EpochProgress
 from cifar_compare.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
 
@@ -67,6 +68,17 @@ class StopOnSignal(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.stop.requested:
             self.model.stop_training = True
+
+
+class ProgressLines(keras.callbacks.Callback):
+    """In-epoch progress lines (cifar_compare.progress) from Keras' running loss."""
+
+    def __init__(self, progress):
+        super().__init__()
+        self.progress = progress
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.progress.update(batch + 1, lambda: float(logs["loss"]))
 
 
 @dataclass(frozen=True)
@@ -194,7 +206,11 @@ def fit(model, base, train, val, config, seed, log, resume=None, stop=None):
             step = steps_per_epoch * (epoch - phase.first_epoch)
             schedule = StepSchedule(phase.lr, total_steps, config["schedule"], step)
             start = time.perf_counter()
-            logs = train_epoch(model, train, config, seed, epoch, [schedule, StopOnSignal(stop)])
+            progress = EpochProgress(
+                log, epoch, config["epochs"], steps_per_epoch, config["batch_size"]
+            )
+            callbacks = [schedule, StopOnSignal(stop), ProgressLines(progress)]
+            logs = train_epoch(model, train, config, seed, epoch, callbacks)
             if stop.requested:
                 raise Interrupted(stop.signum, epoch)
             seconds = time.perf_counter() - start

@@ -12,6 +12,8 @@ def open_log(path):
         format="%(asctime)s %(levelname)s %(message)s",
         force=True,
     )
+    # Python warnings (Keras', TensorFlow's, PyTorch's) go to the job log, not the console.
+    logging.captureWarnings(True)
     return logging.getLogger("cifar_compare")
 
 

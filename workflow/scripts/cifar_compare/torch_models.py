@@ -13,6 +13,17 @@ from cifar_compare.normalization import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN
 from cifar_compare.registry import lookup
 
 
+class Float32Linear(nn.Linear):
+    """A Linear layer that computes in float32 even under autocast: the output layer,
+    kept in float32 as Keras keeps its `head` (state dict keys as nn.Linear's)."""
+
+    summary_name = "Linear"  # what layer_summary() calls it
+
+    def forward(self, x):
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
+
+
 class AlexNetCifar(nn.Module):
     """AlexNet for 32x32 inputs: 5 conv, 3 max-pool, 3 dense layers, ReLU, dense dropout."""
 
@@ -41,7 +52,7 @@ class AlexNetCifar(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(1024, 512),
             nn.ReLU(inplace=True),
-            nn.Linear(512, num_classes),
+            Float32Linear(512, num_classes),
         )
         self.reset_parameters()
 
@@ -72,7 +83,7 @@ def _build_torchvision_alexnet(num_classes, state_dict):
     if state_dict is not None:
         model.load_state_dict(state_dict)
     # New 10-class head after the ImageNet weights are in place.
-    model.classifier[6] = nn.Linear(model.classifier[6].in_features, num_classes)
+    model.classifier[6] = Float32Linear(model.classifier[6].in_features, num_classes)
     return model
 
 
@@ -130,7 +141,8 @@ def layer_summary(model, input_size):
 
     def record(module, _inputs, output):
         params = sum(p.numel() for p in module.parameters(recurse=False))
-        rows.append((type(module).__name__, tuple(output.shape[1:]), params))
+        kind = getattr(module, "summary_name", type(module).__name__)
+        rows.append((kind, tuple(output.shape[1:]), params))
 
     hooks = [m.register_forward_hook(record) for m in model.modules() if not list(m.children())]
     try:

@@ -1,6 +1,7 @@
 """PyTorch training and evaluation loops. Everything arrives as arguments."""
 
 import contextlib
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -10,8 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from cifar_compare.fileio import atomic_path
+from cifar_compare.hardware import resolve_precision
 from cifar_compare.history import epoch_line
 from cifar_compare.interruption import Interrupted, StopRequest, TrainingDiverged, epoch_seed
+from cifar_compare.progress import EpochProgress
 from cifar_compare.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
 from cifar_compare.torch_data import batch_indices, random_crop_flip, to_model_input
@@ -32,6 +35,8 @@ class Recipe:
     mean: tuple
     std: tuple
     eval_batch_size: int  # the training batch size: inference then needs less memory
+    precision_choice: str = "auto"  # the config's choice
+    precision: str = "fp32"  # what it computes in: resolved by with_precision()
 
     @classmethod
     def from_config(cls, model_config, spec):
@@ -52,6 +57,16 @@ class Recipe:
             mean=tuple(normalization.get("mean", spec.mean)),
             std=tuple(normalization.get("std", spec.std)),
             eval_batch_size=model_config["batch_size"],
+            precision_choice=model_config.get("precision", "auto"),
+        )
+
+    def with_precision(self, device):
+        """This recipe with the config's `precision` (auto, fp32, bf16, fp16) resolved
+        for `device` (see cifar_compare.hardware.resolve_precision)."""
+        on_gpu = device.type == "cuda"
+        gpu_bf16 = on_gpu and torch.cuda.is_bf16_supported()
+        return dataclasses.replace(
+            self, precision=resolve_precision(self.precision_choice, on_gpu, gpu_bf16)
         )
 
 
@@ -62,11 +77,15 @@ def seed_everything(seed, deterministic=False):
     torch.use_deterministic_algorithms(deterministic)
 
 
-def autocast_for(device):
-    """bf16 autocast where the GPU supports it; plain fp32 elsewhere."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_for(device, precision):
+    """Autocast to `precision` on `device` (CPU or GPU); plain fp32 for fp32. The model's
+    output layer opts out (torch_models.Float32Linear), and the loss is taken outside."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[precision])
 
 
 def build_optimizer(parameters, settings):
@@ -97,43 +116,58 @@ def model_ready_batch(images, recipe, generator):
     return to_model_input(batch, recipe.mean, recipe.std, recipe.input_size)
 
 
-def optimization_step(model, x, labels, recipe, optimizer, scheduler):
-    """Forward, backward and update on model-ready input; returns (summed loss, correct)."""
-    with autocast_for(x.device):
+def optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler=None):
+    """Forward, backward and update on model-ready input; returns (summed loss, correct).
+
+    The forward runs in the recipe's precision, the loss in float32; `scaler` (fp16
+    only) scales the loss so small fp16 gradients do not flush to zero.
+    """
+    with autocast_for(x.device, recipe.precision):
         logits = model(x)
-        loss = F.cross_entropy(logits.float(), labels, label_smoothing=recipe.label_smoothing)
+    loss = F.cross_entropy(logits.float(), labels, label_smoothing=recipe.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
     scheduler.step()
     return loss.detach() * len(labels), (logits.argmax(1) == labels).sum()
 
 
-def train_step(model, images, labels, recipe, optimizer, scheduler, generator):
+def train_step(model, images, labels, recipe, optimizer, scheduler, generator, scaler=None):
     """One optimisation step on a uint8 batch; returns (summed loss, correct count)."""
     x = model_ready_batch(images, recipe, generator)
-    return optimization_step(model, x, labels, recipe, optimizer, scheduler)
+    return optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler)
 
 
-def train_one_epoch(model, images, labels, recipe, optimizer, scheduler, generator, stop):
+def train_one_epoch(
+    model, images, labels, recipe, optimizer, scheduler, generator, stop, progress=None, scaler=None
+):
     """One pass over the training tensors; returns (mean loss, accuracy).
 
-    Stops after the step in progress when `stop.requested` (SIGTERM/SIGINT).
+    Stops after the step in progress when `stop.requested` (SIGTERM/SIGINT);
+    `progress` (an EpochProgress) logs how far the epoch has come.
     """
     model.train()
     set_batchnorm_eval(model)
     total_loss = torch.zeros((), device=images.device)
     correct = torch.zeros((), device=images.device, dtype=torch.long)
     seen = 0
-    for index in batch_indices(len(labels), recipe.batch_size, generator, drop_last=True):
+    batches = batch_indices(len(labels), recipe.batch_size, generator, drop_last=True)
+    for step, index in enumerate(batches, start=1):
         loss_sum, hits = train_step(
-            model, images[index], labels[index], recipe, optimizer, scheduler, generator
+            model, images[index], labels[index], recipe, optimizer, scheduler, generator, scaler
         )
         total_loss += loss_sum
         correct += hits
         seen += len(index)
         if stop.requested:
             return None
+        if progress:
+            progress.update(step, lambda total=total_loss, n=seen: total.item() / n)
     return total_loss.item() / seen, correct.item() / seen
 
 
@@ -144,7 +178,7 @@ def predict(model, images, recipe):
     outputs = []
     for index in batch_indices(len(images), recipe.eval_batch_size, device=images.device):
         x = to_model_input(images[index], recipe.mean, recipe.std, recipe.input_size)
-        with autocast_for(images.device):
+        with autocast_for(images.device, recipe.precision):
             outputs.append(model(x).float())
     return torch.cat(outputs)
 
@@ -202,12 +236,23 @@ def fit(model, train, val, recipe, seed, log, resume=None, stop=None):
     steps_per_epoch = max(1, len(train_labels) // recipe.batch_size)
     optimizer, scheduler = make_optimizer(model, recipe, steps_per_epoch)
     history, first_epoch = restore(resume, model, optimizer, scheduler, log)
+    # fp16 needs loss scaling; its scale restarts on resume (it adapts within steps).
+    scaler = torch.amp.GradScaler(device.type) if recipe.precision == "fp16" else None
     for epoch in range(first_epoch, recipe.epochs + 1):
         torch.manual_seed(epoch_seed(seed, epoch))
         generator = torch.Generator(device=device).manual_seed(epoch_seed(seed, epoch))
         start = time.perf_counter()
+        progress = EpochProgress(log, epoch, recipe.epochs, steps_per_epoch, recipe.batch_size)
         result = train_one_epoch(
-            model, train_images, train_labels, recipe, optimizer, scheduler, generator, stop
+            model,
+            *train,
+            recipe,
+            optimizer,
+            scheduler,
+            generator,
+            stop,
+            progress,
+            scaler,
         )
         if result is None:
             raise Interrupted(stop.signum, epoch)

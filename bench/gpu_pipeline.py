@@ -1,0 +1,128 @@
+"""The tiny study end to end through Snakemake, then a check that every train and
+evaluate job ran on a GPU (bench/gpu-check.sh runs it on the GPU machine).
+
+Generates the test suite's tiny CIFAR-format archive and stand-in weights (no
+network), runs all four models of config/test.yaml (the Keras ones on the JAX
+backend, or --keras-backend) up to their metrics files, and reads each metrics
+file's training and evaluation device. Exit status 1 if any job used the CPU.
+
+    python3 bench/gpu_pipeline.py bench/out/gpu/pipeline
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "envs"]
+
+
+def copy_workflow(target):
+    target.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for part in WORKFLOW_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=ignore, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target / part)
+
+
+def write_inputs(folder, keras_backend):
+    """The tiny archive, stand-in weights and a config overlay pointing at them."""
+    from cifar_compare.keras_runtime import native_stderr_filtered, quiet_wanted
+    from cifar_fixtures import (
+        write_archive,
+        write_standin_alexnet_weights,
+        write_standin_keras_weights,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if quiet_wanted():  # the stand-in Keras weights load the Keras backend here
+        with native_stderr_filtered():
+            import keras  # noqa: F401
+    archive = folder / "cifar-10-python.tar.gz"
+    md5 = write_archive(archive, train_per_class=4, test_per_class=10)
+    alexnet = folder / "alexnet-owt-7be5be79.pth"
+    write_standin_alexnet_weights(alexnet)
+    mobilenet = folder / "mobilenet_v2_no_top_128.h5"
+    write_standin_keras_weights(mobilenet, "mobilenet_v2")
+    keras_models = ("alexnet_scratch_keras", "mobilenetv2_pretrained_keras")
+    return {
+        "data": {"url": str(archive), "md5": md5},
+        "weights": {
+            "allow_unofficial": True,
+            "sources": {
+                "alexnet_imagenet1k_v1": {"url": str(alexnet)},
+                "mobilenet_v2_imagenet_no_top_128": {"url": str(mobilenet)},
+            },
+        },
+        "models": {name: {"backend": keras_backend} for name in keras_models},
+    }
+
+
+def metrics_targets(workdir):
+    """Every enabled (model, seed) metrics file of the tiny study."""
+    from study_config import load_study_config
+
+    config = load_study_config([str(workdir / "config" / "test.yaml")])
+    return [
+        f"results/metrics/{name}/seed{seed}.json"
+        for name, model in config["models"].items()
+        if model["enabled"]
+        for seed in model["seeds"]
+    ]
+
+
+def cpu_jobs(workdir, targets):
+    """(metrics file, job, device) of every train or evaluate job that ran on a CPU."""
+    found = []
+    for target in targets:
+        metrics = json.loads((workdir / target).read_text())
+        for job, device in (
+            ("train", metrics["training"]["device"]),
+            ("evaluate", metrics["evaluation_device"]),
+        ):
+            print(f"{target}: {job} on {device} in {metrics['training'].get('precision')}")
+            if device.startswith("cpu"):
+                found.append((target, job, device))
+    return found
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", help="working folder (the study's results/ land in it)")
+    parser.add_argument("--keras-backend", default="jax")
+    parser.add_argument("--cores", default="all")
+    args = parser.parse_args(argv)
+    workdir = Path(args.out).resolve()
+    copy_workflow(workdir)
+    overlay = write_inputs(workdir / "inputs", args.keras_backend)
+    (workdir / "inputs.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
+    targets = metrics_targets(workdir)
+    # Up to four jobs share the one GPU at once (the tiny models need little memory):
+    # a CUDA_VISIBLE_DEVICES set beforehand keeps the jobs off the GPU-slot queue.
+    environ = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0")}
+    command = [sys.executable, "-m", "snakemake", "--cores", args.cores, "--resources", "gpu=4"]
+    command += ["--configfile", "config/test.yaml", "inputs.yaml", "--", *targets]
+    done = subprocess.run(command, cwd=workdir, env=environ)
+    if done.returncode != 0:
+        print(f"the tiny study failed (status {done.returncode}); logs in {workdir}/results/logs")
+        return 1
+    on_cpu = cpu_jobs(workdir, targets)
+    for target, job, device in on_cpu:
+        print(f"FAIL: the {job} job of {target} ran on {device}, not on a GPU")
+    print(f"{len(targets) * 2 - len(on_cpu)} of {len(targets) * 2} train/evaluate jobs used a GPU")
+    return 1 if on_cpu else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Using the hardware: precision resolution, the GPU a framework cannot see, progress
+lines inside an epoch and a console free of TensorFlow's native log lines."""
+
+import json
+import re
+
+import pytest
+import torch
+from cifar_compare import hardware
+from cifar_compare.hardware import (
+    GpuNotUsable,
+    cpu_has_fast_bf16,
+    cpu_has_native_bf16,
+    resolve_precision,
+)
+from cifar_compare.progress import EpochProgress
+from cifar_compare.torch_checkpoint import device_from_env
+from cifar_compare.torch_models import get_spec
+from cifar_compare.torch_train import Recipe
+from conftest import copy_workflow, inputs_overlay, snakemake, write_overlay
+from study_config import load_study_config
+
+CONFIG = load_study_config()
+MODELS = {
+    "alexnet_scratch_pytorch": "pytorch",
+    "alexnet_pretrained_pytorch": "pytorch",
+    "alexnet_scratch_keras": "keras",
+    "mobilenetv2_pretrained_keras": "keras",
+}
+NATIVE_LOG_LINE = re.compile(r"^[EWI]\d{4} |oneDNN|absl::InitializeLog", re.M)
+
+
+def this_cpu_has_amx_bf16():
+    """Read independently of the code under test: the flags of /proc/cpuinfo. (The
+    development VM has avx512_bf16 but no amx_bf16, so auto means fp32 there.)"""
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next(line for line in cpuinfo if line.startswith("flags")).split()
+    return "amx_bf16" in flags
+
+
+EXPECTED_CPU_PRECISION = "bf16" if this_cpu_has_amx_bf16() else "fp32"
+
+
+def test_precision_choices_resolve_by_device():
+    assert cpu_has_native_bf16({"avx2", "amx_bf16"}) and cpu_has_native_bf16({"avx512_bf16"})
+    assert not cpu_has_native_bf16({"avx2", "avx512f"})
+    assert cpu_has_fast_bf16({"amx_tile", "amx_bf16", "avx512_bf16"})
+    assert not cpu_has_fast_bf16({"avx512_bf16", "avx512f"})  # measured slower than fp32
+    assert resolve_precision("auto", on_gpu=False, cpu_bf16=True) == "bf16"
+    assert resolve_precision("auto", on_gpu=False, cpu_bf16=False) == "fp32"
+    assert resolve_precision("auto", on_gpu=True, gpu_bf16=True, cpu_bf16=False) == "bf16"
+    assert resolve_precision("auto", on_gpu=True, gpu_bf16=False, cpu_bf16=True) == "fp32"
+    assert resolve_precision("fp32", on_gpu=False, cpu_bf16=True) == "fp32"
+    assert resolve_precision("fp16", on_gpu=True) == "fp16"
+    with pytest.raises(ValueError, match="fp16 needs a GPU"):
+        resolve_precision("fp16", on_gpu=False)
+
+
+def test_auto_precision_on_this_cpu_in_both_frameworks():
+    config = CONFIG["models"]["alexnet_scratch_pytorch"]
+    assert config["precision"] == "auto"  # the schema's default
+    recipe = Recipe.from_config(config, get_spec("alexnet_cifar"))
+    assert recipe.with_precision(torch.device("cpu")).precision == EXPECTED_CPU_PRECISION
+    import keras
+    from cifar_compare.keras_runtime import compute_precision, configure
+
+    try:
+        configure(0, deterministic=False, precision="auto")
+        assert compute_precision() == EXPECTED_CPU_PRECISION
+        configure(0, deterministic=False, precision="fp32")
+        assert compute_precision() == "fp32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_output_layer_computes_in_float32_under_autocast():
+    from cifar_compare.torch_models import get_model
+
+    model = get_model("alexnet_cifar").eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden = model.classifier[:-1](model.features(torch.zeros(2, 3, 32, 32)))
+        logits = model(torch.zeros(2, 3, 32, 32))
+    assert hidden.dtype == torch.bfloat16 and logits.dtype == torch.float32
+
+
+@pytest.fixture
+def fake_gpu(tmp_path, monkeypatch):
+    """A machine whose nvidia-smi lists a GPU that no framework here can use."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text('#!/bin/sh\necho "GPU 0: NVIDIA H200 (UUID: GPU-00000000)"\n')
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{hardware.os.environ['PATH']}")
+    for name in ("CIFAR_COMPARE_DEVICE", "CUDA_VISIBLE_DEVICES"):
+        monkeypatch.delenv(name, raising=False)
+    return bin_dir
+
+
+def test_a_gpu_the_framework_cannot_see_is_an_error(fake_gpu, monkeypatch):
+    assert hardware.machine_has_gpu()
+    with pytest.raises(GpuNotUsable, match="has an NVIDIA GPU but PyTorch cannot use it"):
+        device_from_env()
+    from cifar_compare.keras_runtime import configure
+
+    with pytest.raises(GpuNotUsable, match=r"CIFAR_COMPARE_DEVICE=cpu"):
+        configure(0, deterministic=False, precision="fp32")
+    monkeypatch.setenv("CIFAR_COMPARE_DEVICE", "cpu")  # asking for the CPU still works
+    assert device_from_env() == torch.device("cpu")
+    configure(0, deterministic=False, precision="fp32")
+
+
+@pytest.mark.pipeline
+def test_training_jobs_fail_with_the_fix_when_the_gpu_is_not_usable(
+    tmp_path, test_inputs, fake_gpu, monkeypatch
+):
+    monkeypatch.setenv("CIFAR_COMPARE_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    workdir = copy_workflow(tmp_path / "wf")
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    targets = [
+        f"results/models/alexnet_scratch_{f}/seed0/history.csv" for f in ("pytorch", "keras")
+    ]
+    done = snakemake(
+        workdir,
+        "--configfile",
+        "config/test.yaml",
+        "inputs.yaml",
+        "--keep-going",
+        *targets,
+        check=False,
+    )
+    assert done.returncode != 0
+    for framework, fix in (("pytorch", "torch.version.cuda"), ("keras", "requirements-gpu.txt")):
+        log = (workdir / f"results/logs/train/alexnet_scratch_{framework}/seed0.log").read_text()
+        assert "has an NVIDIA GPU but" in log and fix in log and "CIFAR_COMPARE_DEVICE=cpu" in log
+        assert "epoch 1/" not in log  # it never trained on the CPU
+
+
+def test_progress_lines_every_tenth_and_after_30_silent_seconds():
+    lines, now = [], [0.0]
+    progress = EpochProgress(lines.append, 2, 5, steps=100, batch_size=10, clock=lambda: now[0])
+    for step in range(1, 101):
+        now[0] += 0.1
+        progress.update(step, lambda: 1.5)
+    assert [int(re.search(r"step (\d+)/100", line)[1]) for line in lines] == list(
+        range(10, 100, 10)
+    )
+    assert (
+        lines[0] == "epoch 2/5 step 10/100 (10%) 100 img/s loss=1.5000 ETA epoch 0:09 training 0:39"
+    )
+    lines.clear()
+    slow = EpochProgress(lines.append, 1, 1, steps=1000, batch_size=1, clock=lambda: now[0])
+    for step in range(1, 40):
+        now[0] += 1.0
+        slow.update(step, lambda: 2.0)
+    assert [int(re.search(r"step (\d+)/", line)[1]) for line in lines] == [30]
+
+
+@pytest.mark.pipeline
+def test_tiny_run_logs_progress_records_precision_and_keeps_the_console_quiet(tiny_run):
+    for model in MODELS:
+        log = (tiny_run / f"results/logs/train/{model}/seed0.log").read_text()
+        assert re.search(r"epoch 1/\d+ step \d+/\d+ \(\d+%\) \d+ img/s loss=\d", log), model
+        assert "ETA epoch" in log and not NATIVE_LOG_LINE.search(log), model
+        metrics = json.loads((tiny_run / f"results/metrics/{model}/seed0.json").read_text())
+        assert metrics["training"]["precision"] == EXPECTED_CPU_PRECISION, model
+    console = (tiny_run / "console.txt").read_text()
+    assert "rule train_keras" in console and "rule evaluate_keras" in console
+    assert not NATIVE_LOG_LINE.search(console), NATIVE_LOG_LINE.search(console)
+    summary = (tiny_run / "results/tables/summary.md").read_text()
+    assert f"| {EXPECTED_CPU_PRECISION} |" in summary and "| precision |" in summary
+
+
+def metrics_without_timings(workdir, model):
+    metrics = json.loads((workdir / f"results/metrics/{model}/seed0.json").read_text())
+    for field in ("wall_seconds", "images_per_second", "peak_rss_mb", "peak_device_memory_mb"):
+        metrics["training"].pop(field)
+    metrics.pop("inference_images_per_second")
+    return metrics
+
+
+@pytest.mark.pipeline
+def test_bf16_cpu_runs_with_the_same_seed_give_the_same_metrics(tmp_path, test_inputs):
+    """The determinism promise at bf16 too (auto picks it on CPUs with AMX)."""
+    scratch = ["alexnet_scratch_pytorch", "alexnet_scratch_keras"]
+    workdir = copy_workflow(tmp_path / "wf")
+    overlay = inputs_overlay(test_inputs)
+    overlay["models"] = {name: {"precision": "bf16"} for name in scratch}
+    for name in set(MODELS) - set(scratch):
+        overlay["models"][name] = {"enabled": False}
+    write_overlay(workdir / "inputs.yaml", overlay)
+    tiny = ["--configfile", "config/test.yaml", "inputs.yaml"]
+    snakemake(workdir, *tiny)
+    first = {model: metrics_without_timings(workdir, model) for model in scratch}
+    assert {m["training"]["precision"] for m in first.values()} == {"bf16"}
+    snakemake(workdir, "--forcerun", "train_pytorch", "train_keras", *tiny)
+    assert {model: metrics_without_timings(workdir, model) for model in scratch} == first
