@@ -15,7 +15,11 @@ from conftest import REPO
 
 SCRIPTS = REPO / "workflow" / "scripts"
 # Import name -> the package that provides it, where the two differ.
-PACKAGE_OF = {"yaml": "pyyaml", "PIL": "pillow", "tensorflow": "tensorflow-cpu"}
+PACKAGE_OF = {"yaml": "pyyaml", "PIL": "pillow"}
+# Distributions that provide another's import name (the CPU and GPU builds of TensorFlow).
+PROVIDES = {"tensorflow-cpu": "tensorflow"}
+# The Keras rules' env is chosen at DAG build (common.smk: keras_conda_env): check both.
+ENV_CHOICES = {"KERAS_CONDA_ENV": ["../../envs/keras.yaml", "../../envs/keras-gpu.yaml"]}
 # Imports only reached on paths the config cannot select (see README: JAX).
 NOT_REQUIRED = {"jax"}
 RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.M | re.S)
@@ -26,11 +30,12 @@ def rules_with_envs():
     found = []
     for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
         for name, body in RULE.findall(smk.read_text()):
-            env = re.search(r'conda:\s*\n\s*"([^"]+)"', body)
+            env = re.search(r'conda:\s*\n\s*"?([^"\n]+)"?', body)
             script = re.search(r'script:\s*\n\s*"([^"]+)"', body)
             if script:
                 assert env, f"rule {name} runs a script but names no conda env"
-                found.append((name, (smk.parent / env[1]).resolve(), smk.parent / script[1]))
+                for choice in ENV_CHOICES.get(env[1], [env[1]]):
+                    found.append((name, (smk.parent / choice).resolve(), smk.parent / script[1]))
     return found
 
 
@@ -76,18 +81,20 @@ def env_packages(env_file):
     names = set()
     for entry in spec["dependencies"]:
         for requirement in entry["pip"] if isinstance(entry, dict) else [entry]:
-            names.add(re.split(r"[=<>!~ ]", requirement, maxsplit=1)[0].lower())
+            name = re.split(r"[=<>!~ \[]", requirement, maxsplit=1)[0].lower()
+            names.add(PROVIDES.get(name, name))
     return names
 
 
 RULES = rules_with_envs()
+RULE_IDS = [f"{rule}-{env.stem}" for rule, env, _ in RULES]
 
 
 def test_every_script_rule_was_found():
     assert {"prepare_data", "train_pytorch", "train_keras", "report"} <= {r for r, _, _ in RULES}
 
 
-@pytest.mark.parametrize("rule, env_file, script", RULES, ids=[r for r, _, _ in RULES])
+@pytest.mark.parametrize("rule, env_file, script", RULES, ids=RULE_IDS)
 def test_env_has_every_package_its_script_imports(rule, env_file, script):
     needed = {PACKAGE_OF.get(name, name).lower() for name in third_party_imports(script)}
     missing = needed - {PACKAGE_OF.get(n, n) for n in NOT_REQUIRED} - env_packages(env_file)
@@ -96,7 +103,8 @@ def test_env_has_every_package_its_script_imports(rule, env_file, script):
 
 def test_env_pins_match_requirements():
     pins = {}
-    for line in (REPO / "requirements.txt").read_text().splitlines():
+    requirements = (REPO / "requirements.txt", REPO / "requirements-gpu.txt")
+    for line in "\n".join(r.read_text() for r in requirements).splitlines():
         line = line.split("#")[0].strip()
         if "==" in line:
             name, version = line.split("==")
@@ -105,5 +113,5 @@ def test_env_pins_match_requirements():
         spec = yaml.safe_load(env_file.read_text())
         for entry in spec["dependencies"]:
             for requirement in entry.get("pip", []) if isinstance(entry, dict) else []:
-                name, version = requirement.split("==")
+                name, version = requirement.split("#")[0].strip().split("==")
                 assert pins.get(name.lower()) == version, f"{env_file.name}: {requirement}"
