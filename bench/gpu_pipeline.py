@@ -100,7 +100,8 @@ def cpu_jobs(workdir, targets):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", help="working folder (the study's results/ land in it)")
-    parser.add_argument("--keras-backend", default="jax")
+    # The workflow accepts tensorflow or torch; the GPU image has torch but no TensorFlow.
+    parser.add_argument("--keras-backend", default="torch")
     parser.add_argument("--cores", default="all")
     args = parser.parse_args(argv)
     workdir = Path(args.out).resolve()

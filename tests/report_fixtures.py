@@ -98,7 +98,6 @@ def metrics_record(model, seed, mask, md5, precision=None, weights_official=True
             "input_size": size,
             "epochs": 10,
             "batch_size": 128,
-            "seeds": [seed],
         },
         "weights": weights_block(model, weights_official) if pretrained else None,
         "test_predictions": {

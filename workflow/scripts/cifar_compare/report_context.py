@@ -41,7 +41,7 @@ HEADLINE_CAPTION = (
 )
 
 
-def recipe_text(config):
+def recipe_text(config, seeds):
     optimizer = config.get("optimizer", {})
     schedule = config.get("schedule", {})
     augmentation = config.get("augmentation", {})
@@ -50,7 +50,7 @@ def recipe_text(config):
         f"{config['batch_size']}, optimizer {optimizer.get('name')} (lr {optimizer.get('lr')}), "
         f"schedule {schedule.get('name')}, augmentation: crop padding "
         f"{augmentation.get('crop_padding')}, flip {augmentation.get('flip')}; "
-        f"seeds {', '.join(str(s) for s in config.get('seeds', []))}."
+        f"seeds {', '.join(str(s) for s in seeds)}."
     )
 
 
@@ -59,7 +59,7 @@ def scratch_models(results):
         {
             "name": r.name,
             "framework": r.framework,
-            "summary": recipe_text(r.config),
+            "summary": recipe_text(r.config, r.seeds),
             "layers": tables.layer_rows(r.records[0]),
             "params": fmt.count(r.params_total),
         }
