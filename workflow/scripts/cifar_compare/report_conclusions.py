@@ -21,9 +21,10 @@ def verdict(comparison):
     if comparison.p_value is None:
         return "the test sets differ, so there is no paired test"
     p = fmt.p_value(comparison.p_value)
+    p = p if p.startswith("<") else f"= {p}"  # "p < 1e-300", not "p = < 1e-300"
     if comparison.significant:
-        return f"McNemar p = {p}, significant at the {100 * ALPHA:.0f} % level"
-    return f"McNemar p = {p}, not distinguishable from chance at the {100 * ALPHA:.0f} % level"
+        return f"McNemar p {p}, significant at the {100 * ALPHA:.0f} % level"
+    return f"McNemar p {p}, not distinguishable from chance at the {100 * ALPHA:.0f} % level"
 
 
 def difference(comparison, first, second):
