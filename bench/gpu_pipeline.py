@@ -12,7 +12,6 @@ file's training and evaluation device. Exit status 1 if any job used the CPU.
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,18 +21,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
-WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "envs"]
-
-
-def copy_workflow(target):
-    target.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for part in WORKFLOW_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, target / part, ignore=ignore, dirs_exist_ok=True)
-        else:
-            shutil.copy2(source, target / part)
 
 
 def write_inputs(folder, keras_backend):
@@ -105,6 +92,8 @@ def main(argv=None):
     parser.add_argument("--cores", default="all")
     args = parser.parse_args(argv)
     workdir = Path(args.out).resolve()
+    from workflow_copy import copy_workflow
+
     copy_workflow(workdir)
     overlay = write_inputs(workdir / "inputs", args.keras_backend)
     (workdir / "inputs.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))

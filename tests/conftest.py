@@ -1,4 +1,3 @@
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,24 +9,11 @@ import yaml
 # TensorFlow is loaded in the same process; the tests use both, so load it first.
 import torchvision.models  # noqa: F401  isort: skip
 from cifar_fixtures import write_archive, write_standin_alexnet_weights, write_standin_keras_weights
+from workflow_copy import copy_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "envs"]
 TINY = ["--configfile", "config/test.yaml", "inputs.yaml"]  # the tiny study on test inputs
-
-
-def copy_workflow(target):
-    """A private copy of the workflow, so each test has its own results/ and .snakemake/."""
-    target.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for part in WORKFLOW_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, target / part, ignore=ignore)
-        else:
-            shutil.copy2(source, target / part)
-    return target
 
 
 def snakemake(workdir, *args, check=True):

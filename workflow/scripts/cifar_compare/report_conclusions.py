@@ -66,21 +66,18 @@ def best_sentence(results, stats):
     return f"{head}. Against the runner-up, {difference(c, by_name[c.first], by_name[c.second])}."
 
 
-def pretrained_sentences(results, stats):
+def comparison_sentences(results, stats, kind):
+    """One sentence per compared pair of `kind` ("pretrained" or "framework")."""
     by_name = {r.name: r for r in results}
+    leads = {
+        "pretrained": lambda c: f"Pretrained against scratch ({by_name[c.first].framework})",
+        "framework": lambda c: (
+            f"PyTorch against Keras on the same architecture ({by_name[c.first].architecture})"
+        ),
+    }
     return [
-        f"Pretrained against scratch ({by_name[c.first].framework}): "
-        f"{difference(c, by_name[c.first], by_name[c.second])}."
-        for c in of_kind(stats, "pretrained")
-    ]
-
-
-def framework_sentences(results, stats):
-    by_name = {r.name: r for r in results}
-    return [
-        f"PyTorch against Keras on the same architecture ({by_name[c.first].architecture}): "
-        f"{difference(c, by_name[c.first], by_name[c.second])}."
-        for c in of_kind(stats, "framework")
+        f"{leads[kind](c)}: {difference(c, by_name[c.first], by_name[c.second])}."
+        for c in of_kind(stats, kind)
     ]
 
 
@@ -90,8 +87,8 @@ def answer(results, stats):
         return ""
     sentences = [
         best_sentence(results, stats),
-        *pretrained_sentences(results, stats),
-        *framework_sentences(results, stats),
+        *comparison_sentences(results, stats, "pretrained"),
+        *comparison_sentences(results, stats, "framework"),
     ]
     return " ".join(sentences)
 
@@ -181,8 +178,8 @@ def conclusions(results, stats, original, data):
         return []
     return [
         best_sentence(results, stats),
-        *pretrained_sentences(results, stats),
-        *framework_sentences(results, stats),
+        *comparison_sentences(results, stats, "pretrained"),
+        *comparison_sentences(results, stats, "framework"),
         cost_sentence(results),
         original_sentence(results, original),
         *caveat_sentences(results, data),
