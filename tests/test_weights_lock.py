@@ -52,3 +52,26 @@ def test_pin_command_pins_a_local_copy(tmp_path, capsys):
     main([name, "--file", str(copy), "--configfile", str(overlay)])
     sha256 = json.loads(lock.read_text())[name]
     assert len(sha256) == 64 and f"{name}: pinned sha256 {sha256}" in capsys.readouterr().out
+
+
+def test_pin_command_downloads_the_official_url_when_no_file_is_given(tmp_path, monkeypatch):
+    """Without --file the pin is the sha256 of what the official URL serves (here a local
+    file standing in for it), fetched bounded by that file's size ceiling."""
+    import hashlib
+
+    import pin_weights
+
+    lock = tmp_path / "lock.json"
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"weights": {"lock_file": str(lock)}}))
+    served = tmp_path / "served.h5"
+    served.write_bytes(b"what the official URL serves")
+    name = "mobilenet_v2_imagenet_no_top_96"
+    real_entry = pin_weights.official_entry
+
+    def local_entry(weights_name):
+        return {**real_entry(weights_name), "url": str(served)}
+
+    monkeypatch.setattr(pin_weights, "official_entry", local_entry)
+    main([name, "--configfile", str(overlay)])
+    assert json.loads(lock.read_text()) == {name: hashlib.sha256(served.read_bytes()).hexdigest()}

@@ -33,7 +33,10 @@ def official_sha256(name):
     """Download `name` from its official URL to a temporary file and hash it."""
     with tempfile.TemporaryDirectory(prefix="pin-weights-") as folder:
         target = Path(folder) / "weights"
-        return fetch_verified(official_entry(name)["url"], target, "sha256", None, name)
+        entry = official_entry(name)
+        return fetch_verified(
+            entry["url"], target, "sha256", None, name, max_bytes=entry["max_bytes"]
+        )
 
 
 def parse_args(argv):
