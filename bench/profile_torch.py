@@ -28,7 +28,8 @@ def profile_model(model_config, args):
 
     device = device_from_env()
     images, labels = (torch.from_numpy(a).to(device) for a in load_images(args))
-    recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
+    spec = get_spec(model_config["architecture"])
+    recipe = Recipe.from_config(model_config, spec).with_precision(device)  # as it trains
     model = build_model(model_config, None, device).train()
     optimizer, scheduler = make_optimizer(model, recipe, 100)
     generator = torch.Generator(device=device).manual_seed(0)
