@@ -150,11 +150,9 @@ def test_mobilenet_is_verified_only_against_a_pinned_hash(tmp_path, monkeypatch)
     first, other = tmp_path / "first.h5", tmp_path / "other.h5"
     first.write_bytes(b"the file the official URL served")
     other.write_bytes(b"a different file")
-    monkeypatch.setitem(
-        fetch_weights.__globals__["OFFICIAL_WEIGHTS"],
-        name,
-        {"url": str(first), "framework": "keras", "algorithm": "sha256", "digest": None},
-    )
+    official = fetch_weights.__globals__["OFFICIAL_WEIGHTS"]
+    # The real entry (size ceiling included), served from a local file, with no published hash.
+    monkeypatch.setitem(official, name, {**official[name], "url": str(first), "digest": None})
     with pytest.raises(UnofficialWeightsError, match="none is pinned.*make pin-weights"):
         fetch_weights(name, None, tmp_path / "a.h5", False)  # even from the official URL
     assert not (tmp_path / "a.h5").exists()
