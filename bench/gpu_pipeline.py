@@ -26,32 +26,14 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 def write_inputs(folder, keras_backend):
     """The tiny archive, stand-in weights and a config overlay pointing at them."""
     from cifar_compare.keras_runtime import native_stderr_filtered, quiet_wanted
-    from cifar_fixtures import (
-        write_archive,
-        write_standin_alexnet_weights,
-        write_standin_keras_weights,
-    )
+    from cifar_fixtures import inputs_overlay, write_tiny_inputs
 
-    folder.mkdir(parents=True, exist_ok=True)
     if quiet_wanted():  # the stand-in Keras weights load the Keras backend here
         with native_stderr_filtered():
             import keras  # noqa: F401
-    archive = folder / "cifar-10-python.tar.gz"
-    md5 = write_archive(archive, train_per_class=4, test_per_class=10)
-    alexnet = folder / "alexnet-owt-7be5be79.pth"
-    write_standin_alexnet_weights(alexnet)
-    mobilenet = folder / "mobilenet_v2_no_top_128.h5"
-    write_standin_keras_weights(mobilenet, "mobilenet_v2")
     keras_models = ("alexnet_scratch_keras", "mobilenetv2_pretrained_keras")
     return {
-        "data": {"url": str(archive), "md5": md5},
-        "weights": {
-            "allow_unofficial": True,
-            "sources": {
-                "alexnet_imagenet1k_v1": {"url": str(alexnet)},
-                "mobilenet_v2_imagenet_no_top_128": {"url": str(mobilenet)},
-            },
-        },
+        **inputs_overlay(write_tiny_inputs(folder)),
         "models": {name: {"backend": keras_backend} for name in keras_models},
     }
 

@@ -114,3 +114,30 @@ def write_standin_keras_weights(path, architecture, input_size=128):
     with h5py.File(path, "w") as handle:
         legacy_h5_format.save_weights_to_hdf5_group(handle, model)
     return model
+
+
+def write_tiny_inputs(folder):
+    """The tiny study's inputs in `folder`: a CIFAR-format archive (4 training and 10 test
+    images per class) and stand-in AlexNet and MobileNetV2 (128 px) weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "cifar-10-python.tar.gz"
+    md5 = write_archive(archive, train_per_class=4, test_per_class=10)
+    weights = folder / "alexnet-owt-7be5be79.pth"
+    write_standin_alexnet_weights(weights)
+    mobilenet = folder / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_128_no_top.h5"
+    write_standin_keras_weights(mobilenet, "mobilenet_v2")
+    return {"archive": archive, "md5": md5, "weights": weights, "mobilenet_weights": mobilenet}
+
+
+def inputs_overlay(inputs, **data):
+    """Config overlay pointing the workflow at `write_tiny_inputs`' files."""
+    return {
+        "data": {"url": str(inputs["archive"]), "md5": inputs["md5"], **data},
+        "weights": {
+            "allow_unofficial": True,
+            "sources": {
+                "alexnet_imagenet1k_v1": {"url": str(inputs["weights"])},
+                "mobilenet_v2_imagenet_no_top_128": {"url": str(inputs["mobilenet_weights"])},
+            },
+        },
+    }

@@ -8,7 +8,7 @@ import yaml
 # torchvision (through torch._dynamo and triton) segfaults on import once
 # TensorFlow is loaded in the same process; the tests use both, so load it first.
 import torchvision.models  # noqa: F401  isort: skip
-from cifar_fixtures import write_archive, write_standin_alexnet_weights, write_standin_keras_weights
+from cifar_fixtures import inputs_overlay, write_tiny_inputs  # noqa: F401  (tests import both)
 from workflow_copy import copy_workflow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,28 +36,7 @@ def write_overlay(path, overlay):
 @pytest.fixture(scope="session")
 def test_inputs(tmp_path_factory):
     """A tiny CIFAR-format archive and stand-in AlexNet weights, made once per session."""
-    folder = tmp_path_factory.mktemp("inputs")
-    archive = folder / "cifar-10-python.tar.gz"
-    md5 = write_archive(archive, train_per_class=4, test_per_class=10)
-    weights = folder / "alexnet-owt-7be5be79.pth"
-    write_standin_alexnet_weights(weights)
-    mobilenet = folder / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_128_no_top.h5"
-    write_standin_keras_weights(mobilenet, "mobilenet_v2")
-    return {"archive": archive, "md5": md5, "weights": weights, "mobilenet_weights": mobilenet}
-
-
-def inputs_overlay(test_inputs, **data):
-    """Config overlay pointing the workflow at the generated inputs."""
-    return {
-        "data": {"url": str(test_inputs["archive"]), "md5": test_inputs["md5"], **data},
-        "weights": {
-            "allow_unofficial": True,
-            "sources": {
-                "alexnet_imagenet1k_v1": {"url": str(test_inputs["weights"])},
-                "mobilenet_v2_imagenet_no_top_128": {"url": str(test_inputs["mobilenet_weights"])},
-            },
-        },
-    }
+    return write_tiny_inputs(tmp_path_factory.mktemp("inputs"))
 
 
 @pytest.fixture
