@@ -14,6 +14,7 @@ from cifar_compare.metrics import (
     metrics_record,
     prediction_metrics,
     softmax_cross_entropy,
+    test_time_predictions,
     validate_metrics,
 )
 
@@ -33,10 +34,14 @@ def evaluate(checkpoint_path, record, prepared_path, threads, data_md5):
     batch_size = config["batch_size"]
     predict_logits(model, images[:batch_size], batch_size)  # warm-up, not timed
     start = time.perf_counter()
-    logits = predict_logits(model, images, batch_size)
+    flip = config.get("test_time_flip", False)
+    logits = test_time_predictions(
+        lambda batch: predict_logits(model, batch, batch_size), images, flip
+    )
     seconds = time.perf_counter() - start
     metrics = classification_metrics(labels, logits.argmax(1), class_names)
     metrics["test_loss"] = softmax_cross_entropy(logits, labels)
+    metrics["test_time_flip"] = flip
     metrics.update(prediction_metrics(labels, logits))
     metrics["data"] = data_provenance(data_md5, images, labels)
     metrics["inference_images_per_second"] = len(labels) / seconds

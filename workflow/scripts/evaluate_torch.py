@@ -3,7 +3,6 @@
 import time
 
 import torch
-import torch.nn.functional as F
 from cifar_compare.dataset import load_prepared
 from cifar_compare.fileio import write_json_atomic
 from cifar_compare.gpu_slots import gpu_slot
@@ -14,11 +13,13 @@ from cifar_compare.metrics import (
     layer_records,
     metrics_record,
     prediction_metrics,
+    softmax_cross_entropy,
+    test_time_predictions,
     validate_metrics,
 )
 from cifar_compare.resources import library_versions
 from cifar_compare.torch_checkpoint import device_from_env, device_name, load_checkpoint
-from cifar_compare.torch_data import to_device
+from cifar_compare.torch_data import to_device_images
 from cifar_compare.torch_models import count_parameters, layer_summary
 from cifar_compare.torch_train import predict
 
@@ -27,18 +28,21 @@ def evaluate(checkpoint_path, prepared_path, device, data_md5):
     model, recipe, record = load_checkpoint(checkpoint_path, device)
     splits, class_names = load_prepared(prepared_path, ("test",))
     test = splits["test"]
-    images, labels = to_device(test, device)
-    predict(model, images[: recipe.eval_batch_size], recipe)  # warm-up, not timed
+    warm_up = to_device_images(test.images[: recipe.eval_batch_size], device)
+    predict(model, warm_up, recipe)  # warm-up, not timed
     start = time.perf_counter()
-    logits = predict(model, images, recipe)
-    seconds = time.perf_counter() - start
-    metrics = classification_metrics(
-        labels.cpu().numpy(), logits.argmax(1).cpu().numpy(), class_names
+    logits = test_time_predictions(
+        lambda batch: predict(model, to_device_images(batch, device), recipe).cpu().numpy(),
+        test.images,
+        recipe.test_time_flip,
     )
-    metrics["test_loss"] = F.cross_entropy(logits, labels).item()
-    metrics.update(prediction_metrics(test.labels, logits.float().cpu().numpy()))
+    seconds = time.perf_counter() - start
+    metrics = classification_metrics(test.labels, logits.argmax(1), class_names)
+    metrics["test_loss"] = softmax_cross_entropy(logits, test.labels)
+    metrics["test_time_flip"] = recipe.test_time_flip
+    metrics.update(prediction_metrics(test.labels, logits))
     metrics["data"] = data_provenance(data_md5, test.images, test.labels)
-    metrics["inference_images_per_second"] = len(labels) / seconds
+    metrics["inference_images_per_second"] = len(test.labels) / seconds
     metrics["parameters"] = count_parameters(model)
     metrics["layers"] = layer_records(layer_summary(model.cpu(), recipe.input_size))
     return metrics, record

@@ -40,6 +40,8 @@ def histories_by_model(records, history_paths):
 def band(ax, histories, column, label, scale):
     """Mean over seeds as a line, min-max over seeds as a shaded band."""
     frame = pd.concat([h[["epoch", column]] for h in histories]).groupby("epoch")[column]
+    if frame.count().sum() == 0:
+        return  # no validation split (data.validation_fraction 0)
     epochs = frame.mean().index
     (line,) = ax.plot(epochs, scale * frame.mean(), marker="o", ms=3, label=label)
     ax.fill_between(

@@ -17,6 +17,7 @@ from cifar_compare.keras_runtime import (
     select_backend,
 )
 from cifar_compare.logs import errors_logged, exit_on_interrupt, open_log
+from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.resources import peak_rss_mb
 
 
@@ -60,6 +61,7 @@ def train(prepared_path, model_config, seed, weights_path, threads, log, resume=
         "peak_device_memory_mb": peak_device_memory_mb(),
         "device": device,
         "precision": compute_precision(),
+        "batch_norm": batch_norm_mode(model_config),
         "train_images": len(train_split),
         "environment": keras_environment(),
     }

@@ -22,7 +22,9 @@ def build_model(model_config, weights_path, device):
     state_dict = None
     if weights_path:
         state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
-    model = get_model(model_config["architecture"], NUM_CLASSES, state_dict)
+    model = get_model(
+        model_config["architecture"], NUM_CLASSES, state_dict, model_config.get("dropout")
+    )
     if model_config["freeze_base"]:
         freeze_all_but(model, get_spec(model_config["architecture"]).head)
     return model.to(device, memory_format=torch.channels_last)
@@ -64,6 +66,7 @@ def train(prepared_path, model_config, seed, weights_path, device, log, resume=N
         ),
         "device": device_name(device),
         "precision": recipe.precision,
+        "batch_norm": recipe.batch_norm,
         "train_images": len(splits["train"]),
         "environment": torch_environment(device),
     }

@@ -198,7 +198,7 @@ def check_weights_sources(config, known):
 def check_split_sizes(data):
     """With train_per_class set, both the training and the validation split keep images."""
     per_class, fraction = data.get("train_per_class"), data["validation_fraction"]
-    if per_class is None:
+    if per_class is None or fraction == 0:
         return
     held = int(round(fraction * per_class))
     if not 1 <= held < per_class:

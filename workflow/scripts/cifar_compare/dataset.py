@@ -35,9 +35,10 @@ def stratified_pick(labels, per_class, rng, key="data.train_per_class"):
 
 
 def holdout_count(fraction, class_size, cls):
-    """Images of one class held out for validation; both splits must keep at least one."""
+    """Images of one class held out for validation: none at fraction 0 (all images
+    train); otherwise both splits must keep at least one."""
     count = int(round(fraction * class_size))
-    if not 1 <= count < class_size:
+    if fraction > 0 and not 1 <= count < class_size:
         raise ValueError(
             f"data.validation_fraction {fraction} of the {class_size} training images of "
             f"class {cls} holds out {count}: the validation or training split would be "

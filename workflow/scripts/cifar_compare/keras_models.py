@@ -10,6 +10,7 @@ from keras import layers
 
 from cifar_compare.keras_layers import ApplicationPreprocess, RandomCropFlip, Standardize
 from cifar_compare.normalization import CIFAR10_MEAN, CIFAR10_STD
+from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.registry import lookup
 
 FLOAT32 = {"dtype": "float32"}
@@ -21,10 +22,22 @@ def he_normal():
     return keras.initializers.VarianceScaling(**HE_NORMAL)
 
 
-def _conv(filters):
-    return layers.Conv2D(
-        filters, 3, padding="same", activation="relu", kernel_initializer=he_normal()
-    )
+# PyTorch's BatchNorm2d defaults (momentum 0.1 there is 0.9 here), as in
+# cifar_compare.torch_models: Keras' own (0.99, 1e-3) would train differently.
+BATCH_NORM = {"momentum": 0.9, "epsilon": 1e-5}
+ALEXNET_CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True))  # (out, pool)
+
+
+def _conv_block(x, filters, batch_norm):
+    """3x3 conv and ReLU, with BatchNorm between them (conv bias dropped) under batch_norm."""
+    init = he_normal()
+    if not batch_norm:
+        return layers.Conv2D(
+            filters, 3, padding="same", activation="relu", kernel_initializer=init
+        )(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
+    x = layers.BatchNormalization(**BATCH_NORM)(x)
+    return layers.ReLU()(x)
 
 
 def _dense(units, **kwargs):
@@ -32,10 +45,11 @@ def _dense(units, **kwargs):
     return layers.Dense(units, **kwargs)
 
 
-def alexnet_cifar_body(x, num_classes, dropout=0.5):
-    """Layer for layer the PyTorch AlexNetCifar, initialised the same way."""
-    for filters, pool in ((64, True), (192, True), (384, False), (256, False), (256, True)):
-        x = _conv(filters)(x)
+def alexnet_cifar_body(x, num_classes, dropout=0.5, batch_norm=False):
+    """Layer for layer the PyTorch AlexNetCifar (batch_norm: alexnet_cifar_bn),
+    initialised the same way."""
+    for filters, pool in ALEXNET_CONVS:
+        x = _conv_block(x, filters, batch_norm)
         if pool:
             x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
@@ -52,11 +66,13 @@ class KerasSpec:
     application: str | None  # keras.applications module (its preprocess_input)
     constructor: str | None  # keras.applications class of the pretrained base
     min_input_size: int
-    head_dropout: float = 0.2
+    dropout: float = 0.2  # the classifier's, used when the config sets none
+    batch_norm: bool = False  # alexnet_cifar_bn: BatchNorm after every conv
 
 
 REGISTRY = {
-    "alexnet_cifar": KerasSpec(None, None, 32),
+    "alexnet_cifar": KerasSpec(None, None, 32, dropout=0.5),
+    "alexnet_cifar_bn": KerasSpec(None, None, 32, dropout=0.5, batch_norm=True),
     "mobilenet_v2": KerasSpec("mobilenet_v2", "MobileNetV2", 32),
     "vgg16": KerasSpec("vgg16", "VGG16", 32),
     "resnet50": KerasSpec("resnet50", "ResNet50", 32),
@@ -87,6 +103,7 @@ def get_model(name, config, num_classes=10, weights_path=None, seed=None):
     """
     spec = get_spec(name)
     size = config["input_size"]
+    dropout = spec.dropout if config.get("dropout") is None else config["dropout"]
     if size < spec.min_input_size:
         raise ValueError(f"input_size {size} is below the smallest size {name} accepts")
     aug = config["augmentation"]
@@ -100,23 +117,27 @@ def get_model(name, config, num_classes=10, weights_path=None, seed=None):
         mean = normalization.get("mean", CIFAR10_MEAN)
         std = normalization.get("std", CIFAR10_STD)
         x = Standardize(mean, std, name="standardize", **FLOAT32)(x)
-        return keras.Model(inputs, alexnet_cifar_body(x, num_classes), name=name), None
+        outputs = alexnet_cifar_body(x, num_classes, dropout, spec.batch_norm)
+        return keras.Model(inputs, outputs, name=name), None
     x = ApplicationPreprocess(spec.application, name="preprocess", **FLOAT32)(x)
     base = build_base(spec, size, weights_path)
-    x = base(x, training=False)  # BatchNorm stays in inference mode, also when unfrozen
+    frozen_norm = batch_norm_mode(config) == "frozen"
+    # training=False keeps BatchNorm in inference mode, also when unfrozen.
+    x = base(x, training=False) if frozen_norm else base(x)
     x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(spec.head_dropout)(x)
+    x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, dtype="float32", name="head")(x)
     return keras.Model(inputs, outputs, name=name), base
 
 
-def set_trainable_top(base, count):
-    """Unfreeze the top `count` layers of the base (0 = all); BatchNorm stays frozen."""
+def set_trainable_top(base, count, batch_norm="frozen"):
+    """Unfreeze the top `count` layers of the base (0 = all); their BatchNorm layers
+    too unless `batch_norm` is 'frozen' (cifar_compare.recipe.batch_norm_mode)."""
     base.trainable = True
     cut = 0 if count == 0 else max(0, len(base.layers) - count)
     for index, layer in enumerate(base.layers):
-        is_norm = isinstance(layer, layers.BatchNormalization)
-        layer.trainable = index >= cut and not is_norm
+        frozen_norm = batch_norm == "frozen" and isinstance(layer, layers.BatchNormalization)
+        layer.trainable = index >= cut and not frozen_norm
 
 
 def count_parameters(model):

@@ -13,23 +13,50 @@ from cifar_compare.interruption import Interrupted, StopRequest, TrainingDiverge
 from cifar_compare.keras_models import set_trainable_top
 from cifar_compare.metrics import softmax_cross_entropy
 from cifar_compare.progress import EpochProgress
+from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
 
 
+class CoupledL2:
+    """Weight decay as torch.optim.SGD and Adam apply it: `l2 * weight` added to the
+    gradient before the update (Keras' own `weight_decay` is decoupled, AdamW-style,
+    for every optimizer). Vectors (biases, normalisation) are not decayed, as in
+    cifar_compare.torch_train.parameter_groups."""
+
+    def __init__(self, *args, l2=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.l2 = l2
+
+    def apply(self, grads, trainable_variables=None):
+        variables = trainable_variables or self._trainable_variables
+        grads = [
+            g if g is None or len(v.shape) <= 1 else g + self.l2 * keras.ops.cast(v, g.dtype)
+            for g, v in zip(grads, variables, strict=True)
+        ]
+        return super().apply(grads, trainable_variables)
+
+
+class SGDWithL2(CoupledL2, keras.optimizers.SGD):
+    pass
+
+
+class AdamWithL2(CoupledL2, keras.optimizers.Adam):
+    pass
+
+
 def build_optimizer(settings, lr):
     """The PyTorch side's optimizer, with PyTorch's defaults made explicit."""
-    name, decay = settings["name"], settings["weight_decay"] or None
+    name, decay = settings["name"], settings["weight_decay"]
     if name == "sgd":
-        return keras.optimizers.SGD(
-            lr, momentum=settings["momentum"], nesterov=settings["nesterov"], weight_decay=decay
-        )
+        momentum = {"momentum": settings["momentum"], "nesterov": settings["nesterov"]}
+        return SGDWithL2(lr, l2=decay, **momentum)
     beta_1, beta_2 = settings["betas"]
     common = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": settings["eps"]}
     if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=settings["weight_decay"], **common)
+        return keras.optimizers.AdamW(lr, weight_decay=decay, **common)
     if name == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=decay, **common)
+        return AdamWithL2(lr, l2=decay, **common)
     raise ValueError(f"unknown optimizer {name!r}")
 
 
@@ -114,15 +141,21 @@ def compile_phase(model, base, phase, config):
         if phase.trainable_top is None:
             base.trainable = False
         else:
-            set_trainable_top(base, phase.trainable_top)
+            set_trainable_top(base, phase.trainable_top, batch_norm_mode(config))
     loss = keras.losses.CategoricalCrossentropy(
         from_logits=True, label_smoothing=config["label_smoothing"]
     )
+    # Logged without label smoothing, so train, validation and test losses compare.
+    plain_loss = keras.metrics.CategoricalCrossentropy(from_logits=True, name="cross_entropy")
     model.compile(
         optimizer=build_optimizer(config["optimizer"], phase.lr),
         loss=loss,
-        metrics=["categorical_accuracy"],
+        metrics=["categorical_accuracy", plain_loss],
     )
+    # As in PyTorch (torch_train.parameter_groups): no weight decay on biases and
+    # normalisation parameters (vectors).
+    vectors = [v for v in model.trainable_variables if len(v.shape) <= 1]
+    model.optimizer.exclude_from_weight_decay(var_list=vectors)
     model.optimizer.build(model.trainable_variables)
 
 
@@ -152,6 +185,8 @@ def train_epoch(model, train, config, seed, epoch, callbacks):
     images, labels = train
     reseed(model, epoch_seed(seed, epoch))
     order = np.random.default_rng(epoch_seed(seed, epoch)).permutation(len(labels))
+    # The last partial batch is dropped, as on the PyTorch side.
+    order = order[: full_batches(len(labels), config["batch_size"]) * config["batch_size"]]
     result = model.fit(
         images[order],
         keras.utils.to_categorical(labels[order], 10),
@@ -164,18 +199,30 @@ def train_epoch(model, train, config, seed, epoch, callbacks):
     return {key: values[-1] for key, values in result.history.items()}
 
 
-def history_row(model, epoch, logs, seconds, val, train_images, batch_size):
+def full_batches(count, batch_size):
+    """Steps per epoch when the last partial batch is dropped (at least one)."""
+    return max(1, count // batch_size)
+
+
+def validate(model, val, batch_size):
+    """(loss, accuracy) on the validation split; (None, None) when it is empty."""
+    if len(val[1]) == 0:
+        return None, None
+    return loss_and_accuracy(predict_logits(model, val[0], batch_size), val[1])
+
+
+def history_row(model, epoch, logs, seconds, val, trained_images, batch_size):
     if not math.isfinite(logs["loss"]):
         raise TrainingDiverged(f"training loss became {logs['loss']} in epoch {epoch}")
-    val_loss, val_acc = loss_and_accuracy(predict_logits(model, val[0], batch_size), val[1])
+    val_loss, val_acc = validate(model, val, batch_size)
     return {
         "epoch": epoch,
-        "train_loss": float(logs["loss"]),
+        "train_loss": float(logs["cross_entropy"]),
         "train_accuracy": float(logs["categorical_accuracy"]),
         "val_loss": val_loss,
         "val_accuracy": val_acc,
         "epoch_seconds": seconds,
-        "images_per_second": train_images / seconds,
+        "images_per_second": trained_images / seconds,
         "lr": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -193,7 +240,8 @@ def fit(model, base, train, val, config, seed, log, resume=None, stop=None):
     history = record["history"] if record else []
     if record:
         log(f"resuming after epoch {done} from {resume.path}")
-    steps_per_epoch = math.ceil(len(train[1]) / config["batch_size"])
+    steps_per_epoch = full_batches(len(train[1]), config["batch_size"])
+    trained_images = steps_per_epoch * config["batch_size"]  # per epoch
     for phase in plan_phases(config, base is not None):
         if phase.last_epoch <= done:
             continue
@@ -215,7 +263,7 @@ def fit(model, base, train, val, config, seed, log, resume=None, stop=None):
                 raise Interrupted(stop.signum, epoch)
             seconds = time.perf_counter() - start
             history.append(
-                history_row(model, epoch, logs, seconds, val, len(train[1]), config["batch_size"])
+                history_row(model, epoch, logs, seconds, val, trained_images, config["batch_size"])
             )
             log(epoch_line(history[-1], config["epochs"]))
             if resume:

@@ -120,11 +120,30 @@ def metrics_record(metrics, record, framework, evaluation_device, versions):
     }
 
 
+def log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def flip_averaged(logits, mirrored_logits):
+    """Test-time flip: logits whose softmax is the mean of the image's and its mirror
+    image's softmax (log of the mean, computed without underflow)."""
+    return np.logaddexp(log_softmax(logits), log_softmax(mirrored_logits)) - np.log(2.0)
+
+
+def test_time_predictions(predict, images, flip):
+    """predict(images) as float32 numpy logits, averaged with the mirrored images'
+    under `flip`; uint8 NHWC images, so the mirror is the same in both frameworks."""
+    logits = np.asarray(predict(images), dtype=np.float32)
+    if not flip:
+        return logits
+    mirrored = np.asarray(predict(images[:, :, ::-1]), dtype=np.float32)
+    return flip_averaged(logits, mirrored).astype(np.float32)
+
+
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of integer labels under softmax(logits), computed stably."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
+    return float(-log_softmax(logits)[np.arange(len(labels)), labels].mean())
 
 
 def validate_metrics(record):

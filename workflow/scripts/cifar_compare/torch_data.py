@@ -6,6 +6,7 @@ batch, so memory does not grow with the input size.
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -15,6 +16,11 @@ def to_device(split, device):
     images = torch.from_numpy(split.images).to(device)
     labels = torch.from_numpy(split.labels).to(device)
     return images, labels
+
+
+def to_device_images(images, device):
+    """A uint8 NHWC numpy array (any strides, e.g. a mirrored view) as a tensor on `device`."""
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device)
 
 
 def batch_indices(count, batch_size, generator=None, drop_last=False, device=None):

@@ -24,26 +24,38 @@ class Float32Linear(nn.Linear):
             return super().forward(x.float())
 
 
-class AlexNetCifar(nn.Module):
-    """AlexNet for 32x32 inputs: 5 conv, 3 max-pool, 3 dense layers, ReLU, dense dropout."""
+# PyTorch's BatchNorm defaults, written out: the Keras variant uses the same
+# (Keras momentum 0.9 is PyTorch momentum 0.1; eps 1e-5 instead of Keras' 1e-3).
+BN_MOMENTUM, BN_EPS = 0.1, 1e-5
+ALEXNET_CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True))  # (out, pool)
 
-    def __init__(self, num_classes=10, dropout=0.5):
+
+def conv_block(in_channels, out_channels, batch_norm):
+    """3x3 conv and ReLU, with BatchNorm between them (conv bias dropped) under batch_norm."""
+    if not batch_norm:
+        return [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class AlexNetCifar(nn.Module):
+    """AlexNet for 32x32 inputs: 5 conv, 3 max-pool, 3 dense layers, ReLU, dense dropout.
+
+    `batch_norm` adds BatchNorm after every conv: the modern stand-in for AlexNet's
+    local response normalisation (alexnet_cifar_bn).
+    """
+
+    def __init__(self, num_classes=10, dropout=0.5, batch_norm=False):
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-            nn.Conv2d(64, 192, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-            nn.Conv2d(192, 384, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-        )
+        layers, in_channels = [], 3
+        for out_channels, pool in ALEXNET_CONVS:
+            layers += conv_block(in_channels, out_channels, batch_norm)
+            layers += [nn.MaxPool2d(2)] if pool else []
+            in_channels = out_channels
+        self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(dropout),
@@ -62,7 +74,8 @@ class AlexNetCifar(nn.Module):
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         # A small output layer starts the loss at ln(10) instead of with large logits.
         nn.init.normal_(self.classifier[-1].weight, std=0.01)
 
@@ -70,16 +83,20 @@ class AlexNetCifar(nn.Module):
         return self.classifier(self.features(x))
 
 
-def _build_alexnet_cifar(num_classes, state_dict):
+def _build_alexnet_cifar(num_classes, state_dict, dropout, batch_norm=False):
     if state_dict is not None:
         raise ValueError("alexnet_cifar is trained from scratch; it takes no weights")
-    return AlexNetCifar(num_classes)
+    return AlexNetCifar(num_classes, dropout, batch_norm)
 
 
-def _build_torchvision_alexnet(num_classes, state_dict):
+def _build_alexnet_cifar_bn(num_classes, state_dict, dropout):
+    return _build_alexnet_cifar(num_classes, state_dict, dropout, batch_norm=True)
+
+
+def _build_torchvision_alexnet(num_classes, state_dict, dropout):
     from torchvision.models import alexnet
 
-    model = alexnet(weights=None)
+    model = alexnet(weights=None, dropout=dropout)
     if state_dict is not None:
         model.load_state_dict(state_dict)
     # New 10-class head after the ImageNet weights are in place.
@@ -89,15 +106,19 @@ def _build_torchvision_alexnet(num_classes, state_dict):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    build: Callable[[int, dict | None], nn.Module]
+    build: Callable[[int, dict | None, float], nn.Module]
     mean: tuple
     std: tuple
     min_input_size: int
     head: str  # the classification layer, the only one trained under freeze_base
+    dropout: float = 0.5  # the architecture's own, used when the config sets none
 
 
 REGISTRY = {
     "alexnet_cifar": ModelSpec(_build_alexnet_cifar, CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"),
+    "alexnet_cifar_bn": ModelSpec(
+        _build_alexnet_cifar_bn, CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"
+    ),
     "alexnet": ModelSpec(
         _build_torchvision_alexnet, IMAGENET_MEAN, IMAGENET_STD, 63, "classifier.6"
     ),
@@ -112,8 +133,10 @@ def get_spec(name):
     return lookup(REGISTRY, name, "PyTorch")
 
 
-def get_model(name, num_classes=10, state_dict=None):
-    return get_spec(name).build(num_classes, state_dict)
+def get_model(name, num_classes=10, state_dict=None, dropout=None):
+    """A fresh model; `dropout` None keeps the architecture's own rate."""
+    spec = get_spec(name)
+    return spec.build(num_classes, state_dict, spec.dropout if dropout is None else dropout)
 
 
 def freeze_all_but(model, head):

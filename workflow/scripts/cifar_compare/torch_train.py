@@ -15,6 +15,7 @@ from cifar_compare.hardware import resolve_precision
 from cifar_compare.history import epoch_line
 from cifar_compare.interruption import Interrupted, StopRequest, TrainingDiverged, epoch_seed
 from cifar_compare.progress import EpochProgress
+from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
 from cifar_compare.torch_data import batch_indices, random_crop_flip, to_model_input
@@ -35,6 +36,8 @@ class Recipe:
     mean: tuple
     std: tuple
     eval_batch_size: int  # the training batch size: inference then needs less memory
+    test_time_flip: bool = False  # evaluation averages each image with its mirror image
+    batch_norm: str = "train"  # cifar_compare.recipe.batch_norm_mode
     precision_choice: str = "auto"  # the config's choice
     precision: str = "fp32"  # what it computes in: resolved by with_precision()
 
@@ -57,6 +60,8 @@ class Recipe:
             mean=tuple(normalization.get("mean", spec.mean)),
             std=tuple(normalization.get("std", spec.std)),
             eval_batch_size=model_config["batch_size"],
+            test_time_flip=model_config.get("test_time_flip", False),
+            batch_norm=batch_norm_mode(model_config),
             precision_choice=model_config.get("precision", "auto"),
         )
 
@@ -124,7 +129,8 @@ def optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler=Non
     """
     with autocast_for(x.device, recipe.precision):
         logits = model(x)
-    loss = F.cross_entropy(logits.float(), labels, label_smoothing=recipe.label_smoothing)
+    logits = logits.float()
+    loss = F.cross_entropy(logits, labels, label_smoothing=recipe.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()
@@ -134,7 +140,9 @@ def optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler=Non
         scaler.step(optimizer)
         scaler.update()
     scheduler.step()
-    return loss.detach() * len(labels), (logits.argmax(1) == labels).sum()
+    # Logged without label smoothing, so train, validation and test losses compare.
+    plain_loss = F.cross_entropy(logits.detach(), labels, reduction="sum")
+    return plain_loss, (logits.argmax(1) == labels).sum()
 
 
 def train_step(model, images, labels, recipe, optimizer, scheduler, generator, scaler=None):
@@ -152,7 +160,8 @@ def train_one_epoch(
     `progress` (an EpochProgress) logs how far the epoch has come.
     """
     model.train()
-    set_batchnorm_eval(model)
+    if recipe.batch_norm == "frozen":
+        set_batchnorm_eval(model)
     total_loss = torch.zeros((), device=images.device)
     correct = torch.zeros((), device=images.device, dtype=torch.long)
     seen = 0
@@ -189,11 +198,29 @@ def loss_and_accuracy(logits, labels):
     return loss, accuracy
 
 
+def parameter_groups(model, weight_decay):
+    """The trainable parameters in two groups: weight decay on weights (matrices,
+    kernels) only, none on biases and normalisation parameters (vectors), which it
+    would only pull towards zero (as in torchvision's reference recipes)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in trainable if p.ndim > 1], "weight_decay": weight_decay},
+        {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+
+
+def validate(model, val, recipe):
+    """(loss, accuracy) on the validation split; (None, None) when it is empty
+    (data.validation_fraction 0: all training images train)."""
+    if len(val[1]) == 0:
+        return None, None
+    return loss_and_accuracy(predict(model, val[0], recipe), val[1])
+
+
 def make_optimizer(model, recipe, steps_per_epoch):
     """Optimizer over the trainable parameters and its per-step schedule."""
-    optimizer = build_optimizer(
-        [p for p in model.parameters() if p.requires_grad], recipe.optimizer
-    )
+    groups = parameter_groups(model, recipe.optimizer["weight_decay"])
+    optimizer = build_optimizer(groups, recipe.optimizer)
     scheduler = build_scheduler(optimizer, recipe.schedule, recipe.epochs * steps_per_epoch)
     return optimizer, scheduler
 
@@ -260,7 +287,7 @@ def fit(model, train, val, recipe, seed, log, resume=None, stop=None):
         seconds = time.perf_counter() - start
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
-        val_loss, val_acc = loss_and_accuracy(predict(model, val[0], recipe), val[1])
+        val_loss, val_acc = validate(model, val, recipe)
         history.append(
             {
                 "epoch": epoch,
