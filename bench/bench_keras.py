@@ -97,7 +97,7 @@ def staged_step(model, base, phase, config, images, targets):
     """A training step of the network alone on two model-ready batches made beforehand
     and held as backend tensors."""
     import keras
-    from cifar_compare.keras_train import compile_phase
+    from cifar_compare.keras.train import compile_phase
 
     network, last_preprocessing = network_after_preprocessing(model)
     compile_phase(network, base, phase, config)
@@ -156,11 +156,11 @@ def alternate_with_references(fit, staged, matmuls, args):
 def child_setup(model_config, args):
     """Backend, device settings, seed, data and the pipeline's model for one child:
     (device name, images, labels, model, base)."""
-    from cifar_compare.keras_runtime import configure, select_backend
+    from cifar_compare.keras.runtime import configure, select_backend
 
     select_backend(args.backend or model_config["backend"])
     import keras
-    from cifar_compare.keras_models import get_model
+    from cifar_compare.keras.models import get_model
 
     precision = model_config.get("precision", "auto")
     device = configure(args.threads, model_config["deterministic"], precision)
@@ -182,9 +182,9 @@ def measure_pipeline(model_config, args):
     device, images, labels, model, base = child_setup(model_config, args)
     import keras
     import numpy as np
-    from cifar_compare.keras_runtime import compute_precision, peak_device_memory_mb
-    from cifar_compare.keras_train import compile_phase, plan_phases
-    from cifar_compare.resources import cpu_name, peak_rss_mb
+    from cifar_compare.keras.runtime import compute_precision, peak_device_memory_mb
+    from cifar_compare.keras.train import compile_phase, plan_phases
+    from cifar_compare.runtime.resources import cpu_name, peak_rss_mb
     from keras_flops import train_flops_per_image
 
     phases = plan_phases(model_config, base is not None)

@@ -34,7 +34,7 @@ from naive_torch import measure_naive
 def train_flops_per_image(model, recipe, device):
     """FLOPs of one training step (forward and backward) per image, counted by PyTorch."""
     import torch
-    from cifar_compare.torch_data import to_model_input
+    from cifar_compare.pytorch.data import to_model_input
     from torch.utils.flop_counter import FlopCounterMode
 
     batch = torch.zeros(2, 32, 32, 3, dtype=torch.uint8, device=device)
@@ -61,7 +61,7 @@ def training_steps(model, images, labels, recipe):
     function making the optimisation step alone on two model-ready batches prepared
     beforehand (made only when called, so they stay out of the training peak)."""
     import torch
-    from cifar_compare.torch_train import (
+    from cifar_compare.pytorch.train import (
         make_optimizer,
         model_ready_batch,
         optimization_step,
@@ -117,7 +117,7 @@ def matmul_references(device, precision):
 
 def time_evaluation(model, images, recipe, args):
     """Evaluation images/s through the pipeline's own predict, one eval batch per step."""
-    from cifar_compare.torch_train import predict
+    from cifar_compare.pytorch.train import predict
 
     size = args.eval_batch_size or recipe.eval_batch_size
 
@@ -131,10 +131,10 @@ def time_evaluation(model, images, recipe, args):
 def measure_pipeline(model_config, args):
     """The pipeline's own training and evaluation of one model; its measurements."""
     import torch
-    from cifar_compare.resources import peak_rss_mb
-    from cifar_compare.torch_checkpoint import device_from_env, device_name
-    from cifar_compare.torch_models import get_spec, set_batchnorm_eval
-    from cifar_compare.torch_train import Recipe, seed_everything
+    from cifar_compare.pytorch.checkpoint import device_from_env, device_name
+    from cifar_compare.pytorch.models import get_spec, set_batchnorm_eval
+    from cifar_compare.pytorch.train import Recipe, seed_everything
+    from cifar_compare.runtime.resources import peak_rss_mb
     from train_torch import build_model
 
     if args.threads:

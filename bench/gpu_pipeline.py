@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 def write_inputs(folder, keras_backend):
     """The tiny archive, stand-in weights and a config overlay pointing at them."""
-    from cifar_compare.keras_runtime import native_stderr_filtered, quiet_wanted
+    from cifar_compare.keras.runtime import native_stderr_filtered, quiet_wanted
     from cifar_fixtures import inputs_overlay, write_tiny_inputs
 
     if quiet_wanted():  # the stand-in Keras weights load the Keras backend here

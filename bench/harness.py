@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from cifar_compare.hardware import cpu_has_native_bf16  # noqa: E402
+from cifar_compare.runtime.hardware import cpu_has_native_bf16  # noqa: E402
 from study_config import load_study_config  # noqa: E402
 from tables import print_tables, write_outputs  # noqa: E402
 
@@ -73,7 +73,7 @@ def load_images(args):
     import numpy as np
 
     if args.data:
-        from cifar_compare.dataset import load_prepared
+        from cifar_compare.data.dataset import load_prepared
 
         split = load_prepared(args.data, ("train",))[0]["train"]
         return split.images, split.labels

@@ -30,9 +30,9 @@ def measure_naive(model_config, args):
     device, images, labels, model, base = child_setup(model_config, args)
     import keras
     import numpy as np
-    from cifar_compare.keras_runtime import compute_precision, peak_device_memory_mb
-    from cifar_compare.keras_train import compile_phase, plan_phases
-    from cifar_compare.resources import peak_rss_mb
+    from cifar_compare.keras.runtime import compute_precision, peak_device_memory_mb
+    from cifar_compare.keras.train import compile_phase, plan_phases
+    from cifar_compare.runtime.resources import peak_rss_mb
 
     network, preprocessing = network_after_preprocessing(model)
     compile_phase(network, base, plan_phases(model_config, base is not None)[0], model_config)

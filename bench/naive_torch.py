@@ -53,10 +53,10 @@ def measure_naive(model_config, args):
     import torch
     import torch.nn.functional as F
     from bench_torch import peak_device_memory_mb, synchronizer
-    from cifar_compare.resources import peak_rss_mb
-    from cifar_compare.torch_checkpoint import device_from_env, device_name
-    from cifar_compare.torch_models import get_model, get_spec
-    from cifar_compare.torch_train import Recipe, autocast_for, build_optimizer
+    from cifar_compare.pytorch.checkpoint import device_from_env, device_name
+    from cifar_compare.pytorch.models import get_model, get_spec
+    from cifar_compare.pytorch.train import Recipe, autocast_for, build_optimizer
+    from cifar_compare.runtime.resources import peak_rss_mb
     from torch.utils.data import DataLoader
 
     if args.threads:

@@ -15,9 +15,9 @@ from study_config import load_study_config
 
 def profile_model(model_config, args):
     import torch
-    from cifar_compare.torch_checkpoint import device_from_env
-    from cifar_compare.torch_models import get_spec
-    from cifar_compare.torch_train import (
+    from cifar_compare.pytorch.checkpoint import device_from_env
+    from cifar_compare.pytorch.models import get_spec
+    from cifar_compare.pytorch.train import (
         Recipe,
         make_optimizer,
         model_ready_batch,

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 from aggregate import metrics_row, summarise
-from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.fileio import write_json_atomic
 from cifar_compare.metrics import calibration, encode_labels
 
@@ -148,7 +148,7 @@ def draw_plots(folder, metrics, histories):
     import plots
     import yaml
     from cifar_compare.fileio import read_json
-    from cifar_compare.report_data import model_results
+    from cifar_compare.report.data import model_results
 
     records = [read_json(p) for p in metrics]
     results = model_results(records, {r["model"]: [r["seed"]] for r in records})

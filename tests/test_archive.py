@@ -5,8 +5,8 @@ import tarfile
 
 import numpy as np
 import pytest
-from cifar_compare import numpy_pickle
-from cifar_compare.cifar_archive import ArchiveError, check_member, parse_batch, read_archive
+from cifar_compare.data import numpy_pickle
+from cifar_compare.data.archive import ArchiveError, check_member, parse_batch, read_archive
 from cifar_fixtures import CallsOsSystem, write_archive
 
 

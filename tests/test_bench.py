@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 from bench_torch import train_flops_per_image as torch_train_flops
-from cifar_compare.torch_models import get_model as get_torch_model
-from cifar_compare.torch_models import get_spec
-from cifar_compare.torch_train import Recipe
+from cifar_compare.pytorch.models import get_model as get_torch_model
+from cifar_compare.pytorch.models import get_spec
+from cifar_compare.pytorch.train import Recipe
 from conftest import REPO
 from harness import add_pipeline_overhead, naive_comparisons
 from naive_keras import images_to_resize
@@ -21,7 +21,7 @@ CONFIG = load_study_config()
 
 
 def keras_model(name, architecture, **overrides):
-    from cifar_compare.keras_models import get_model
+    from cifar_compare.keras.models import get_model
 
     return get_model(architecture, {**CONFIG["models"][name], **overrides})
 

@@ -2,7 +2,12 @@
 
 import numpy as np
 import pytest
-from cifar_compare.dataset import load_prepared, make_splits, prepared_archive_md5, save_prepared
+from cifar_compare.data.dataset import (
+    load_prepared,
+    make_splits,
+    prepared_archive_md5,
+    save_prepared,
+)
 
 SETTINGS = {
     "validation_fraction": 0.2,

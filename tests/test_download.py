@@ -4,8 +4,8 @@ import hashlib
 import socket
 
 import pytest
-from cifar_compare import download
-from cifar_compare.download import DownloadError, check_tar_gz, fetch_verified
+from cifar_compare.data import download
+from cifar_compare.data.download import DownloadError, check_tar_gz, fetch_verified
 from cifar_fixtures import write_archive
 
 LIMIT = download.CIFAR_MAX_BYTES

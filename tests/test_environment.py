@@ -1,11 +1,11 @@
-"""The training environment every metrics file records (cifar_compare.environment)."""
+"""The training environment every metrics file records (cifar_compare.runtime.environment)."""
 
 import os
 from pathlib import Path
 
 import pytest
 import torch
-from cifar_compare.environment import (
+from cifar_compare.runtime.environment import (
     cpu_model,
     cudnn_version_string,
     environment,

@@ -1,4 +1,4 @@
-"""GPU slots: one GPU per concurrent job on one machine (cifar_compare/gpu_slots.py)."""
+"""GPU slots: one GPU per concurrent job on one machine (cifar_compare/runtime/gpu_slots.py)."""
 
 import os
 import re
@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from cifar_compare import gpu_slots
-from cifar_compare.gpu_slots import claim_slot, fail_once_if_asked, gpu_count, gpu_slot
+from cifar_compare.runtime import gpu_slots
+from cifar_compare.runtime.gpu_slots import claim_slot, fail_once_if_asked, gpu_count, gpu_slot
 from conftest import REPO, TINY, copy_workflow, inputs_overlay, snakemake, write_overlay
 
 HOLD_SLOT = """
 import sys, time
-from cifar_compare.gpu_slots import claim_slot
+from cifar_compare.runtime.gpu_slots import claim_slot
 slot, _ = claim_slot(2, sys.argv[1])
 print(slot, flush=True)
 time.sleep(600)

@@ -6,17 +6,17 @@ import re
 
 import pytest
 import torch
-from cifar_compare import hardware
-from cifar_compare.hardware import (
+from cifar_compare.pytorch.checkpoint import device_from_env
+from cifar_compare.pytorch.models import get_spec
+from cifar_compare.pytorch.train import Recipe
+from cifar_compare.runtime import hardware
+from cifar_compare.runtime.hardware import (
     GpuNotUsable,
     cpu_has_fast_bf16,
     cpu_has_native_bf16,
     resolve_precision,
 )
-from cifar_compare.progress import EpochProgress
-from cifar_compare.torch_checkpoint import device_from_env
-from cifar_compare.torch_models import get_spec
-from cifar_compare.torch_train import Recipe
+from cifar_compare.runtime.progress import EpochProgress
 from conftest import copy_workflow, inputs_overlay, snakemake, write_overlay
 from study_config import load_study_config
 
@@ -62,7 +62,7 @@ def test_auto_precision_on_this_cpu_in_both_frameworks():
     recipe = Recipe.from_config(config, get_spec("alexnet_cifar"))
     assert recipe.with_precision(torch.device("cpu")).precision == EXPECTED_CPU_PRECISION
     import keras
-    from cifar_compare.keras_runtime import compute_precision, configure
+    from cifar_compare.keras.runtime import compute_precision, configure
 
     try:
         configure(0, deterministic=False, precision="auto")
@@ -74,7 +74,7 @@ def test_auto_precision_on_this_cpu_in_both_frameworks():
 
 
 def test_output_layer_computes_in_float32_under_autocast():
-    from cifar_compare.torch_models import get_model
+    from cifar_compare.pytorch.models import get_model
 
     model = get_model("alexnet_cifar").eval()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
@@ -101,7 +101,7 @@ def test_a_gpu_the_framework_cannot_see_is_an_error(fake_gpu, monkeypatch):
     assert hardware.machine_has_gpu()
     with pytest.raises(GpuNotUsable, match="has an NVIDIA GPU but PyTorch cannot use it"):
         device_from_env()
-    from cifar_compare.keras_runtime import configure
+    from cifar_compare.keras.runtime import configure
 
     with pytest.raises(GpuNotUsable, match=r"CIFAR_COMPARE_DEVICE=cpu"):
         configure(0, deterministic=False, precision="fp32")

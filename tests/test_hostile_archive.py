@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cifar_compare import cifar_archive
-from cifar_compare.cifar_archive import ArchiveError, read_archive
-from cifar_compare.dataset import load_prepared, prepared_archive_md5
+from cifar_compare.data import archive as cifar_archive
+from cifar_compare.data.archive import ArchiveError, read_archive
+from cifar_compare.data.dataset import load_prepared, prepared_archive_md5
 from cifar_compare.messages import LINE_LIMIT
 from cifar_fixtures import CLASSES, write_archive
 from hostile_inputs import (
@@ -203,7 +203,7 @@ def test_hostile_archive_is_refused_cheaply_in_one_line(tmp_path, builder, messa
     returncode, error, peak_kb, temp, out = prepare_in_subprocess(tmp_path, archive, md5)
     assert returncode == 1, error  # an error, not a crash by signal
     kind, _, message_line = error.partition(": ")
-    assert kind == "cifar_compare.cifar_archive.ArchiveError", error
+    assert kind == "cifar_compare.data.archive.ArchiveError", error
     assert message in message_line
     assert message_line.startswith(f"{archive}, ")
     assert "data.url" in message_line and "data.md5" in message_line

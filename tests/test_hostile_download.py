@@ -6,8 +6,9 @@ import logging
 import time
 
 import pytest
-from cifar_compare import download, weights
-from cifar_compare.download import CIFAR_MAX_BYTES, DownloadError, fetch_verified
+from cifar_compare import weights
+from cifar_compare.data import download
+from cifar_compare.data.download import CIFAR_MAX_BYTES, DownloadError, fetch_verified
 from cifar_fixtures import write_archive
 from download_cifar import download_cifar
 from hostile_inputs import Server

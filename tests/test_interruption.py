@@ -114,7 +114,7 @@ def test_same_seed_gives_identical_metrics(tmp_path, test_inputs):
 
 
 def test_a_state_from_other_data_or_weights_is_discarded_not_resumed(tmp_path):
-    from cifar_compare.interruption import ResumeDir, fingerprint
+    from cifar_compare.runtime.interruption import ResumeDir, fingerprint
 
     files = {}
     for name in ("data", "other_data", "weights", "other_weights"):

@@ -8,9 +8,10 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from cifar_compare import keras_models, torch_models
-from cifar_compare.keras_layers import RandomCropFlip
-from cifar_compare.keras_train import build_optimizer
+from cifar_compare.keras import models as keras_models
+from cifar_compare.keras.layers import RandomCropFlip
+from cifar_compare.keras.train import build_optimizer
+from cifar_compare.pytorch import models as torch_models
 from cifar_compare.weights import UnofficialWeightsError, fetch_weights
 from cifar_fixtures import KERAS_CONSTRUCTORS, write_standin_keras_weights
 from conftest import REPO
@@ -65,7 +66,7 @@ def updates_after_steps(step_torch, step_keras, start, gradients):
 )
 def test_optimizer_settings_are_pytorchs(settings):
     """The Keras optimizer built from a config moves weights as PyTorch's built from it."""
-    from cifar_compare.torch_train import build_optimizer as build_torch_optimizer
+    from cifar_compare.pytorch.train import build_optimizer as build_torch_optimizer
 
     rng = np.random.default_rng(0)
     start = rng.normal(size=256).astype(np.float32)
@@ -168,11 +169,11 @@ def test_mobilenet_is_verified_only_against_a_pinned_hash(tmp_path, monkeypatch)
 TRAIN_ONE_EPOCH = """
 import json, sys
 sys.path.insert(0, "workflow/scripts")
-from cifar_compare.keras_runtime import select_backend
+from cifar_compare.keras.runtime import select_backend
 select_backend(sys.argv[1])
 import keras, numpy as np
-from cifar_compare.keras_models import get_model
-from cifar_compare.keras_train import fit
+from cifar_compare.keras.models import get_model
+from cifar_compare.keras.train import fit
 config = {"input_size": 32, "augmentation": {"crop_padding": 4, "flip": True},
           "normalization": None, "epochs": 1, "batch_size": 16, "label_smoothing": 0.1,
           "freeze_base": False, "fine_tune": None,

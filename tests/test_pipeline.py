@@ -7,8 +7,8 @@ import jsonschema
 import pandas as pd
 import pytest
 import torch
-from cifar_compare.environment import cpu_model
 from cifar_compare.metrics import decode_labels
+from cifar_compare.runtime.environment import cpu_model
 from conftest import REPO, copy_workflow, snakemake
 from study_config import load_study_config
 

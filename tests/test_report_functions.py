@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from cifar_compare import report_format as fmt
-from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.metrics import encode_labels
-from cifar_compare.report_conclusions import conclusions, weights_warnings
-from cifar_compare.report_data import check_summary, model_results
-from cifar_compare.report_provenance import data_summary
-from cifar_compare.report_stats import study_statistics
-from cifar_compare.report_tables import memory_rows, original_rows, versus_original
+from cifar_compare.report import format as fmt
+from cifar_compare.report.conclusions import conclusions, weights_warnings
+from cifar_compare.report.data import check_summary, model_results
+from cifar_compare.report.provenance import data_summary
+from cifar_compare.report.stats import study_statistics
+from cifar_compare.report.tables import memory_rows, original_rows, versus_original
 from render_report import config_hash, git_commit, read_benchmarks
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
@@ -249,7 +249,7 @@ def test_a_tie_for_the_best_model_is_said():
 
 def test_recipe_text_names_the_seeds_the_run_trained():
     """The recipe in the metrics has no seeds (README: Reruns): they come from the run."""
-    from cifar_compare.report_context import recipe_text
+    from cifar_compare.report.context import recipe_text
 
     config = {"input_size": 32, "epochs": 10, "batch_size": 128, "optimizer": {"name": "adamw"}}
     assert recipe_text(config, (0, 2)).endswith("; seeds 0, 2.")

@@ -9,10 +9,10 @@ import re
 
 import numpy as np
 import pytest
-from cifar_compare import report_stats
-from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.metrics import calibration
-from cifar_compare.report_data import model_results
+from cifar_compare.report import stats as report_stats
+from cifar_compare.report.data import model_results
 from pypdf import PdfReader
 from report_fixtures import (
     MODELS,
@@ -224,7 +224,7 @@ def test_a_baseline_run_gets_a_comparison_section(official, unofficial_with_base
 
 
 def test_weights_check_reads_with_and_without_a_hash():
-    from cifar_compare.report_tables import weights_check
+    from cifar_compare.report.tables import weights_check
 
     pinned = {"checked_against": "sha256 pinned in config/weights.lock.json", "official_hash": "ab"}
     assert (
@@ -239,7 +239,7 @@ def test_weights_check_reads_with_and_without_a_hash():
 
 
 def test_baseline_setup_differences_are_named(unofficial_with_baseline):
-    from cifar_compare.report_context import setup_changes
+    from cifar_compare.report.context import setup_changes
 
     assert "Both runs trained every shared model for the same epochs" in flat(
         " ".join(pages(unofficial_with_baseline[0]))

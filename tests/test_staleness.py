@@ -165,7 +165,7 @@ def test_disabling_a_model_reruns_only_the_summary_and_report(study):
 
 
 def test_a_pytorch_only_module_reruns_the_pytorch_jobs(study, edited):
-    module = "cifar_compare/torch_train.py"
+    module = "cifar_compare/pytorch/train.py"
     assert module in code_files_of("train_torch.py") and module in code_files_of(
         "evaluate_torch.py"
     )
@@ -175,7 +175,7 @@ def test_a_pytorch_only_module_reruns_the_pytorch_jobs(study, edited):
 
 
 def test_a_keras_only_module_reruns_the_keras_jobs(study, edited):
-    module = "cifar_compare/keras_train.py"
+    module = "cifar_compare/keras/train.py"
     assert all(module in code_files_of(s) for s in ("train_keras.py", "evaluate_keras.py"))
     assert all(module not in code_files_of(s) for s in ("train_torch.py", "evaluate_torch.py"))
     edited(f"workflow/scripts/{module}", "\n\nSTALENESS_PROBE = 1\n")
@@ -188,7 +188,7 @@ def test_the_report_template_reruns_the_report_only(study, edited):
 
 
 def test_report_code_reruns_the_report_only(study, edited):
-    module = "cifar_compare/report_context.py"
+    module = "cifar_compare/report/context.py"
     assert module in code_files_of("render_report.py") and module not in code_files_of("plots.py")
     edited(f"workflow/scripts/{module}", "\n\nSTALENESS_PROBE = 1\n")
     assert_plan(study[0], {"report"})

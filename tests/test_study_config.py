@@ -71,7 +71,7 @@ def test_original_config_is_the_original_studys_recipe(model):
 
 
 def test_original_mobilenet_trains_the_head_on_a_frozen_base_only():
-    from cifar_compare.keras_train import plan_phases
+    from cifar_compare.keras.train import plan_phases
 
     config = load_study_config([ROOT / "config/original.yaml"])
     mobilenet = config["models"]["mobilenetv2_pretrained_keras"]

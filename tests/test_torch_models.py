@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from cifar_compare.schedules import lr_factor
-from cifar_compare.torch_data import random_crop_flip, to_model_input
-from cifar_compare.torch_models import (
+from cifar_compare.pytorch.data import random_crop_flip, to_model_input
+from cifar_compare.pytorch.models import (
     count_parameters,
     freeze_all_but,
     get_model,
     get_spec,
     list_models,
 )
+from cifar_compare.schedules import lr_factor
 from conftest import REPO
 from torch import nn
 

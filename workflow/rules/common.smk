@@ -9,7 +9,7 @@ SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 from cifar_compare import config_check
 from cifar_compare.code_identity import code_digest
-from cifar_compare.hardware import machine_has_gpu
+from cifar_compare.runtime.hardware import machine_has_gpu
 from cifar_compare.identity import recipe, study
 from cifar_compare.messages import clip
 from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix, read_lock

@@ -95,7 +95,7 @@ def to_markdown(summary):
 
 
 if __name__ == "__main__":
-    from cifar_compare.logs import errors_logged, open_log
+    from cifar_compare.runtime.logs import errors_logged, open_log
 
     logger = open_log(snakemake.log[0])
     with errors_logged(logger):

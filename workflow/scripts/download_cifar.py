@@ -1,12 +1,12 @@
 """Download the CIFAR-10 python archive and verify its md5."""
 
-from cifar_compare.download import (
+from cifar_compare.data.download import (
     CIFAR_MAX_BYTES,
     check_tar_gz,
     fetch_verified,
     write_download_provenance,
 )
-from cifar_compare.logs import errors_logged, open_log
+from cifar_compare.runtime.logs import errors_logged, open_log
 
 
 def download_cifar(url, md5, destination, log):

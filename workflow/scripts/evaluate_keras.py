@@ -2,11 +2,9 @@
 
 import time
 
-from cifar_compare.dataset import load_prepared
+from cifar_compare.data.dataset import load_prepared
 from cifar_compare.fileio import read_json, write_json_atomic
-from cifar_compare.gpu_slots import gpu_slot
-from cifar_compare.keras_runtime import configure, select_backend
-from cifar_compare.logs import errors_logged, open_log
+from cifar_compare.keras.runtime import configure, select_backend
 from cifar_compare.metrics import (
     classification_metrics,
     data_provenance,
@@ -17,11 +15,13 @@ from cifar_compare.metrics import (
     test_time_predictions,
     validate_metrics,
 )
+from cifar_compare.runtime.gpu_slots import gpu_slot
+from cifar_compare.runtime.logs import errors_logged, open_log
 
 
 def evaluate(checkpoint_path, record, prepared_path, threads, data_md5):
-    from cifar_compare.keras_models import count_parameters, get_model, layer_summary
-    from cifar_compare.keras_train import predict_logits
+    from cifar_compare.keras.models import count_parameters, get_model, layer_summary
+    from cifar_compare.keras.train import predict_logits
 
     config = record["model_config"]
     # The precision it was trained in (fp32 for records from before it was recorded).

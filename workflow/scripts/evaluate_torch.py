@@ -3,10 +3,8 @@
 import time
 
 import torch
-from cifar_compare.dataset import load_prepared
+from cifar_compare.data.dataset import load_prepared
 from cifar_compare.fileio import write_json_atomic
-from cifar_compare.gpu_slots import gpu_slot
-from cifar_compare.logs import errors_logged, open_log
 from cifar_compare.metrics import (
     classification_metrics,
     data_provenance,
@@ -17,11 +15,13 @@ from cifar_compare.metrics import (
     test_time_predictions,
     validate_metrics,
 )
-from cifar_compare.resources import library_versions
-from cifar_compare.torch_checkpoint import device_from_env, device_name, load_checkpoint
-from cifar_compare.torch_data import to_device_images
-from cifar_compare.torch_models import count_parameters, layer_summary
-from cifar_compare.torch_train import predict
+from cifar_compare.pytorch.checkpoint import device_from_env, device_name, load_checkpoint
+from cifar_compare.pytorch.data import to_device_images
+from cifar_compare.pytorch.models import count_parameters, layer_summary
+from cifar_compare.pytorch.train import predict
+from cifar_compare.runtime.gpu_slots import gpu_slot
+from cifar_compare.runtime.logs import errors_logged, open_log
+from cifar_compare.runtime.resources import library_versions
 
 
 def evaluate(checkpoint_path, prepared_path, device, data_md5):

@@ -1,7 +1,7 @@
 """Fetch one pretrained weights file, verify its hash and record its provenance."""
 
 from cifar_compare.fileio import write_json_atomic
-from cifar_compare.logs import errors_logged, open_log
+from cifar_compare.runtime.logs import errors_logged, open_log
 from cifar_compare.weights import fetch_weights
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 from cifar_compare.fileio import atomic_path, read_json  # noqa: E402
-from cifar_compare.report_data import model_results  # noqa: E402
-from cifar_compare.report_stats import accuracy_interval, pooled_calibration  # noqa: E402
-from cifar_compare.report_tables import per_class_accuracy  # noqa: E402
+from cifar_compare.report.data import model_results  # noqa: E402
+from cifar_compare.report.stats import accuracy_interval, pooled_calibration  # noqa: E402
+from cifar_compare.report.tables import per_class_accuracy  # noqa: E402
 
 PLOTS = (
     "accuracy_intervals",
@@ -231,7 +231,7 @@ def save(fig, path, image_format):
 
 
 if __name__ == "__main__":
-    from cifar_compare.logs import errors_logged, open_log
+    from cifar_compare.runtime.logs import errors_logged, open_log
 
     logger = open_log(snakemake.log[0])
     with errors_logged(logger):

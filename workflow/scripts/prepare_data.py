@@ -1,11 +1,11 @@
 """Turn the CIFAR-10 archive into the framework-neutral prepared file."""
 
 import numpy as np
-from cifar_compare.cifar_archive import NUM_CLASSES, ArchiveError, read_archive
-from cifar_compare.dataset import make_splits, save_prepared
-from cifar_compare.download import verify_file
-from cifar_compare.logs import errors_logged, open_log
+from cifar_compare.data.archive import NUM_CLASSES, ArchiveError, read_archive
+from cifar_compare.data.dataset import make_splits, save_prepared
+from cifar_compare.data.download import verify_file
 from cifar_compare.messages import clip, one_line
+from cifar_compare.runtime.logs import errors_logged, open_log
 
 
 def prepare(archive, destination, settings, md5, log):

@@ -14,17 +14,17 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 import yaml
-from cifar_compare import report_format as fmt
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
-from cifar_compare.report_context import (
+from cifar_compare.report import format as fmt
+from cifar_compare.report.context import (
     FIGURES,
     HEADLINE,
     figures,
     headline_figure,
     report_context,
 )
-from cifar_compare.report_data import check_summary, model_results, recorded_results
-from cifar_compare.report_provenance import data_summary, study_time
+from cifar_compare.report.data import check_summary, model_results, recorded_results
+from cifar_compare.report.provenance import data_summary, study_time
 
 # Snakemake sets __file__ to the script's own path: the checkout whose commit is recorded.
 REPOSITORY = Path(__file__).resolve().parent
@@ -156,7 +156,7 @@ def render(inputs, params, outputs):
 
 
 if __name__ == "__main__":
-    from cifar_compare.logs import errors_logged, open_log
+    from cifar_compare.runtime.logs import errors_logged, open_log
 
     logger = open_log(snakemake.log[0])
     with errors_logged(logger):

@@ -4,28 +4,28 @@ The backend (tensorflow or torch) is chosen per model in the config, so
 keras is imported only after select_backend().
 """
 
-from cifar_compare.dataset import load_prepared
+from cifar_compare.data.dataset import load_prepared
 from cifar_compare.fileio import atomic_path, read_json, write_json_atomic
-from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.history import write_history
-from cifar_compare.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
-from cifar_compare.keras_environment import keras_environment
-from cifar_compare.keras_runtime import (
+from cifar_compare.keras.environment import keras_environment
+from cifar_compare.keras.runtime import (
     compute_precision,
     configure,
     peak_device_memory_mb,
     select_backend,
 )
-from cifar_compare.logs import errors_logged, exit_on_interrupt, open_log
 from cifar_compare.recipe import batch_norm_mode
-from cifar_compare.resources import peak_rss_mb
+from cifar_compare.runtime.gpu_slots import gpu_slot
+from cifar_compare.runtime.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
+from cifar_compare.runtime.logs import errors_logged, exit_on_interrupt, open_log
+from cifar_compare.runtime.resources import peak_rss_mb
 
 
 def train(prepared_path, model_config, seed, weights_path, threads, log, resume=None, stop=None):
     """Train and return (model, history, summary)."""
     import keras
-    from cifar_compare.keras_models import get_model
-    from cifar_compare.keras_train import fit
+    from cifar_compare.keras.models import get_model
+    from cifar_compare.keras.train import fit
 
     device = configure(threads, model_config["deterministic"], model_config["precision"])
     keras.utils.set_random_seed(seed)
@@ -72,7 +72,7 @@ def keras_versions():
     import importlib
 
     import keras
-    from cifar_compare.resources import library_versions
+    from cifar_compare.runtime.resources import library_versions
 
     backend = importlib.import_module(
         {"torch": "torch", "jax": "jax"}.get(keras.backend.backend(), "tensorflow")

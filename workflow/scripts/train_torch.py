@@ -3,19 +3,19 @@
 import os
 
 import torch
-from cifar_compare.cifar_archive import NUM_CLASSES
-from cifar_compare.dataset import load_prepared
-from cifar_compare.environment import torch_environment
+from cifar_compare.data.archive import NUM_CLASSES
+from cifar_compare.data.dataset import load_prepared
 from cifar_compare.fileio import read_json
-from cifar_compare.gpu_slots import gpu_slot
 from cifar_compare.history import write_history
-from cifar_compare.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
-from cifar_compare.logs import errors_logged, exit_on_interrupt, open_log
-from cifar_compare.resources import library_versions, peak_rss_mb
-from cifar_compare.torch_checkpoint import device_from_env, device_name, save_checkpoint
-from cifar_compare.torch_data import to_device
-from cifar_compare.torch_models import freeze_all_but, get_model, get_spec
-from cifar_compare.torch_train import Recipe, fit, seed_everything
+from cifar_compare.pytorch.checkpoint import device_from_env, device_name, save_checkpoint
+from cifar_compare.pytorch.data import to_device
+from cifar_compare.pytorch.models import freeze_all_but, get_model, get_spec
+from cifar_compare.pytorch.train import Recipe, fit, seed_everything
+from cifar_compare.runtime.environment import torch_environment
+from cifar_compare.runtime.gpu_slots import gpu_slot
+from cifar_compare.runtime.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
+from cifar_compare.runtime.logs import errors_logged, exit_on_interrupt, open_log
+from cifar_compare.runtime.resources import library_versions, peak_rss_mb
 
 
 def build_model(model_config, weights_path, device):

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 
-from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "metrics.schema.json"
 CALIBRATION_BINS = 15

@@ -4,7 +4,7 @@ import contextlib
 import fcntl
 from pathlib import Path
 
-from cifar_compare.download import fetch_verified
+from cifar_compare.data.download import fetch_verified
 from cifar_compare.fileio import file_digest, read_json, write_json_atomic
 
 KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"

@@ -2,13 +2,13 @@
 
 Nothing here knows a result in advance: a model that did not run is not in
 `results` and so is never named, and every number comes from the metrics and the
-statistics computed from them (cifar_compare.report_stats). A difference is called
+statistics computed from them (cifar_compare.report.stats). A difference is called
 significant only where its paired test says so.
 """
 
-from cifar_compare import report_format as fmt
-from cifar_compare.report_stats import ALPHA, ranked
-from cifar_compare.report_tables import original_range, versus_original, weights_check
+from cifar_compare.report import format as fmt
+from cifar_compare.report.stats import ALPHA, ranked
+from cifar_compare.report.tables import original_range, versus_original, weights_check
 
 
 def acc(result, stats):

@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from cifar_compare import numpy_pickle
+from cifar_compare.data import numpy_pickle
 from cifar_compare.messages import clip, one_line
 
 BATCH_DIR = "cifar-10-batches-py"

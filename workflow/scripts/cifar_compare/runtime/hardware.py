@@ -6,7 +6,7 @@ those the precision a model trains in.
 import os
 from pathlib import Path
 
-from cifar_compare.gpu_slots import detected_gpus
+from cifar_compare.runtime.gpu_slots import detected_gpus
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICE_ENV = "CIFAR_COMPARE_DEVICE"

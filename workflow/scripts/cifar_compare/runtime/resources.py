@@ -13,7 +13,7 @@ def peak_rss_mb():
 
 def cpu_name():
     """How metrics files name a CPU device."""
-    from cifar_compare.environment import cpu_model
+    from cifar_compare.runtime.environment import cpu_model
 
     return f"cpu ({cpu_model()}, {os.cpu_count()} cores)"
 

@@ -20,7 +20,7 @@ def open_log(path):
 @contextlib.contextmanager
 def exit_on_interrupt(logger):
     """Turn a training run stopped by a signal into exit code 128 + signal number."""
-    from cifar_compare.interruption import Interrupted
+    from cifar_compare.runtime.interruption import Interrupted
 
     try:
         yield

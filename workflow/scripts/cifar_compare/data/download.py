@@ -183,7 +183,7 @@ def verify_file(path, algorithm, expected, checksum_key, max_bytes=CIFAR_MAX_BYT
 
 def check_tar_gz(path):
     """Walk the CIFAR archive's members as prepare will (bounded), so a bad file fails here."""
-    from cifar_compare.cifar_archive import ArchiveError, read_members
+    from cifar_compare.data.archive import ArchiveError, read_members
 
     try:
         for _ in read_members(path):

@@ -9,12 +9,17 @@ import numpy as np
 
 from cifar_compare.fileio import atomic_path
 from cifar_compare.history import epoch_line
-from cifar_compare.interruption import Interrupted, StopRequest, TrainingDiverged, epoch_seed
-from cifar_compare.keras_models import set_trainable_top
+from cifar_compare.keras.models import set_trainable_top
 from cifar_compare.metrics import softmax_cross_entropy
-from cifar_compare.progress import EpochProgress
 from cifar_compare.recipe import batch_norm_mode
-from cifar_compare.resources import peak_rss_mb
+from cifar_compare.runtime.interruption import (
+    Interrupted,
+    StopRequest,
+    TrainingDiverged,
+    epoch_seed,
+)
+from cifar_compare.runtime.progress import EpochProgress
+from cifar_compare.runtime.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
 
 
@@ -22,7 +27,7 @@ class CoupledL2:
     """Weight decay as torch.optim.SGD and Adam apply it: `l2 * weight` added to the
     gradient before the update (Keras' own `weight_decay` is decoupled, AdamW-style,
     for every optimizer). Vectors (biases, normalisation) are not decayed, as in
-    cifar_compare.torch_train.parameter_groups."""
+    cifar_compare.pytorch.train.parameter_groups."""
 
     def __init__(self, *args, l2=0.0, **kwargs):
         super().__init__(*args, **kwargs)
@@ -98,7 +103,7 @@ class StopOnSignal(keras.callbacks.Callback):
 
 
 class ProgressLines(keras.callbacks.Callback):
-    """In-epoch progress lines (cifar_compare.progress) from Keras' running loss."""
+    """In-epoch progress lines (cifar_compare.runtime.progress) from Keras' running loss."""
 
     def __init__(self, progress):
         super().__init__()

@@ -10,12 +10,12 @@ import re
 import sys
 import tempfile
 
-from cifar_compare.hardware import (
+from cifar_compare.runtime.hardware import (
     DEVICE_ENV,
     require_gpu_if_present,
     resolve_precision,
 )
-from cifar_compare.resources import cpu_name
+from cifar_compare.runtime.resources import cpu_name
 
 DEBUG_ENV = "CIFAR_COMPARE_DEBUG"  # 1: let the frameworks' own log lines through
 # TensorFlow's C++ (absl) log lines, e.g. "I0000 00:00:... port.cc:153] oneDNN custom

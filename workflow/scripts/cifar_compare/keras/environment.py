@@ -1,6 +1,6 @@
-"""The training environment of a Keras run (see cifar_compare.environment)."""
+"""The training environment of a Keras run (see cifar_compare.runtime.environment)."""
 
-from cifar_compare.environment import environment, torch_environment
+from cifar_compare.runtime.environment import environment, torch_environment
 
 
 def keras_environment():

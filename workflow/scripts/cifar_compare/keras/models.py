@@ -1,5 +1,5 @@
 """Keras model registry: architecture name -> builder, behind the same small
-interface as cifar_compare.torch_models. Model code does no I/O beyond Keras
+interface as cifar_compare.pytorch.models. Model code does no I/O beyond Keras
 loading a weights file it is handed.
 """
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from cifar_compare.keras_layers import ApplicationPreprocess, RandomCropFlip, Standardize
-from cifar_compare.normalization import CIFAR10_MEAN, CIFAR10_STD
+from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD
+from cifar_compare.keras.layers import ApplicationPreprocess, RandomCropFlip, Standardize
 from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.registry import lookup
 
@@ -23,7 +23,7 @@ def he_normal():
 
 
 # PyTorch's BatchNorm2d defaults (momentum 0.1 there is 0.9 here), as in
-# cifar_compare.torch_models: Keras' own (0.99, 1e-3) would train differently.
+# cifar_compare.pytorch.models: Keras' own (0.99, 1e-3) would train differently.
 BATCH_NORM = {"momentum": 0.9, "epsilon": 1e-5}
 ALEXNET_CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True))  # (out, pool)
 

@@ -131,7 +131,7 @@ def _scheduler_choice(environ):
 
 
 def _note(log_path, level, message):
-    """Append one line in the format of cifar_compare.logs (the job log is not open yet)."""
+    """Append one line in the format of cifar_compare.runtime.logs (the job log is not open yet)."""
     stamp = datetime.datetime.now().isoformat(sep=" ", timespec="milliseconds")
     with open(log_path, "a") as log:
         log.write(f"{stamp} {level} gpu slot: {message}\n")

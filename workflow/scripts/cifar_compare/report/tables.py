@@ -2,7 +2,7 @@
 
 import statistics
 
-from cifar_compare import report_format as fmt
+from cifar_compare.report import format as fmt
 
 DASH = "\u2014"
 

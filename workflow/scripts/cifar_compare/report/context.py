@@ -1,10 +1,10 @@
 """Everything the report template shows, as one dictionary built from the run's results."""
 
-from cifar_compare import report_format as fmt
-from cifar_compare import report_tables as tables
-from cifar_compare.report_conclusions import answer, conclusions, weights_warnings
-from cifar_compare.report_provenance import environment_rows
-from cifar_compare.report_stats import run_comparisons, study_statistics
+from cifar_compare.report import format as fmt
+from cifar_compare.report import tables
+from cifar_compare.report.conclusions import answer, conclusions, weights_warnings
+from cifar_compare.report.provenance import environment_rows
+from cifar_compare.report.stats import run_comparisons, study_statistics
 
 HEADLINE = "accuracy_intervals"  # page 1's chart
 FIGURES = {

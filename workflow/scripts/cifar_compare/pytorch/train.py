@@ -11,15 +11,20 @@ import torch
 import torch.nn.functional as F
 
 from cifar_compare.fileio import atomic_path
-from cifar_compare.hardware import resolve_precision
 from cifar_compare.history import epoch_line
-from cifar_compare.interruption import Interrupted, StopRequest, TrainingDiverged, epoch_seed
-from cifar_compare.progress import EpochProgress
+from cifar_compare.pytorch.data import batch_indices, random_crop_flip, to_model_input
+from cifar_compare.pytorch.models import set_batchnorm_eval
 from cifar_compare.recipe import batch_norm_mode
-from cifar_compare.resources import peak_rss_mb
+from cifar_compare.runtime.hardware import resolve_precision
+from cifar_compare.runtime.interruption import (
+    Interrupted,
+    StopRequest,
+    TrainingDiverged,
+    epoch_seed,
+)
+from cifar_compare.runtime.progress import EpochProgress
+from cifar_compare.runtime.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
-from cifar_compare.torch_data import batch_indices, random_crop_flip, to_model_input
-from cifar_compare.torch_models import set_batchnorm_eval
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Recipe:
 
     def with_precision(self, device):
         """This recipe with the config's `precision` (auto, fp32, bf16, fp16) resolved
-        for `device` (see cifar_compare.hardware.resolve_precision)."""
+        for `device` (see cifar_compare.runtime.hardware.resolve_precision)."""
         on_gpu = device.type == "cuda"
         gpu_bf16 = on_gpu and torch.cuda.is_bf16_supported()
         return dataclasses.replace(

@@ -9,7 +9,7 @@ import os
 
 import pandas as pd
 
-from cifar_compare.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 
 ENVIRONMENT_KEYS = ("cpu", "gpu", "gpu_driver", "cuda", "cudnn")
 

@@ -6,10 +6,10 @@ import os
 import torch
 
 from cifar_compare.fileio import atomic_path
-from cifar_compare.hardware import DEVICE_ENV, require_gpu_if_present
-from cifar_compare.resources import cpu_name
-from cifar_compare.torch_models import get_model, get_spec
-from cifar_compare.torch_train import Recipe
+from cifar_compare.pytorch.models import get_model, get_spec
+from cifar_compare.pytorch.train import Recipe
+from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present
+from cifar_compare.runtime.resources import cpu_name
 
 CUDA_FIX = (
     "install PyTorch's CUDA build (`rm -rf .venv && make setup`) and check that the NVIDIA "

@@ -1,0 +1,1 @@
+"""CIFAR-10: download, archive reading, the prepared data file."""

@@ -1,0 +1,1 @@
+"""The Keras side: model registry, layers, training loop, backend runtime."""

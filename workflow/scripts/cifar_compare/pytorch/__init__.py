@@ -1,0 +1,1 @@
+"""The PyTorch side: model registry, training loop, data pipeline, checkpoints."""

@@ -1,0 +1,1 @@
+"""The report: summary statistics, tables, conclusions, provenance, template context."""
