@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -127,7 +128,10 @@ def test_schema_lists_exactly_the_registry():
 def test_standin_weights_load_through_the_real_loader(tmp_path, architecture):
     path = tmp_path / f"{architecture}_no_top.h5"
     reference = write_standin_keras_weights(path, architecture, input_size=32)
-    model, base = keras_models.get_model(architecture, CONFIG, weights_path=str(path))
+    config = {**CONFIG, "pretrained": True}
+    model, base = keras_models.get_model(architecture, config, weights_path=str(path))
+    if keras_models.get_spec(architecture).imagenet_stem:
+        keras_models.match_imagenet_stem(reference)  # the one weight changed on loading
     loaded = [w.numpy() if hasattr(w, "numpy") else np.asarray(w) for w in base.get_weights()]
     expected = reference.get_weights()
     assert len(loaded) == len(expected) > 0
@@ -207,3 +211,55 @@ def test_alexnet_cifar_trains_under_backend(backend):
     assert len(result["rows"]) == 1 and np.isfinite(result["rows"][0]["train_loss"])
     # Every kernel and bias (5 conv + 3 dense layers) was updated by the training.
     assert len(result["changed"]) == 16 and all(result["changed"])
+
+
+def relative_error(ours, reference):
+    ours, reference = keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(reference)
+    return float(np.linalg.norm(ours - reference) / np.linalg.norm(reference))
+
+
+def write_standin_with_imagenet_stats(path, architecture, size):
+    """Stand-in no-top weights; EfficientNet's stem normalisation gets ImageNet-like
+    statistics (not the untrained 0 and 1), so a wrong scaling or shift shows."""
+    from keras.src.legacy.saving import legacy_h5_format
+
+    model = write_standin_keras_weights(path, architecture, input_size=size)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.Normalization)]
+    for norm in norms:
+        norm.adapt_mean.assign([0.485, 0.456, 0.406])
+        norm.adapt_variance.assign([0.229, 0.224, 0.225])
+    with h5py.File(path, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, model)
+
+
+@pytest.mark.parametrize("architecture", sorted(KERAS_CONSTRUCTORS))
+def test_base_from_file_computes_keras_imagenet_model(tmp_path, monkeypatch, architecture):
+    """Built from a weights file, and rebuilt without weights and loaded from the saved
+    model (evaluation), each pretrained base computes what keras.applications' own
+    weights="imagenet" graph computes with that file, to float32 rounding (relative
+    error below 1e-5). Only EfficientNet's graph depends on weights="imagenet"."""
+    from keras.src.utils import file_utils
+
+    size, path = 32, tmp_path / "standin_notop.h5"
+    write_standin_with_imagenet_stats(path, architecture, size)
+    # Keras' "imagenet" branch, offline: its download returns the stand-in file.
+    monkeypatch.setattr(file_utils, "get_file", lambda *args, **kwargs: str(path))
+    constructor = getattr(keras.applications, KERAS_CONSTRUCTORS[architecture])
+    shape = (size, size, 3)
+    imagenet = constructor(include_top=False, weights="imagenet", input_shape=shape)
+    x = np.random.default_rng(0).uniform(0, 255, (2, *shape)).astype(np.float32)
+    expected = imagenet(x, training=False)
+    spec = keras_models.get_spec(architecture)
+    if spec.imagenet_stem:  # the bug this fixes: Keras' graph from a file differs
+        plain = constructor(include_top=False, weights=str(path), input_shape=shape)
+        assert relative_error(plain(x, training=False), expected) > 0.1
+    base = keras_models.build_base(spec, size, str(path))
+    assert relative_error(base(x, training=False), expected) < 1e-5
+    if not spec.imagenet_stem:
+        return  # nothing is changed on loading: the saved weights are the file's
+    config = {**CONFIG, "pretrained": True, "augmentation": {"crop_padding": 0, "flip": False}}
+    model, _ = keras_models.get_model(architecture, config, weights_path=str(path))
+    model.save_weights(tmp_path / "trained.weights.h5")
+    rebuilt, rebuilt_base = keras_models.get_model(architecture, config)
+    rebuilt.load_weights(tmp_path / "trained.weights.h5")
+    assert relative_error(rebuilt_base(x, training=False), expected) < 1e-5

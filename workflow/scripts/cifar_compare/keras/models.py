@@ -68,6 +68,7 @@ class KerasSpec:
     min_input_size: int
     dropout: float = 0.2  # the classifier's, used when the config sets none
     batch_norm: bool = False  # alexnet_cifar_bn: BatchNorm after every conv
+    imagenet_stem: bool = False  # EfficientNet: see match_imagenet_stem
 
 
 REGISTRY = {
@@ -76,7 +77,7 @@ REGISTRY = {
     "mobilenet_v2": KerasSpec("mobilenet_v2", "MobileNetV2", 32),
     "vgg16": KerasSpec("vgg16", "VGG16", 32),
     "resnet50": KerasSpec("resnet50", "ResNet50", 32),
-    "efficientnet_b0": KerasSpec("efficientnet", "EfficientNetB0", 32),
+    "efficientnet_b0": KerasSpec("efficientnet", "EfficientNetB0", 32, imagenet_stem=True),
 }
 
 
@@ -88,12 +89,36 @@ def get_spec(name):
     return lookup(REGISTRY, name, "Keras")
 
 
+# keras.applications.efficientnet's IMAGENET_STDDEV_RGB.
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+
+
+def match_imagenet_stem(base):
+    """Make an EfficientNet loaded from a weights file compute what Keras' own
+    weights="imagenet" model computes.
+
+    Only for weights="imagenet" does Keras add a stem Rescaling(1 / sqrt(std)) after
+    its Normalization layer, to match the original implementation
+    (tensorflow/tensorflow#49930). Folding that factor into the normalisation's
+    variance, (x - mean) / sqrt(variance * std), gives the same function; the
+    variance is a non-trainable weight saved with the model, so a model rebuilt
+    without weights and loaded from a checkpoint computes it too.
+    """
+    norm = next(layer for layer in base.layers if isinstance(layer, layers.Normalization))
+    std = keras.ops.convert_to_tensor(IMAGENET_STD_RGB, dtype=norm.adapt_variance.dtype)
+    norm.adapt_variance.assign(norm.adapt_variance * std)
+    norm.finalize_state()
+
+
 def build_base(spec, input_size, weights_path):
     """The pretrained application without its top, weights from `weights_path` (or none)."""
     constructor = getattr(keras.applications, spec.constructor)
-    return constructor(
+    base = constructor(
         include_top=False, weights=weights_path, input_shape=(input_size, input_size, 3)
     )
+    if weights_path is not None and spec.imagenet_stem:
+        match_imagenet_stem(base)
+    return base
 
 
 def get_model(name, config, num_classes=10, weights_path=None, seed=None):
