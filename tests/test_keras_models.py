@@ -71,9 +71,8 @@ def test_optimizer_settings_are_pytorchs(settings):
 
     rng = np.random.default_rng(0)
     start = rng.normal(size=256).astype(np.float32)
-    # Gradients of order 1, where epsilon is negligible: Keras adds it to the
-    # uncorrected sqrt(v), PyTorch to the bias-corrected one, so only its value
-    # can be the same (checked below), not its effect on tiny gradients.
+    # Gradients of order 1; epsilon's effect on small gradients (where Keras' own
+    # Adam differs from PyTorch's) is checked in tests/test_parity.py.
     gradients = [rng.normal(size=256).astype(np.float32) for _ in range(5)]
     keras_optimizer = build_optimizer(settings, settings["lr"])
     theirs, ours = updates_after_steps(
