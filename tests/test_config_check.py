@@ -143,6 +143,7 @@ def test_empty_split_is_refused(per_class, fraction):
         ConfigError, match="key data.validation_fraction: .* a split would be empty"
     ):
         config_check.check_split_sizes(config["data"])
+        config_check.check_head_lr_factor(config["models"])
 
 
 def test_shipped_configs_pass_every_check():
@@ -153,3 +154,15 @@ def test_shipped_configs_pass_every_check():
         validate_config(config)
         config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
         config_check.check_split_sizes(config["data"])
+        config_check.check_head_lr_factor(config["models"])
+
+
+def test_head_lr_factor_is_refused_for_keras():
+    keras_model = {"optimizer": {"name": "adam", "lr": 0.001, "head_lr_factor": 10}}
+    config = validate_config(merged({"models": {"alexnet_scratch_keras": keras_model}}))
+    with pytest.raises(
+        ConfigError, match=r"key models.alexnet_scratch_keras.optimizer.head_lr_factor: 10 is Py"
+    ):
+        config_check.check_head_lr_factor(config["models"])
+    config["models"]["alexnet_scratch_keras"]["optimizer"]["head_lr_factor"] = 1
+    config_check.check_head_lr_factor(config["models"])  # 1, the default, is accepted

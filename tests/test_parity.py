@@ -33,7 +33,13 @@ def model_config(optimizer, architecture="alexnet_cifar"):
         "schedule": {"name": "constant", "warmup_fraction": 0.0, "final_factor": 0.0},
         "freeze_base": False,
         "fine_tune": None,
-        "optimizer": {"momentum": 0.9, "nesterov": True, "betas": [0.9, 0.999], **optimizer},
+        "optimizer": {
+            "momentum": 0.9,
+            "nesterov": True,
+            "betas": [0.9, 0.999],
+            "head_lr_factor": 1.0,
+            **optimizer,
+        },
     }
 
 

@@ -105,3 +105,20 @@ def test_schedules_warm_up_then_decay(name):
     assert factors[0] < factors[19] == pytest.approx(1.0)
     assert factors[99] < 0.05 and max(factors) <= 1.0
     assert lr_factor(5, 100, {"name": "constant"}) == 1.0
+
+
+def test_parameter_groups_give_the_head_its_factor_and_vectors_no_decay():
+    from cifar_compare.pytorch.train import parameter_groups
+
+    model = get_model("alexnet")
+    head = get_spec("alexnet").head
+    groups = parameter_groups(model, 5e-4, 0.01, head, head_lr_factor=10)
+    names = {id(p): name for name, p in model.named_parameters()}
+    placed = [(names[id(p)], g["lr"], g["weight_decay"]) for g in groups for p in g["params"]]
+    assert sorted(name for name, _, _ in placed) == sorted(names.values())  # each once
+    for name, lr, decay in placed:
+        assert lr == pytest.approx(0.1 if name.startswith(head + ".") else 0.01)
+        assert decay == (0.0 if name.endswith("bias") else 5e-4)
+    freeze_all_but(model, head)
+    frozen = parameter_groups(model, 5e-4, 0.01, head, head_lr_factor=10)
+    assert [(len(g["params"]), g["lr"]) for g in frozen] == [(1, 0.1), (1, 0.1)]

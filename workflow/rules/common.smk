@@ -38,6 +38,7 @@ def check_config(config):
         validate(config, workflow.source_path(CONFIG_SCHEMA), set_default=True)
         config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
         config_check.check_split_sizes(config["data"])
+        config_check.check_head_lr_factor(config["models"])
     except config_check.ConfigError as error:
         raise WorkflowError(f"invalid configuration, {error}") from None
     for name, model in enabled_models().items():

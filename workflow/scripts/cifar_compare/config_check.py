@@ -207,3 +207,15 @@ def check_split_sizes(data):
             f"holds out {held} images per class, so a split would be empty; raise "
             "data.train_per_class or change data.validation_fraction"
         )
+
+
+def check_head_lr_factor(models):
+    """optimizer.head_lr_factor is PyTorch's: Keras' pretrained models fine-tune in phases."""
+    for name, model in models.items():
+        factor = model["optimizer"].get("head_lr_factor", 1.0)
+        if model["framework"] == "keras" and factor != 1:
+            raise ConfigError(
+                f"key models.{clip(name, 60)}.optimizer.head_lr_factor: {factor} is PyTorch "
+                "only; a Keras model trains its head first (freeze_base) and the base later "
+                "at fine_tune.lr, so remove the key or set it to 1"
+            )

@@ -43,6 +43,7 @@ class Recipe:
     eval_batch_size: int  # the training batch size: inference then needs less memory
     test_time_flip: bool = False  # evaluation averages each image with its mirror image
     batch_norm: str = "train"  # cifar_compare.recipe.batch_norm_mode
+    head: str | None = None  # the registry's classification layer (optimizer.head_lr_factor)
     precision_choice: str = "auto"  # the config's choice
     precision: str = "fp32"  # what it computes in: resolved by with_precision()
 
@@ -67,6 +68,7 @@ class Recipe:
             eval_batch_size=model_config["batch_size"],
             test_time_flip=model_config.get("test_time_flip", False),
             batch_norm=batch_norm_mode(model_config),
+            head=spec.head,
             precision_choice=model_config.get("precision", "auto"),
         )
 
@@ -203,15 +205,27 @@ def loss_and_accuracy(logits, labels):
     return loss, accuracy
 
 
-def parameter_groups(model, weight_decay):
-    """The trainable parameters in two groups: weight decay on weights (matrices,
+def parameter_groups(model, weight_decay, lr, head=None, head_lr_factor=1.0):
+    """The trainable parameters in groups: weight decay on weights (matrices,
     kernels) only, none on biases and normalisation parameters (vectors), which it
-    would only pull towards zero (as in torchvision's reference recipes)."""
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in trainable if p.ndim > 1], "weight_decay": weight_decay},
-        {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0},
-    ]
+    would only pull towards zero (as in torchvision's reference recipes); the
+    module named `head` at `head_lr_factor` times the body's learning rate `lr`
+    (a fresh head learns faster than pretrained features should move)."""
+    groups = []
+    for in_head in (False, True):
+        group_lr = lr * head_lr_factor if in_head else lr
+        trainable = [
+            p
+            for name, p in model.named_parameters()
+            if p.requires_grad and (head is not None and name.startswith(head + ".")) == in_head
+        ]
+        groups += [
+            {"params": [p for p in trainable if p.ndim > 1], "weight_decay": weight_decay},
+            {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0},
+        ]
+        for group in groups[-2:]:
+            group["lr"] = group_lr
+    return [group for group in groups if group["params"]]
 
 
 def validate(model, val, recipe):
@@ -224,8 +238,11 @@ def validate(model, val, recipe):
 
 def make_optimizer(model, recipe, steps_per_epoch):
     """Optimizer over the trainable parameters and its per-step schedule."""
-    groups = parameter_groups(model, recipe.optimizer["weight_decay"])
-    optimizer = build_optimizer(groups, recipe.optimizer)
+    settings = recipe.optimizer
+    groups = parameter_groups(
+        model, settings["weight_decay"], settings["lr"], recipe.head, settings["head_lr_factor"]
+    )
+    optimizer = build_optimizer(groups, settings)
     scheduler = build_scheduler(optimizer, recipe.schedule, recipe.epochs * steps_per_epoch)
     return optimizer, scheduler
 
