@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cifar_compare.runtime.logs import append_line
+
 GPUS_ENV = "CIFAR_COMPARE_GPUS"  # GPUs to share out; default: what nvidia-smi lists
 LOCK_DIR_ENV = "CIFAR_COMPARE_GPU_LOCK_DIR"
 FAIL_ONCE_ENV = "CIFAR_COMPARE_FAIL_ONCE"  # testing aid, see fail_once_if_asked()
@@ -131,10 +133,9 @@ def _scheduler_choice(environ):
 
 
 def _note(log_path, level, message):
-    """Append one line in the format of cifar_compare.runtime.logs (the job log is not open yet)."""
+    """Append one line to the job's log in the format of its logger."""
     stamp = datetime.datetime.now().isoformat(sep=" ", timespec="milliseconds")
-    with open(log_path, "a") as log:
-        log.write(f"{stamp} {level} gpu slot: {message}\n")
+    append_line(log_path, f"{stamp} {level} gpu slot: {message}")
 
 
 @contextlib.contextmanager
