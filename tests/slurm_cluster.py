@@ -22,6 +22,8 @@ TOOLS = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol"]
 PACKAGES = "slurmctld slurmd slurm-client munge"
 PORTS = {"slurmctld": 6817, "slurmd": 6818}
 MUNGE_SOCKET_DIR = Path("/run/munge")
+# A training job's mem_mb at its second attempt (workflow/rules/train.smk: 8000 per attempt).
+LARGEST_REQUEST_MB = 2 * 8000
 
 SLURM_CONF = """\
 ClusterName=cifarcompare
@@ -67,6 +69,12 @@ def unavailable_reason():
     busy = [name for name, port in PORTS.items() if _port_in_use(port)]
     if busy:
         return f"a {' and a '.join(busy)} already run here"
+    if _memory_mb() < LARGEST_REQUEST_MB:
+        # A job asking for more than the node has would pend forever, the test with it.
+        return (
+            f"the node would have {_memory_mb()} MB, less than the {LARGEST_REQUEST_MB} MB "
+            "a retried training job asks for"
+        )
     return None
 
 

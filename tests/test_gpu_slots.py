@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from cifar_compare.runtime import gpu_slots
-from cifar_compare.runtime.gpu_slots import claim_slot, fail_once_if_asked, gpu_count, gpu_slot
+from cifar_compare.runtime.gpu_slots import claim_slot, gpu_count, gpu_slot
 from conftest import REPO, TINY, copy_workflow, inputs_overlay, snakemake, write_overlay
 
 HOLD_SLOT = """
@@ -108,14 +107,6 @@ def test_gpu_count_comes_from_the_environment_or_nvidia_smi(tmp_path, monkeypatc
     assert gpu_count({}) == 2
     fake.unlink()
     assert gpu_count({}) == 0
-
-
-def test_fail_once_fails_the_first_job_only(tmp_path):
-    environ = {gpu_slots.FAIL_ONCE_ENV: str(tmp_path / "failed-once")}
-    with pytest.raises(RuntimeError, match="injected failure"):
-        fail_once_if_asked(environ)
-    fail_once_if_asked(environ)
-    fail_once_if_asked({})
 
 
 @pytest.mark.pipeline

@@ -93,18 +93,49 @@ def by_rule(jobs):
     return found
 
 
+# Fails the first training job once, from outside the workflow: a sitecustomize
+# module on the jobs' PYTHONPATH (sbatch passes the environment on) that makes the
+# first train_pytorch job's first "epoch 1/" log line raise, mid-training.
+FAIL_FIRST_TRAINING_JOB = """
+import logging, os, sys
+
+handle = logging.Logger.handle
+
+def fail_once(logger, record):
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    if getattr(job, "rule", None) == "train_pytorch" and "epoch 1/" in record.getMessage():
+        try:
+            os.close(os.open({marker!r}, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            pass
+        else:
+            raise RuntimeError("injected failure: the first training job fails once")
+    return handle(logger, record)
+
+logging.Logger.handle = fail_once
+"""
+
+
 @pytest.fixture(scope="module")
 def slurm_run(slurm, tmp_path_factory, test_inputs):
-    """The tiny PyTorch study through the SLURM profile; its first GPU job fails once."""
+    """The tiny PyTorch study through the SLURM profile; its first training job fails once."""
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm-run") / "wf")
     write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
     write_overlay(workdir / "pytorch_only.yaml", PYTORCH_ONLY)
     marker = workdir.parent / "failed-once"
+    hook = workdir.parent / "fail-once"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(FAIL_FIRST_TRAINING_JOB.format(marker=str(marker)))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CIFAR_COMPARE_FAIL_ONCE", str(marker))
+        patch.setenv("PYTHONPATH", str(hook), prepend=os.pathsep)
         run, jobs = run_recording_jobs(workdir, *PROFILES, *CONFIG)
     assert marker.exists(), "the injected failure did not happen"
     return workdir, run, by_rule(jobs)
+
+
+def slurm_log(workdir, job):
+    """The SLURM log of a job (kept for successful jobs too: profiles/slurm), or None."""
+    return next((workdir / ".snakemake/slurm_logs").rglob(f"{job['JobId']}.log"), None)
 
 
 def test_each_cluster_job_is_its_own_sbatch_job(slurm_run):
@@ -136,16 +167,25 @@ def test_local_rules_run_on_the_host(slurm_run):
     assert (workdir / "results/tables/summary.csv").is_file()
 
 
-def test_a_failed_training_job_is_retried_with_more_memory(slurm_run):
+def test_a_failed_training_job_is_retried_with_more_memory_and_keeps_its_log(slurm_run):
     workdir, run, jobs = slurm_run
     retried = {key: submitted for key, submitted in jobs.items() if len(submitted) > 1}
     assert len(retried) == 1
-    ((rule, _), (failed, retry)) = next(iter(retried.items()))
+    ((rule, wildcards), (failed, retry)) = next(iter(retried.items()))
     assert rule == "train_pytorch"
     assert failed["JobState"] == "FAILED" and retry["JobState"] == "COMPLETED"
-    # profiles/test-slurm: train_pytorch mem_mb = attempt * 1500
-    assert (failed["MinMemoryNode"], retry["MinMemoryNode"]) == ("1500M", "3000M")
-    assert "injected failure" in run.stdout
+    # workflow/rules/train.smk: mem_mb and runtime are multiplied by the attempt
+    failed_mb, retry_mb = (int(job["MinMemoryNode"].removesuffix("M")) for job in (failed, retry))
+    assert retry_mb == 2 * failed_mb
+    assert "injected failure" in run.stdout  # the failed job's log, shown by Snakemake
+    assert slurm_log(workdir, retry), "the successful job's SLURM log was not kept"
+    model = wildcards.removesuffix("_0")
+    log = (workdir / f"results/logs/train/{model}/seed0.log").read_text()
+    first_attempt, second_attempt = log.split("--- attempt 2,")
+    assert f"SLURM job {failed['JobId']} assigns GPUs" in first_attempt
+    assert "injected failure" in first_attempt and "injected" not in second_attempt
+    assert f"SLURM job {retry['JobId']} assigns GPUs" in second_attempt
+    assert not (workdir / f"results/logs/train/{model}/.seed0.log.attempts").exists()
 
 
 def test_reruns_through_slurm_redo_only_what_changed(slurm_run):
@@ -180,8 +220,9 @@ def running_training_job(workdir):
     return None
 
 
-def test_a_job_cancelled_by_signal_is_resubmitted_and_resumes(slurm, tmp_path, test_inputs):
-    """scancel --signal=TERM mid-training: the retry on the cluster resumes from the state."""
+def test_a_job_stopped_by_signal_is_resubmitted_and_resumes(slurm, tmp_path, test_inputs):
+    """scancel --signal=TERM mid-training (to the job step, as the README says: a graceful
+    stop): the retry on the cluster resumes from the state, its log after the first's."""
     from test_interruption import saved_epoch
 
     workdir = copy_workflow(tmp_path / "wf")
@@ -202,7 +243,7 @@ def test_a_job_cancelled_by_signal_is_resubmitted_and_resumes(slurm, tmp_path, t
         while time.monotonic() < deadline and not cancelled:
             job = running_training_job(workdir)
             if job and saved_epoch(workdir, model) >= 1:
-                subprocess.run(["scancel", "--signal=TERM", "--full", job], check=True)
+                subprocess.run(["scancel", "--signal=TERM", job], check=True)
                 cancelled[job] = saved_epoch(workdir, model)
             time.sleep(0.2)
 
@@ -213,13 +254,11 @@ def test_a_job_cancelled_by_signal_is_resubmitted_and_resumes(slurm, tmp_path, t
     assert cancelled, "the training job was never cancelled"
     submitted = by_rule(jobs)["train_pytorch", f"{model}_0"]
     assert len(submitted) == 2 and submitted[-1]["JobState"] == "COMPLETED"
-    assert submitted[0]["JobId"] in cancelled
-    first = next((workdir / ".snakemake/slurm_logs").rglob(f"{submitted[0]['JobId']}.log"))
-    assert (
-        f"JOB {submitted[0]['JobId']} ON" in first.read_text() and "CANCELLED" in first.read_text()
-    )
-    # The retry's job log replaces the first attempt's: it starts by resuming.
+    assert submitted[0]["JobId"] in cancelled and submitted[0]["JobState"] != "COMPLETED"
+    # The retry's job log starts with the first attempt's lines, then resumes.
     log = (workdir / f"results/logs/train/{model}/seed0.log").read_text()
-    assert re.search(r"resuming after epoch [1-3]\b", log)
+    first_attempt, second_attempt = log.split("--- attempt 2,")
+    assert "stopped by SIGTERM" in first_attempt
+    assert re.search(r"resuming after epoch [1-3]\b", second_attempt)
     assert (workdir / f"results/metrics/{model}/seed0.json").is_file()
     assert not (workdir / f"results/resume/{model}").exists()

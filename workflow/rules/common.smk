@@ -69,6 +69,16 @@ def keras_conda_env():
 KERAS_CONDA_ENV = keras_conda_env()
 
 
+def per_attempt(amount):
+    """A resource (mem_mb, runtime) that grows with each attempt of a job: `amount`
+    at the first, twice that at the retry after running out of memory or time."""
+
+    def scaled(wildcards, attempt):
+        return amount * attempt
+
+    return scaled
+
+
 def enabled_models():
     return {name: m for name, m in config["models"].items() if m["enabled"]}
 

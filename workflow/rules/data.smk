@@ -28,9 +28,12 @@ rule prepare_data:
         "results/benchmarks/prepare_data.tsv"
     conda:
         "../../envs/base.yaml"
+    threads: 1
     resources:
-        # The archive is read in memory, bounded: ~0.6 GB for the full set, 1.5 GB at most.
-        mem_mb=1500,
+        # The archive is read in memory, bounded: ~0.6 GB for the full set, 1.5 GB at
+        # most; the rest is Python's and numpy's own.
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     params:
         md5=config["data"]["md5"],
         split={

@@ -13,10 +13,11 @@ rule evaluate_pytorch:
         seed=r"\d+",
     conda:
         "../../envs/pytorch.yaml"
+    threads: 2
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(30),
     params:
         data_md5=config["data"]["md5"],
         code=script_code("evaluate_torch.py"),
@@ -40,10 +41,11 @@ rule evaluate_keras:
         seed=r"\d+",
     conda:
         KERAS_CONDA_ENV
+    threads: 2
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(30),
     params:
         data_md5=config["data"]["md5"],
         code=script_code("evaluate_keras.py"),

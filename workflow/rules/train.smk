@@ -13,10 +13,11 @@ rule train_pytorch:
         seed=r"\d+",
     conda:
         "../../envs/pytorch.yaml"
+    threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=per_attempt(8000),
+        runtime=per_attempt(120),
     params:
         model_config=model_config,
         resume_dir=RESUME_DIR,
@@ -41,10 +42,11 @@ rule train_keras:
         seed=r"\d+",
     conda:
         KERAS_CONDA_ENV
+    threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=per_attempt(8000),
+        runtime=per_attempt(120),
     params:
         model_config=model_config,
         resume_dir=RESUME_DIR,

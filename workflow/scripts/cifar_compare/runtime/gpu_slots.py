@@ -20,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from cifar_compare.runtime.logs import append_line
+
 GPUS_ENV = "CIFAR_COMPARE_GPUS"  # GPUs to share out; default: what nvidia-smi lists
 LOCK_DIR_ENV = "CIFAR_COMPARE_GPU_LOCK_DIR"
-FAIL_ONCE_ENV = "CIFAR_COMPARE_FAIL_ONCE"  # testing aid, see fail_once_if_asked()
 DEFAULT_LOCK_DIR = Path(tempfile.gettempdir()) / "cifar-compare-gpu-slots"
 POLL_SECONDS = 1.0
 
@@ -104,22 +105,6 @@ def claim_slot(count, directory, timeout=None, on_wait=None):
         time.sleep(POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - now))
 
 
-def fail_once_if_asked(environ):
-    """Testing aid: with CIFAR_COMPARE_FAIL_ONCE=<path>, fail the first job that gets here.
-
-    That job creates <path> and raises; every later job (its retry included) sees
-    <path> and runs normally. The tests use it to check that failed jobs are retried.
-    """
-    marker = environ.get(FAIL_ONCE_ENV)
-    if not marker:
-        return
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return
-    raise RuntimeError(f"injected failure ({FAIL_ONCE_ENV}={marker}): this job fails once")
-
-
 def _scheduler_choice(environ):
     """Why the GPU is someone else's choice here, or None."""
     visible = environ.get("CUDA_VISIBLE_DEVICES")
@@ -131,10 +116,9 @@ def _scheduler_choice(environ):
 
 
 def _note(log_path, level, message):
-    """Append one line in the format of cifar_compare.runtime.logs (the job log is not open yet)."""
+    """Append one line to the job's log in the format of its logger."""
     stamp = datetime.datetime.now().isoformat(sep=" ", timespec="milliseconds")
-    with open(log_path, "a") as log:
-        log.write(f"{stamp} {level} gpu slot: {message}\n")
+    append_line(log_path, f"{stamp} {level} gpu slot: {message}")
 
 
 @contextlib.contextmanager
@@ -146,7 +130,6 @@ def gpu_slot(log_path, environ=os.environ, timeout=None):
     Every decision, and any error, goes to the job's log `log_path`.
     """
     try:
-        fail_once_if_asked(environ)
         reason = _scheduler_choice(environ)
         count = 0 if reason else gpu_count(environ)
         if reason is None and count == 0:
