@@ -6,9 +6,15 @@ import copy
 import pytest
 import yaml
 from cifar_compare import config_check
+from cifar_compare.config import (
+    DEFAULT_CONFIG,
+    SCHEMA,
+    check_study_config,
+    load_study_config,
+    merge_overlay,
+)
 from cifar_compare.config_check import ConfigError
 from cifar_compare.weights import OFFICIAL_WEIGHTS
-from study_config import DEFAULT_CONFIG, SCHEMA, merge_overlay, validate_config
 
 BASE = yaml.safe_load(DEFAULT_CONFIG.read_text())
 SCHEMA_DICT = yaml.safe_load(SCHEMA.read_text())
@@ -136,20 +142,50 @@ def test_unknown_weights_source_is_refused():
 
 @pytest.mark.parametrize("per_class, fraction", [(2, 0.2), (3, 0.1), (10, 0.04)])
 def test_empty_split_is_refused(per_class, fraction):
-    config = validate_config(
-        merged({"data": {"train_per_class": per_class, "validation_fraction": fraction}})
-    )
+    config = merged({"data": {"train_per_class": per_class, "validation_fraction": fraction}})
     with pytest.raises(
         ConfigError, match="key data.validation_fraction: .* a split would be empty"
     ):
-        config_check.check_split_sizes(config["data"])
+        check_study_config(config)
 
 
-def test_shipped_configs_pass_every_check():
-    for path in sorted(DEFAULT_CONFIG.parent.glob("*.yaml")):
-        config = merged(yaml.safe_load(path.read_text()))
-        config_check.check_expanded_size(config)
-        config_check.check_schema(config, SCHEMA_DICT)
-        validate_config(config)
-        config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
-        config_check.check_split_sizes(config["data"])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (
+            {"architecture": "vgg19"},
+            f"key {MODEL}.architecture: 'vgg19' is not one of "
+            "['alexnet', 'alexnet_cifar', 'alexnet_cifar_bn'] (the pytorch registry)",
+        ),
+        (
+            {"architecture": "alexnet", "input_size": 40},
+            f"key {MODEL}.input_size: 40 is less than the minimum of 63 "
+            "(alexnet needs at least that many px)",
+        ),
+    ],
+    ids=["unknown-architecture", "too-small-input"],
+)
+def test_architectures_and_input_sizes_come_from_the_registry(model, message):
+    """The registries, not the schema, say which architectures exist and what they take."""
+    with pytest.raises(ConfigError) as refused:
+        check_study_config(merged({"models": {"alexnet_scratch_pytorch": model}}))
+    assert str(refused.value) == message
+
+
+def test_weights_of_the_other_framework_are_refused():
+    overlay = {"models": {"mobilenetv2_pretrained_keras": {"weights": "alexnet_imagenet1k_v1"}}}
+    with pytest.raises(ConfigError, match="'alexnet_imagenet1k_v1' is not a known keras weights"):
+        check_study_config(merged(overlay))
+
+
+def test_defaults_are_filled_per_model():
+    config = check_study_config(merged({}))
+    first, second = list(config["models"].values())[:2]
+    assert first["schedule"]["final_factor"] == 0.0 and first["precision"] == "auto"
+    first["optimizer"]["betas"].append("changed")
+    assert "changed" not in second["optimizer"]["betas"]
+
+
+@pytest.mark.parametrize("path", sorted(DEFAULT_CONFIG.parent.glob("*.yaml")), ids=str)
+def test_shipped_configs_pass_every_check(path):
+    load_study_config([path])
