@@ -1,12 +1,7 @@
-"""The study configuration: checked, completed with the schema's defaults, in one place.
-
-Snakemake reads and merges the config files itself, and workflow/rules/common.smk
-hands the result to check_study_config(); bench/ and the tests call
-load_study_config(), which merges overlays as Snakemake's --configfile does. Either
-way the same checks run: the strict file and schema checks of config_check, the
-schema's defaults, known weights, non-empty splits, and every model's architecture
-and input size against its framework's registry (the only place they are written).
-Needs PyYAML and jsonschema only, so it runs where Snakemake is not installed.
+"""The study configuration, checked and completed with the schema's defaults: the one
+check, for workflow/rules/common.smk (on the config Snakemake merged), bench/ and the
+tests (load_study_config merges overlays as Snakemake's --configfile does). Needs
+PyYAML and jsonschema only, so it runs where Snakemake is not installed.
 """
 
 import copy
@@ -37,8 +32,6 @@ ARCHITECTURES = {
     "pytorch": pytorch_architectures.REGISTRY,
     "keras": keras_architectures.REGISTRY,
 }
-
-__all__ = ["ConfigError", "check_study_config", "load_study_config"]
 
 
 def merge_overlay(config, overlay):

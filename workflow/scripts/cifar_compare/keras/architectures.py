@@ -28,9 +28,5 @@ REGISTRY = {
 }
 
 
-def list_models():
-    return sorted(REGISTRY)
-
-
 def get_spec(name):
     return lookup(REGISTRY, name, "Keras")

@@ -7,11 +7,10 @@ import keras
 from keras import layers
 
 from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD
-from cifar_compare.keras.architectures import REGISTRY, get_spec, list_models
+from cifar_compare.keras.architectures import get_spec
 from cifar_compare.keras.layers import ApplicationPreprocess, RandomCropFlip, Standardize
 from cifar_compare.recipe import batch_norm_mode
 
-__all__ = ["REGISTRY", "get_spec", "list_models"]  # the registry, re-exported
 FLOAT32 = {"dtype": "float32"}
 # PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in).
 HE_NORMAL = {"distribution": "untruncated_normal", "mode": "fan_in", "scale": 2.0}

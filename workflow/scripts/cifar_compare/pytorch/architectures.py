@@ -29,9 +29,5 @@ REGISTRY = {
 }
 
 
-def list_models():
-    return sorted(REGISTRY)
-
-
 def get_spec(name):
     return lookup(REGISTRY, name, "PyTorch")

@@ -6,9 +6,7 @@ Model code does no I/O: pretrained weights arrive as a state dict.
 import torch
 from torch import nn
 
-from cifar_compare.pytorch.architectures import REGISTRY, get_spec, list_models
-
-__all__ = ["REGISTRY", "get_spec", "list_models"]  # the registry, re-exported
+from cifar_compare.pytorch.architectures import get_spec
 
 
 class Float32Linear(nn.Linear):

@@ -8,19 +8,9 @@ from cifar_compare.report import format as fmt
 
 WEIGHTS = {None: "scratch", True: "official", False: "UNOFFICIAL"}
 MARKDOWN_HEADER = (
-    "model",
-    "framework",
-    "input",
-    "precision",
-    "seeds",
-    "test accuracy (%)",
-    "test loss",
-    "params",
-    "train time (s)",
-    "train img/s",
-    "peak RSS (MB)",
-    "weights",
-)
+    "model | framework | input | precision | seeds | test accuracy (%) | test loss | params"
+    " | train time (s) | train img/s | peak RSS (MB) | weights"
+).split(" | ")
 
 
 def official(result):
