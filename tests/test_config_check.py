@@ -5,15 +5,18 @@ import copy
 
 import pytest
 import yaml
-from cifar_compare import config_check
 from cifar_compare.config import (
     DEFAULT_CONFIG,
     SCHEMA,
+    ConfigError,
+    check_config_file,
+    check_expanded_size,
+    check_schema,
     check_study_config,
+    check_weights_sources,
     load_study_config,
     merge_overlay,
 )
-from cifar_compare.config_check import ConfigError
 from cifar_compare.weights import OFFICIAL_WEIGHTS
 
 BASE = yaml.safe_load(DEFAULT_CONFIG.read_text())
@@ -47,14 +50,14 @@ def test_config_file_abuse(tmp_path, text, message):
     path = tmp_path / "overlay.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as refused:
-        config_check.check_config_file(path)
+        check_config_file(path)
     assert f"config file {path}" in str(refused.value) and message in str(refused.value)
     assert "xxxxxxxxxx" not in str(refused.value) and len(str(refused.value)) < 600
 
 
 def test_shipped_config_files_pass():
     for path in sorted(DEFAULT_CONFIG.parent.glob("*.yaml")):
-        config_check.check_config_file(path)
+        check_config_file(path)
 
 
 def test_expanded_loaded_config_is_refused_without_expanding():
@@ -64,7 +67,7 @@ def test_expanded_loaded_config_is_refused_without_expanding():
     with pytest.raises(
         ConfigError, match=r"key data.url[.0-9]*: expands to more than 10000 values"
     ):
-        config_check.check_expanded_size({"data": {"url": shared}})
+        check_expanded_size({"data": {"url": shared}})
 
 
 def merged(overlay):
@@ -129,7 +132,7 @@ def merged(overlay):
 )
 def test_schema_is_strict(overlay, message):
     with pytest.raises(ConfigError) as refused:
-        config_check.check_schema(merged(overlay), SCHEMA_DICT)
+        check_schema(merged(overlay), SCHEMA_DICT)
     assert str(refused.value) == message or str(refused.value).startswith(message)
     assert len(str(refused.value)) < 600
 
@@ -137,7 +140,7 @@ def test_schema_is_strict(overlay, message):
 def test_unknown_weights_source_is_refused():
     config = merged({"weights": {"sources": {"alexnet_v2": {"url": "/x"}}}})
     with pytest.raises(ConfigError, match="key weights.sources.alexnet_v2: not a known weights"):
-        config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
+        check_weights_sources(config, OFFICIAL_WEIGHTS)
 
 
 @pytest.mark.parametrize("per_class, fraction", [(2, 0.2), (3, 0.1), (10, 0.04)])
