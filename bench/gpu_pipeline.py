@@ -40,7 +40,7 @@ def write_inputs(folder, keras_backend):
 
 def metrics_targets(workdir):
     """Every enabled (model, seed) metrics file of the tiny study."""
-    from study_config import load_study_config
+    from cifar_compare.config import load_study_config
 
     config = load_study_config([str(workdir / "config" / "test.yaml")])
     return [

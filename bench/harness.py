@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
+from cifar_compare.config import load_study_config  # noqa: E402
 from cifar_compare.runtime.hardware import cpu_has_native_bf16  # noqa: E402
-from study_config import load_study_config  # noqa: E402
 from tables import print_tables, write_outputs  # noqa: E402
 
 APPROACHES = ("pipeline", "naive")

@@ -9,8 +9,8 @@ harness's arguments apply); prints a table per model and writes nothing.
 
 import sys
 
+from cifar_compare.config import load_study_config
 from harness import load_images, parse_args, selected_models
-from study_config import load_study_config
 
 
 def profile_model(model_config, args):

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from aggregate import metrics_row, summarise
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.fileio import write_json_atomic
 from cifar_compare.metrics import calibration, encode_labels
@@ -144,40 +143,34 @@ def write_run(folder, md5=OFFICIAL_CIFAR10_MD5, shift=0, precision=None, weights
 
 
 def draw_plots(folder, metrics, histories):
-    import matplotlib.pyplot as plt
-    import plots
-    import yaml
+    """Every figure, written by the plots rule's own function; returns the files."""
     from cifar_compare.fileio import read_json
-    from cifar_compare.report.data import model_results
+    from cifar_compare.report.plots import PLOTS, write_plots
 
-    records = [read_json(p) for p in metrics]
-    results = model_results(records, {r["model"]: [r["seed"]] for r in records})
-    original = yaml.safe_load((REPORT / "original_study.yaml").read_text())
-    files = []
-    grouped = plots.histories_by_model(records, histories)
-    for name, fig in plots.figures(results, grouped, original).items():
-        for image_format in ("png", "svg"):
-            path = Path(folder) / "plots" / f"{name}.{image_format}"
-            plots.save(fig, path, image_format)
-            files.append(str(path))
-        plt.close(fig)
-    return files
+    paths = {
+        f"{name}_{image_format}": str(Path(folder) / "plots" / f"{name}.{image_format}")
+        for name in PLOTS
+        for image_format in ("png", "svg")
+    }
+    inputs = SimpleNamespace(
+        metrics=metrics, histories=histories, original=str(REPORT / "original_study.yaml")
+    )
+    models = {}  # the models and seeds the records name
+    for record in map(read_json, metrics):
+        models.setdefault(record["model"], []).append(record["seed"])
+    list(write_plots(inputs, SimpleNamespace(models=models), SimpleNamespace(**paths)))
+    return list(paths.values())
 
 
 def render_run(
     folder, md5=OFFICIAL_CIFAR10_MD5, baseline=None, precision=None, weights_official=True
 ):
     """Write a run's results under `folder` and render its report; returns (pdf, context)."""
-    from render_report import render
+    from cifar_compare.report.render import render
 
     folder = Path(folder)
     metrics, histories, benchmarks = write_run(
         folder, md5, precision=precision, weights_official=weights_official
-    )
-    summary = folder / "tables" / "summary.csv"
-    summary.parent.mkdir(parents=True, exist_ok=True)
-    summarise([metrics_row(pd.read_json(p, typ="series").to_dict()) for p in metrics]).to_csv(
-        summary, index=False
     )
     provenance = folder / "download" / "cifar-10-python.provenance.json"
     write_json_atomic(provenance, {"url": "file:///data/cifar.tar.gz", "md5": md5, "bytes": 1234})
@@ -188,7 +181,6 @@ def render_run(
     )
     inputs = SimpleNamespace(
         metrics=metrics,
-        summary=str(summary),
         original=str(REPORT / "original_study.yaml"),
         benchmarks=benchmarks,
         plots_benchmark=str(plots_benchmark),

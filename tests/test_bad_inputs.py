@@ -225,7 +225,7 @@ def test_complete_entry_is_valid(workdir, test_inputs):
         ),
         (  # complete but for its architecture: only the registry check can stop it
             {"my_vgg": {**COMPLETE_ENTRY, "architecture": "vgg19"}},
-            "key models.my_vgg.architecture: 'vgg19' is not one of ['alexnet', 'alexnet_cifar']",
+            "key models.my_vgg.architecture: 'vgg19' is not one of ['alexnet', 'alexnet_cifar',",
         ),
         (
             {"alexnet_scratch_keras": {"framework": "tensorflow"}},

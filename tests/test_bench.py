@@ -9,13 +9,13 @@ import sys
 import pytest
 import torch
 from bench_torch import train_flops_per_image as torch_train_flops
+from cifar_compare.config import load_study_config
 from cifar_compare.pytorch.models import get_model as get_torch_model
 from cifar_compare.pytorch.models import get_spec
 from cifar_compare.pytorch.train import Recipe
 from conftest import REPO
 from harness import add_pipeline_overhead, naive_comparisons
 from naive_keras import images_to_resize
-from study_config import load_study_config
 
 CONFIG = load_study_config()
 

@@ -5,10 +5,19 @@ import copy
 
 import pytest
 import yaml
-from cifar_compare import config_check
-from cifar_compare.config_check import ConfigError
+from cifar_compare.config import (
+    DEFAULT_CONFIG,
+    SCHEMA,
+    ConfigError,
+    check_config_file,
+    check_expanded_size,
+    check_schema,
+    check_study_config,
+    check_weights_sources,
+    load_study_config,
+    merge_overlay,
+)
 from cifar_compare.weights import OFFICIAL_WEIGHTS
-from study_config import DEFAULT_CONFIG, SCHEMA, merge_overlay, validate_config
 
 BASE = yaml.safe_load(DEFAULT_CONFIG.read_text())
 SCHEMA_DICT = yaml.safe_load(SCHEMA.read_text())
@@ -41,14 +50,14 @@ def test_config_file_abuse(tmp_path, text, message):
     path = tmp_path / "overlay.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as refused:
-        config_check.check_config_file(path)
+        check_config_file(path)
     assert f"config file {path}" in str(refused.value) and message in str(refused.value)
     assert "xxxxxxxxxx" not in str(refused.value) and len(str(refused.value)) < 600
 
 
 def test_shipped_config_files_pass():
     for path in sorted(DEFAULT_CONFIG.parent.glob("*.yaml")):
-        config_check.check_config_file(path)
+        check_config_file(path)
 
 
 def test_expanded_loaded_config_is_refused_without_expanding():
@@ -58,7 +67,7 @@ def test_expanded_loaded_config_is_refused_without_expanding():
     with pytest.raises(
         ConfigError, match=r"key data.url[.0-9]*: expands to more than 10000 values"
     ):
-        config_check.check_expanded_size({"data": {"url": shared}})
+        check_expanded_size({"data": {"url": shared}})
 
 
 def merged(overlay):
@@ -123,7 +132,7 @@ def merged(overlay):
 )
 def test_schema_is_strict(overlay, message):
     with pytest.raises(ConfigError) as refused:
-        config_check.check_schema(merged(overlay), SCHEMA_DICT)
+        check_schema(merged(overlay), SCHEMA_DICT)
     assert str(refused.value) == message or str(refused.value).startswith(message)
     assert len(str(refused.value)) < 600
 
@@ -131,38 +140,67 @@ def test_schema_is_strict(overlay, message):
 def test_unknown_weights_source_is_refused():
     config = merged({"weights": {"sources": {"alexnet_v2": {"url": "/x"}}}})
     with pytest.raises(ConfigError, match="key weights.sources.alexnet_v2: not a known weights"):
-        config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
+        check_weights_sources(config, OFFICIAL_WEIGHTS)
 
 
 @pytest.mark.parametrize("per_class, fraction", [(2, 0.2), (3, 0.1), (10, 0.04)])
 def test_empty_split_is_refused(per_class, fraction):
-    config = validate_config(
-        merged({"data": {"train_per_class": per_class, "validation_fraction": fraction}})
-    )
+    config = merged({"data": {"train_per_class": per_class, "validation_fraction": fraction}})
     with pytest.raises(
         ConfigError, match="key data.validation_fraction: .* a split would be empty"
     ):
-        config_check.check_split_sizes(config["data"])
-        config_check.check_head_lr_factor(config["models"])
+        check_study_config(config)
 
 
-def test_shipped_configs_pass_every_check():
-    for path in sorted(DEFAULT_CONFIG.parent.glob("*.yaml")):
-        config = merged(yaml.safe_load(path.read_text()))
-        config_check.check_expanded_size(config)
-        config_check.check_schema(config, SCHEMA_DICT)
-        validate_config(config)
-        config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
-        config_check.check_split_sizes(config["data"])
-        config_check.check_head_lr_factor(config["models"])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (
+            {"architecture": "vgg19"},
+            f"key {MODEL}.architecture: 'vgg19' is not one of "
+            "['alexnet', 'alexnet_cifar', 'alexnet_cifar_bn'] (the pytorch registry)",
+        ),
+        (
+            {"architecture": "alexnet", "input_size": 40},
+            f"key {MODEL}.input_size: 40 is less than the minimum of 63 "
+            "(alexnet needs at least that many px)",
+        ),
+    ],
+    ids=["unknown-architecture", "too-small-input"],
+)
+def test_architectures_and_input_sizes_come_from_the_registry(model, message):
+    """The registries, not the schema, say which architectures exist and what they take."""
+    with pytest.raises(ConfigError) as refused:
+        check_study_config(merged({"models": {"alexnet_scratch_pytorch": model}}))
+    assert str(refused.value) == message
+
+
+def test_weights_of_the_other_framework_are_refused():
+    overlay = {"models": {"mobilenetv2_pretrained_keras": {"weights": "alexnet_imagenet1k_v1"}}}
+    with pytest.raises(ConfigError, match="'alexnet_imagenet1k_v1' is not a known keras weights"):
+        check_study_config(merged(overlay))
+
+
+def test_defaults_are_filled_per_model():
+    config = check_study_config(merged({}))
+    first, second = list(config["models"].values())[:2]
+    assert first["schedule"]["final_factor"] == 0.0 and first["precision"] == "auto"
+    first["optimizer"]["betas"].append("changed")
+    assert "changed" not in second["optimizer"]["betas"]
+
+
+@pytest.mark.parametrize("path", sorted(DEFAULT_CONFIG.parent.glob("*.yaml")), ids=str)
+def test_shipped_configs_pass_every_check(path):
+    load_study_config([path])
 
 
 def test_head_lr_factor_is_refused_for_keras():
     keras_model = {"optimizer": {"name": "adam", "lr": 0.001, "head_lr_factor": 10}}
-    config = validate_config(merged({"models": {"alexnet_scratch_keras": keras_model}}))
     with pytest.raises(
-        ConfigError, match=r"key models.alexnet_scratch_keras.optimizer.head_lr_factor: 10 is Py"
+        ConfigError,
+        match=r"key models.alexnet_scratch_keras.optimizer.head_lr_factor: 10 is not allowed "
+        r"\(only 1\): PyTorch only",
     ):
-        config_check.check_head_lr_factor(config["models"])
-    config["models"]["alexnet_scratch_keras"]["optimizer"]["head_lr_factor"] = 1
-    config_check.check_head_lr_factor(config["models"])  # 1, the default, is accepted
+        check_study_config(merged({"models": {"alexnet_scratch_keras": keras_model}}))
+    keras_model["optimizer"]["head_lr_factor"] = 1
+    check_study_config(merged({"models": {"alexnet_scratch_keras": keras_model}}))

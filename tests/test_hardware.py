@@ -6,6 +6,7 @@ import re
 
 import pytest
 import torch
+from cifar_compare.config import load_study_config
 from cifar_compare.pytorch.checkpoint import device_from_env
 from cifar_compare.pytorch.models import get_spec
 from cifar_compare.pytorch.train import Recipe
@@ -18,7 +19,6 @@ from cifar_compare.runtime.hardware import (
 )
 from cifar_compare.runtime.progress import EpochProgress
 from conftest import copy_workflow, inputs_overlay, snakemake, write_overlay
-from study_config import load_study_config
 
 CONFIG = load_study_config()
 MODELS = {

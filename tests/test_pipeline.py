@@ -7,10 +7,10 @@ import jsonschema
 import pandas as pd
 import pytest
 import torch
+from cifar_compare.config import load_study_config
 from cifar_compare.metrics import decode_labels
 from cifar_compare.runtime.environment import cpu_model
 from conftest import REPO, copy_workflow, snakemake
-from study_config import load_study_config
 
 pytestmark = pytest.mark.pipeline
 MODELS = [

@@ -11,11 +11,12 @@ from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.metrics import encode_labels
 from cifar_compare.report import format as fmt
 from cifar_compare.report.conclusions import conclusions, weights_warnings
-from cifar_compare.report.data import check_summary, model_results
+from cifar_compare.report.data import model_results
 from cifar_compare.report.provenance import data_summary
+from cifar_compare.report.render import config_hash, git_commit, read_benchmarks
 from cifar_compare.report.stats import study_statistics
+from cifar_compare.report.summary import to_csv, to_markdown
 from cifar_compare.report.tables import memory_rows, original_rows, versus_original
-from render_report import config_hash, git_commit, read_benchmarks
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -120,15 +121,26 @@ def test_metrics_of_a_model_or_seed_not_configured_are_refused():
         model_results([record("alexnet_scratch_pytorch", 3, 0.7)], {"alexnet_scratch_pytorch": [0]})
 
 
-def test_summary_table_must_match_the_metrics():
+def test_summary_tables_are_written_from_the_results():
+    """The tables and the report read the same ModelResults: one aggregation."""
     results = run()
-    rows = [{"model": r.name, "test_accuracy_mean": r.accuracy_mean} for r in results]
-    check_summary(rows, results)
-    with pytest.raises(ValueError, match="summary table lists"):
-        check_summary(rows[:1], results)
-    rows[1]["test_accuracy_mean"] = 0.1
-    with pytest.raises(ValueError, match="disagrees"):
-        check_summary(rows, results)
+    lines = to_csv(results).splitlines()
+    assert lines[0].split(",")[:7] == [
+        "model",
+        "framework",
+        "architecture",
+        "pretrained",
+        "input_size",
+        "precision",
+        "seeds",
+    ]
+    assert [line.split(",")[0] for line in lines[1:]] == [r.name for r in results]
+    assert lines[1].split(",")[7] == repr(results[0].accuracy_mean)
+    assert "| 73.00 ± 1.41 |" in to_markdown(results) and "| official |" in to_markdown(results)
+    assert "| UNOFFICIAL |" in to_markdown(run(official=False))
+    (single,) = run(scratch=(0.5,), pretrained=())
+    assert to_csv([single]).splitlines()[1].split(",")[8] == ""  # no spread from one seed
+    assert "| 50.00 |" in to_markdown([single]) and "| scratch |" in to_markdown([single])
 
 
 def test_conclusions_are_computed_from_the_results():
@@ -227,14 +239,17 @@ def imported_modules(path):
 
 
 def test_report_code_imports_no_training_code():
-    files = [SCRIPTS / "plots.py", SCRIPTS / "render_report.py"]
-    files += sorted((SCRIPTS / "cifar_compare").glob("report_*.py"))
+    files = [SCRIPTS / "aggregate.py", SCRIPTS / "plots.py", SCRIPTS / "render_report.py"]
+    files += sorted((SCRIPTS / "cifar_compare" / "report").glob("*.py"))
     for path in files:
         for module in imported_modules(path):
             top = module.split(".")[0]
             assert top not in {"torch", "torchvision", "tensorflow", "keras"}, (path, module)
-            assert not module.startswith(("cifar_compare.torch", "cifar_compare.keras")), path
-    check = "import sys, plots, render_report; assert 'torch' not in sys.modules"
+            assert not module.startswith(("cifar_compare.pytorch", "cifar_compare.keras")), path
+    check = (
+        "import sys, aggregate, plots, render_report; "
+        "assert not {'torch', 'keras'} & set(sys.modules), sorted(sys.modules)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", check], cwd=SCRIPTS, capture_output=True, text=True, check=False
     )

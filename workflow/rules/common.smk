@@ -2,19 +2,15 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-from cifar_compare import config_check
+from cifar_compare.config import ConfigError, check_study_config
 from cifar_compare.code_identity import code_digest
 from cifar_compare.runtime.hardware import machine_has_gpu
 from cifar_compare.identity import recipe, study
-from cifar_compare.messages import clip
-from cifar_compare.weights import OFFICIAL_WEIGHTS, file_suffix, read_lock
+from cifar_compare.weights import file_suffix, read_lock
 
-CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 # Shared by both frameworks' rules, so aggregation and the report need no branches.
 RUN_DIR = "results/models/{model}/seed{seed}"
 HISTORY = f"{RUN_DIR}/history.csv"
@@ -29,34 +25,10 @@ EVALUATE_BENCHMARK = "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
 def check_config(config):
     """Check the config files and the merged config strictly (errors name the file and
     key), then fill in the schema's defaults."""
-    schema = yaml.safe_load(Path(workflow.source_path(CONFIG_SCHEMA)).read_text())
     try:
-        for path in dict.fromkeys(workflow.configfiles):
-            config_check.check_config_file(path)
-        config_check.check_expanded_size(config)
-        config_check.check_schema(config, schema)
-        validate(config, workflow.source_path(CONFIG_SCHEMA), set_default=True)
-        config_check.check_weights_sources(config, OFFICIAL_WEIGHTS)
-        config_check.check_split_sizes(config["data"])
-        config_check.check_head_lr_factor(config["models"])
-    except config_check.ConfigError as error:
+        check_study_config(config, workflow.configfiles)
+    except ConfigError as error:
         raise WorkflowError(f"invalid configuration, {error}") from None
-    for name, model in enabled_models().items():
-        weights = model["weights"]
-        if (
-            weights
-            and OFFICIAL_WEIGHTS.get(weights, {}).get("framework") != model["framework"]
-        ):
-            known = sorted(
-                k
-                for k, v in OFFICIAL_WEIGHTS.items()
-                if v["framework"] == model["framework"]
-            )
-            raise WorkflowError(
-                f"invalid configuration, key models.{clip(name, 60)}.weights: "
-                f"{clip(repr(weights), 60)} is not a "
-                f"known {model['framework']} weights file; known: {', '.join(known)}"
-            )
 
 
 def keras_conda_env():

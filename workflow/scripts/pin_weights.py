@@ -15,10 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cifar_compare.config import ROOT, load_study_config
 from cifar_compare.data.download import fetch_verified
 from cifar_compare.fileio import file_digest
 from cifar_compare.weights import official_entry, pin_sha256, read_lock
-from study_config import ROOT, load_study_config
 
 
 def unpinned_names(config):

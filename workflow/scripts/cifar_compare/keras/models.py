@@ -1,17 +1,15 @@
-"""Keras model registry: architecture name -> builder, behind the same small
-interface as cifar_compare.pytorch.models. Model code does no I/O beyond Keras
-loading a weights file it is handed.
+"""Keras models, built from the registry (cifar_compare.keras.architectures), behind
+the same small interface as cifar_compare.pytorch.models. Model code does no I/O
+beyond Keras loading a weights file it is handed.
 """
-
-from dataclasses import dataclass
 
 import keras
 from keras import layers
 
 from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD
+from cifar_compare.keras.architectures import get_spec
 from cifar_compare.keras.layers import ApplicationPreprocess, RandomCropFlip, Standardize
 from cifar_compare.recipe import batch_norm_mode
-from cifar_compare.registry import lookup
 
 FLOAT32 = {"dtype": "float32"}
 # PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in).
@@ -61,34 +59,6 @@ def alexnet_cifar_body(x, num_classes, dropout=0.5, batch_norm=False):
     return _dense(num_classes, kernel_initializer=head, dtype="float32", name="head")(x)
 
 
-@dataclass(frozen=True)
-class KerasSpec:
-    application: str | None  # keras.applications module (its preprocess_input)
-    constructor: str | None  # keras.applications class of the pretrained base
-    min_input_size: int
-    dropout: float = 0.2  # the classifier's, used when the config sets none
-    batch_norm: bool = False  # alexnet_cifar_bn: BatchNorm after every conv
-    imagenet_stem: bool = False  # EfficientNet: see match_imagenet_stem
-
-
-REGISTRY = {
-    "alexnet_cifar": KerasSpec(None, None, 32, dropout=0.5),
-    "alexnet_cifar_bn": KerasSpec(None, None, 32, dropout=0.5, batch_norm=True),
-    "mobilenet_v2": KerasSpec("mobilenet_v2", "MobileNetV2", 32),
-    "vgg16": KerasSpec("vgg16", "VGG16", 32),
-    "resnet50": KerasSpec("resnet50", "ResNet50", 32),
-    "efficientnet_b0": KerasSpec("efficientnet", "EfficientNetB0", 32, imagenet_stem=True),
-}
-
-
-def list_models():
-    return sorted(REGISTRY)
-
-
-def get_spec(name):
-    return lookup(REGISTRY, name, "Keras")
-
-
 # keras.applications.efficientnet's IMAGENET_STDDEV_RGB.
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 
@@ -129,8 +99,6 @@ def get_model(name, config, num_classes=10, weights_path=None, seed=None):
     spec = get_spec(name)
     size = config["input_size"]
     dropout = spec.dropout if config.get("dropout") is None else config["dropout"]
-    if size < spec.min_input_size:
-        raise ValueError(f"input_size {size} is below the smallest size {name} accepts")
     aug = config["augmentation"]
     inputs = keras.Input((32, 32, 3), dtype="uint8", name="images")
     # Preprocessing stays in float32 under a mixed policy, as on the PyTorch side.

@@ -1,16 +1,12 @@
-"""PyTorch model registry: architecture name -> builder and its own preprocessing.
+"""PyTorch models, built from the registry (cifar_compare.pytorch.architectures).
 
 Model code does no I/O: pretrained weights arrive as a state dict.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
-from cifar_compare.registry import lookup
+from cifar_compare.pytorch.architectures import get_spec
 
 
 class Float32Linear(nn.Linear):
@@ -83,60 +79,28 @@ class AlexNetCifar(nn.Module):
         return self.classifier(self.features(x))
 
 
-def _build_alexnet_cifar(num_classes, state_dict, dropout, batch_norm=False):
-    if state_dict is not None:
-        raise ValueError("alexnet_cifar is trained from scratch; it takes no weights")
-    return AlexNetCifar(num_classes, dropout, batch_norm)
+def _torchvision_model(spec, num_classes, state_dict, dropout):
+    """The torchvision model with its ImageNet weights (if given), then a new head."""
+    import torchvision.models
 
-
-def _build_alexnet_cifar_bn(num_classes, state_dict, dropout):
-    return _build_alexnet_cifar(num_classes, state_dict, dropout, batch_norm=True)
-
-
-def _build_torchvision_alexnet(num_classes, state_dict, dropout):
-    from torchvision.models import alexnet
-
-    model = alexnet(weights=None, dropout=dropout)
+    model = getattr(torchvision.models, spec.torchvision)(weights=None, dropout=dropout)
     if state_dict is not None:
         model.load_state_dict(state_dict)
-    # New 10-class head after the ImageNet weights are in place.
-    model.classifier[6] = Float32Linear(model.classifier[6].in_features, num_classes)
+    parent, _, index = spec.head.rpartition(".")
+    head = model.get_submodule(spec.head)
+    model.get_submodule(parent)[int(index)] = Float32Linear(head.in_features, num_classes)
     return model
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    build: Callable[[int, dict | None, float], nn.Module]
-    mean: tuple
-    std: tuple
-    min_input_size: int
-    head: str  # the classification layer, the only one trained under freeze_base
-    dropout: float = 0.5  # the architecture's own, used when the config sets none
-
-
-REGISTRY = {
-    "alexnet_cifar": ModelSpec(_build_alexnet_cifar, CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"),
-    "alexnet_cifar_bn": ModelSpec(
-        _build_alexnet_cifar_bn, CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"
-    ),
-    "alexnet": ModelSpec(
-        _build_torchvision_alexnet, IMAGENET_MEAN, IMAGENET_STD, 63, "classifier.6"
-    ),
-}
-
-
-def list_models():
-    return sorted(REGISTRY)
-
-
-def get_spec(name):
-    return lookup(REGISTRY, name, "PyTorch")
 
 
 def get_model(name, num_classes=10, state_dict=None, dropout=None):
     """A fresh model; `dropout` None keeps the architecture's own rate."""
     spec = get_spec(name)
-    return spec.build(num_classes, state_dict, spec.dropout if dropout is None else dropout)
+    dropout = spec.dropout if dropout is None else dropout
+    if spec.torchvision is not None:
+        return _torchvision_model(spec, num_classes, state_dict, dropout)
+    if state_dict is not None:
+        raise ValueError(f"{name} is trained from scratch; it takes no weights")
+    return AlexNetCifar(num_classes, dropout, spec.batch_norm)
 
 
 def freeze_all_but(model, head):

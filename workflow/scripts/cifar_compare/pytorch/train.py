@@ -49,11 +49,6 @@ class Recipe:
 
     @classmethod
     def from_config(cls, model_config, spec):
-        if model_config["input_size"] < spec.min_input_size:
-            raise ValueError(
-                f"input_size {model_config['input_size']} is below the smallest size "
-                f"{model_config['architecture']} accepts ({spec.min_input_size})"
-            )
         normalization = model_config.get("normalization") or {}
         return cls(
             epochs=model_config["epochs"],

@@ -1,4 +1,5 @@
-"""Per-model results of a run, gathered from its metrics records (one per model and seed).
+"""Per-model results of a run, gathered from its metrics records (one per model and seed):
+the one summary that the tables (cifar_compare.report.summary), the plots and the report read.
 
 Only what the records say: a model without records is not a result, and a record
 for a model the run did not configure is refused rather than shown.
@@ -15,6 +16,7 @@ class ModelResult:
     architecture: str
     pretrained: bool
     input_size: int
+    precision: str  # what it trained in
     epochs: int
     seeds: tuple
     accuracy_mean: float
@@ -65,6 +67,7 @@ def model_result(records):
         architecture=first["architecture"],
         pretrained=bool(first["model_config"]["pretrained"]),
         input_size=first["model_config"]["input_size"],
+        precision=first["training"].get("precision", "fp32"),  # fp32 before it was recorded
         epochs=first["model_config"]["epochs"],
         seeds=tuple(r["seed"] for r in records),
         accuracy_mean=statistics.fmean(accuracies),
@@ -90,16 +93,6 @@ def model_result(records):
 def model_results(records, configured):
     """One ModelResult per configured model that has records, in config order."""
     return [model_result(rs) for rs in group_records(records, configured).values()]
-
-
-def check_summary(summary_rows, results):
-    """The aggregated table must describe exactly these models with these accuracies."""
-    names = [row["model"] for row in summary_rows]
-    if names != [r.name for r in results]:
-        raise ValueError(f"summary table lists {names}, metrics give {[r.name for r in results]}")
-    for row, result in zip(summary_rows, results, strict=True):
-        if abs(float(row["test_accuracy_mean"]) - result.accuracy_mean) > 1e-9:
-            raise ValueError(f"summary table accuracy of {result.name} disagrees with metrics")
 
 
 def recorded_results(records):

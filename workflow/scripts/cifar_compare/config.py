@@ -1,23 +1,33 @@
-"""Strict checks of the study configuration, for config files passed around as untrusted input.
+"""The study configuration, checked and completed with the schema's defaults: the one
+check, for workflow/rules/common.smk (on the config Snakemake merged), bench/ and the
+tests (load_study_config merges overlays as Snakemake's --configfile does). Needs
+PyYAML and jsonschema only, so it runs where Snakemake is not installed.
 
-Snakemake reads every config file itself (PyYAML keeps an alias as one shared
-object, so that read stays cheap); these checks run before anything walks the
-merged config as if expanded. Each config file is read again, as YAML nodes
-only, to refuse duplicate keys, non-standard tags and alias expansion beyond a
-small node budget; the merged config is measured the same way; then the schema
-is applied with integers that must be ints and numbers that must be finite.
-Every message names the file and the key path, never an expanded value.
+Config files are untrusted input. Snakemake reads every config file itself (PyYAML
+keeps an alias as one shared object, so that read stays cheap); these checks run
+before anything walks the merged config as if expanded. Each config file is read
+again, as YAML nodes only, to refuse duplicate keys, non-standard tags and alias
+expansion beyond a small node budget; the merged config is measured the same way;
+then the schema is applied with integers that must be ints and numbers that must be
+finite, its defaults are filled in, and every model's architecture and input size
+are checked against its framework's registry. Every message names the file and the
+key path, never an expanded value.
 """
 
+import copy
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
+from cifar_compare.keras import architectures as keras_architectures
 from cifar_compare.messages import clip, one_line
+from cifar_compare.pytorch import architectures as pytorch_architectures
+from cifar_compare.weights import OFFICIAL_WEIGHTS
 
 NODE_BUDGET = 10_000  # config/config.yaml with extended.yaml on top has about 400
 MAX_FILE_BYTES = 1 << 20
@@ -176,6 +186,9 @@ def _describe(error):
         if "integer" in str(error.validator_value):
             written = clip(f"{value:.0f}", 20)
             return f"{value} is not of type 'integer' (write {written}, no decimal point)"
+    if error.validator == "const" and "description" in error.schema:
+        allowed = f"{clip(repr(value), 40)} is not allowed (only {error.validator_value!r})"
+        return one_line(f"{allowed}: {error.schema['description']}", 300)
     return one_line(error.message, 300)
 
 
@@ -209,13 +222,96 @@ def check_split_sizes(data):
         )
 
 
-def check_head_lr_factor(models):
-    """optimizer.head_lr_factor is PyTorch's: Keras' pretrained models fine-tune in phases."""
-    for name, model in models.items():
-        factor = model["optimizer"].get("head_lr_factor", 1.0)
-        if model["framework"] == "keras" and factor != 1:
-            raise ConfigError(
-                f"key models.{clip(name, 60)}.optimizer.head_lr_factor: {factor} is PyTorch "
-                "only; a Keras model trains its head first (freeze_base) and the base later "
-                "at fine_tune.lr, so remove the key or set it to 1"
-            )
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+ARCHITECTURES = {
+    "pytorch": pytorch_architectures.REGISTRY,
+    "keras": keras_architectures.REGISTRY,
+}
+
+
+def merge_overlay(config, overlay):
+    """Recursively update `config` with `overlay` in place (Snakemake's --configfile rule)."""
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(config.get(key), Mapping):
+            merge_overlay(config[key], value)
+        elif isinstance(value, Mapping):
+            config[key] = merge_overlay({}, value)
+        else:
+            config[key] = value
+    return config
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in each property's schema default before checking it."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def fill_then_check(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": fill_then_check})
+
+
+DefaultsValidator = _with_defaults(StrictValidator)
+
+
+def check_architecture(name, model):
+    """The model's architecture is in its framework's registry and takes its input size."""
+    registry = ARCHITECTURES[model["framework"]]
+    where = f"key models.{clip(name, 60)}"
+    spec = registry.get(model["architecture"])
+    if spec is None:
+        raise ConfigError(
+            f"{where}.architecture: {clip(repr(model['architecture']), 60)} is not one of "
+            f"{sorted(registry)} (the {model['framework']} registry)"
+        )
+    if model["input_size"] < spec.min_input_size:
+        raise ConfigError(
+            f"{where}.input_size: {model['input_size']} is less than the minimum of "
+            f"{spec.min_input_size} ({model['architecture']} needs at least that many px)"
+        )
+
+
+def check_weights_framework(name, model):
+    """A pretrained model's weights file is one of its own framework's."""
+    weights, framework = model["weights"], model["framework"]
+    if weights and OFFICIAL_WEIGHTS.get(weights, {}).get("framework") != framework:
+        known = sorted(k for k, v in OFFICIAL_WEIGHTS.items() if v["framework"] == framework)
+        raise ConfigError(
+            f"key models.{clip(name, 60)}.weights: {clip(repr(weights), 60)} is not a "
+            f"known {framework} weights file; known: {', '.join(known)}"
+        )
+
+
+def check_study_config(config, files=()):
+    """Check the config `files`, then the `config` merged from them, strictly, and fill
+    in the schema's defaults in place; raises ConfigError naming the file or key."""
+    for path in dict.fromkeys(files):
+        check_config_file(path)
+    check_expanded_size(config)
+    schema = yaml.safe_load(SCHEMA.read_text())
+    check_schema(config, schema)  # on what was written, before any default
+    DefaultsValidator(schema).validate(config)
+    check_weights_sources(config, OFFICIAL_WEIGHTS)
+    check_split_sizes(config["data"])
+    for name, model in config["models"].items():
+        check_architecture(name, model)
+        if model["enabled"]:
+            check_weights_framework(name, model)
+    return config
+
+
+def load_study_config(overlays=()):
+    """config/config.yaml with `overlays` merged on top, checked and completed."""
+    files = [DEFAULT_CONFIG, *overlays]
+    for path in files:
+        check_config_file(path)  # before PyYAML expands any alias
+    config = {}
+    for path in files:
+        merge_overlay(config, yaml.safe_load(Path(path).read_text()) or {})
+    return check_study_config(config)

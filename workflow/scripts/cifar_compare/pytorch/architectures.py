@@ -1,0 +1,33 @@
+"""The PyTorch architectures: name -> what building and feeding one needs.
+
+Plain data (no torch import), so the workflow checks a config's architectures and
+input sizes against it when it loads; cifar_compare.pytorch.models builds from it.
+"""
+
+from dataclasses import dataclass
+
+from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
+from cifar_compare.registry import lookup
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    mean: tuple
+    std: tuple
+    min_input_size: int
+    head: str  # the classification layer, the only one trained under freeze_base
+    torchvision: str | None = None  # torchvision.models constructor; None: AlexNetCifar
+    batch_norm: bool = False  # alexnet_cifar_bn: BatchNorm after every conv
+    dropout: float = 0.5  # the architecture's own, used when the config sets none
+
+
+REGISTRY = {
+    "alexnet_cifar": ModelSpec(CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"),
+    "alexnet_cifar_bn": ModelSpec(CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7", batch_norm=True),
+    # torchvision's AlexNet pools down to nothing below 63 px.
+    "alexnet": ModelSpec(IMAGENET_MEAN, IMAGENET_STD, 63, "classifier.6", torchvision="alexnet"),
+}
+
+
+def get_spec(name):
+    return lookup(REGISTRY, name, "PyTorch")

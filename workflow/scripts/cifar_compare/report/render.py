@@ -1,0 +1,156 @@
+"""Render the study report to HTML (SVG figures) and PDF (PNG figures, via WeasyPrint).
+
+Reads only metrics JSON (summarised by cifar_compare.report.data, as the tables are)
+and Snakemake benchmark files; no training code is imported. Fonts are local (CSS
+font-family), so it renders offline.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
+from cifar_compare.report import format as fmt
+from cifar_compare.report.context import (
+    FIGURES,
+    HEADLINE,
+    figures,
+    headline_figure,
+    report_context,
+)
+from cifar_compare.report.data import model_results, recorded_results
+from cifar_compare.report.provenance import data_summary, study_time
+
+# The checkout this code runs from: the one whose commit the report records.
+REPOSITORY = Path(__file__).resolve().parent
+
+
+def config_hash(config):
+    """sha256 of the resolved config, keys sorted, as canonical JSON."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def git_commit(repository):
+    """The checkout's commit, marked when it has uncommitted changes to tracked files."""
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(repository), *args], capture_output=True, text=True, check=False
+        )
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def read_benchmarks(paths):
+    """(job, seconds, peak RSS MB) per benchmark file; job is its path under their root."""
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    rows = []
+    for path in paths:
+        frame = pd.read_csv(path, sep="\t")
+        rss = pd.to_numeric(frame["max_rss"], errors="coerce").max()
+        job = os.path.splitext(os.path.relpath(path, root))[0]
+        rows.append((job, float(frame["s"].mean()), None if pd.isna(rss) else float(rss)))
+    return rows
+
+
+def image_paths(plot_files, document, image_format):
+    """Plot name -> path of its `image_format` file relative to the document."""
+    found = {Path(p).stem: p for p in plot_files if Path(p).suffix == f".{image_format}"}
+    wanted = [*FIGURES, HEADLINE]
+    missing = set(wanted) - set(found)
+    if missing:
+        raise ValueError(f"no {image_format} file for plots {sorted(missing)}")
+    base = Path(document).resolve().parent
+    return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in wanted}
+
+
+def breakable(text):
+    """Allow a line break after each underscore (long model names in narrow headers)."""
+    return text.replace("_", "_\u200b")
+
+
+def template_from(path):
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(path).parent),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["breakable"] = breakable
+    return environment.get_template(Path(path).name)
+
+
+def write_pdf(html, destination):
+    import weasyprint
+
+    document = weasyprint.HTML(string=html, base_url=str(Path(destination).resolve().parent))
+    with atomic_path(destination) as tmp:
+        document.write_pdf(tmp)
+
+
+def provenance(config, repository):
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git_commit(repository),
+        "config_hash": config_hash(config),
+    }
+
+
+def benchmark_summary(paths):
+    """Per-job rows and the study's time: from first start to last end, and summed."""
+    span, total = study_time(paths)
+    return {
+        "rows": read_benchmarks(paths),
+        "time": {"span": None if span is None else fmt.seconds(span), "total": fmt.seconds(total)},
+    }
+
+
+def baseline_of(paths, folder):
+    """(ModelResults, folder) of the baseline run, or None when there is none."""
+    if not folder:
+        return None
+    if not paths:
+        raise ValueError(f"report.baseline: no metrics files under {folder}/metrics")
+    return recorded_results([read_json(p) for p in paths]), str(folder)
+
+
+def build_context(inputs, params):
+    """The template's context, less the figure paths (they differ per document)."""
+    records = [read_json(p) for p in inputs.metrics]
+    results = model_results(records, params.models)
+    original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
+    benchmarks = benchmark_summary([*inputs.benchmarks, inputs.plots_benchmark])
+    facts = provenance(params.study, REPOSITORY)
+    data = data_summary(results, read_json(inputs.data_provenance))
+    baseline = baseline_of(list(inputs.baseline), params.baseline)
+    # Disabled models are named in a visible note, so a reader knows what is left out.
+    context = report_context(results, original, benchmarks, facts, data, baseline)
+    return {**context, "left_out": params.left_out}
+
+
+def with_figures(context, plot_files, document, image_format):
+    images = image_paths(plot_files, document, image_format)
+    return {**context, "figures": figures(images), "headline_figure": headline_figure(images)}
+
+
+def render(inputs, params, outputs):
+    """Write the HTML (SVG figures) and PDF (PNG figures) report; returns its context."""
+    template = template_from(inputs.template)
+    stylesheet = Path(inputs.stylesheet).read_text(encoding="utf-8")
+    context = build_context(inputs, params)
+    web = with_figures(context, inputs.plots, outputs.html, "svg")
+    write_text_atomic(outputs.html, template.render(**web, stylesheet=stylesheet))
+    printed = with_figures(context, inputs.plots, outputs.pdf, "png")
+    write_pdf(template.render(**printed, stylesheet=stylesheet), outputs.pdf)
+    return context
