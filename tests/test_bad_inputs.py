@@ -48,7 +48,6 @@ def assert_failed_cleanly(workdir, done, message):
 
 
 @pytest.mark.pipeline
-@pytest.mark.slow
 def test_a_download_that_fails_its_checksum_is_not_retried_and_leaves_nothing(workdir, test_inputs):
     overlay = inputs_overlay(test_inputs)
     overlay["data"]["md5"] = "0" * 32
@@ -60,7 +59,6 @@ def test_a_download_that_fails_its_checksum_is_not_retried_and_leaves_nothing(wo
 
 
 @pytest.mark.pipeline
-@pytest.mark.slow
 def test_an_archive_that_crashes_numpy_is_refused_by_the_prepare_job(
     workdir, tmp_path, test_inputs
 ):
@@ -104,7 +102,6 @@ KERAS_MODEL_WITH_PYTORCH_WEIGHTS = (
     ],
     ids=["alias-bomb", "weights-of-another-framework"],
 )
-@pytest.mark.pipeline
 def test_a_bad_config_stops_before_any_job(workdir, text, message):
     (workdir / "abuse.yaml").write_text(text)  # no inputs needed: nothing may run
     done = snakemake(
@@ -189,7 +186,6 @@ def test_a_complete_new_model_entry_is_valid(tmp_path):
 
 
 @pytest.mark.pipeline
-@pytest.mark.slow
 def test_nan_loss_stops_with_model_and_epoch(workdir, test_inputs):
     overlay = inputs_overlay(test_inputs)
     exploding = {"optimizer": {"name": "sgd", "lr": 1.0e30}, "epochs": 2}
@@ -220,7 +216,6 @@ def test_nan_loss_stops_with_model_and_epoch(workdir, test_inputs):
 
 
 @pytest.mark.pipeline
-@pytest.mark.slow
 def test_unwritable_results_folder(workdir, test_inputs):
     (workdir / "results").mkdir()
     (workdir / "results/data").write_text("a file where a folder must be")

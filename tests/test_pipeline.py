@@ -12,7 +12,6 @@ from cifar_compare.runtime.environment import cpu_model
 from conftest import REPO, copy_workflow, snakemake
 from study_config import load_study_config
 
-pytestmark = pytest.mark.pipeline
 MODELS = [
     "alexnet_scratch_pytorch",
     "alexnet_pretrained_pytorch",
