@@ -14,6 +14,23 @@ from workflow_copy import copy_workflow
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TINY = ["--configfile", "config/test.yaml", "inputs.yaml"]  # the tiny study on test inputs
+# Two train/evaluate jobs at a time, one thread each: on a CPU-only machine the tiny
+# jobs are mostly interpreter start-up and imports, which one thread does alone.
+TWO_JOBS_AT_A_TIME = ["--resources", "gpu=2", "--max-threads", "1"]
+
+
+# What makes a test slow (`pytest -m "not slow"` is the inner loop; README: Development):
+# Snakemake jobs end to end (`pipeline`, which every test on `tiny_run` is), SLURM, the
+# real data or the benchmark scripts. Dry runs and config checks are not slow.
+SLOW_MARKERS = ("pipeline", "slurm", "realdata", "bench")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tiny_run" in item.fixturenames:
+            item.add_marker(pytest.mark.pipeline)
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
 
 
 def snakemake(workdir, *args, check=True):
@@ -53,6 +70,6 @@ def tiny_run(tmp_path_factory, test_inputs):
     """
     workdir = copy_workflow(tmp_path_factory.mktemp("tiny") / "wf")
     write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
-    done = snakemake(workdir, *TINY)
+    done = snakemake(workdir, *TWO_JOBS_AT_A_TIME, *TINY)
     (workdir / "console.txt").write_text(done.stdout)  # what the user saw: tests read it
     return workdir

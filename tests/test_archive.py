@@ -1,5 +1,6 @@
 """Reading the untrusted CIFAR archive: bounded in-memory reading, numpy-only unpickling, checks."""
 
+import logging
 import pickle
 import tarfile
 
@@ -8,6 +9,7 @@ import pytest
 from cifar_compare.data import numpy_pickle
 from cifar_compare.data.archive import ArchiveError, check_member, parse_batch, read_archive
 from cifar_fixtures import CallsOsSystem, write_archive
+from prepare_data import prepare
 
 
 def test_reads_generated_archive(tmp_path):
@@ -33,17 +35,32 @@ def test_unpickler_refuses_os_system():
         numpy_pickle.load(raw)
 
 
-def test_archive_with_os_system_pickle_is_refused(tmp_path):
-    write_archive(tmp_path / "bad.tar.gz", tamper="os_system")
-    with pytest.raises(ArchiveError, match="data_batch_1: refusing to unpickle"):
-        read_archive(tmp_path / "bad.tar.gz")
+# Each way write_archive can spoil an archive, with the message the prepare job gives.
+TAMPERED = [
+    ("dotdot", "escapes the target folder"),
+    ("symlink", "is a link or device"),
+    ("os_system", "data_batch_1: refusing to unpickle posix.system"),
+    ("extra_class", "labels outside 0..9"),
+    ("missing_class", "classes [9] have no examples"),
+    ("wrong_shape", "images must be uint8 of shape (N, 3072)"),
+]
+SPLIT = {
+    "validation_fraction": 0.2,
+    "split_seed": 0,
+    "train_per_class": None,
+    "test_per_class": None,
+}
 
 
-@pytest.mark.parametrize("tamper, message", [("dotdot", "escapes"), ("symlink", "link")])
-def test_dangerous_members_are_refused(tmp_path, tamper, message):
-    write_archive(tmp_path / "bad.tar.gz", tamper=tamper)
-    with pytest.raises(ArchiveError, match=message):
-        read_archive(tmp_path / "bad.tar.gz")
+@pytest.mark.parametrize("tamper, message", TAMPERED)
+def test_prepare_refuses_a_tampered_archive_and_writes_nothing(tmp_path, tamper, message):
+    """What the prepare job runs; tests/test_bad_inputs.py runs one such archive through
+    Snakemake to show the message reaching the console and no output left."""
+    archive = tmp_path / "bad.tar.gz"
+    md5 = write_archive(archive, tamper=tamper)
+    with pytest.raises(ArchiveError) as refused:
+        prepare(archive, tmp_path / "out" / "cifar10.npz", SPLIT, md5, logging.getLogger())
+    assert str(refused.value).startswith(f"{archive}") and message in str(refused.value)
     assert [p.name for p in tmp_path.iterdir()] == ["bad.tar.gz"]  # nothing written
 
 

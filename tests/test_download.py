@@ -6,6 +6,7 @@ import socket
 import pytest
 from cifar_compare.data import download
 from cifar_compare.data.download import DownloadError, check_tar_gz, fetch_verified
+from cifar_compare.weights import UnofficialWeightsError, fetch_weights
 from cifar_fixtures import write_archive
 
 LIMIT = download.CIFAR_MAX_BYTES
@@ -67,3 +68,15 @@ def test_non_archive_and_truncated_archive_are_refused(tmp_path):
     (tmp_path / "cut.tar.gz").write_bytes(raw[: len(raw) * 2 // 3])
     with pytest.raises(DownloadError, match="not a readable .tar.gz"):
         check_tar_gz(tmp_path / "cut.tar.gz")
+
+
+def test_unofficial_weights_are_refused_unless_allowed(tmp_path):
+    source = tmp_path / "alexnet-owt-7be5be79.pth"
+    source.write_bytes(b"stand-in weights, not the published file")
+    target = tmp_path / "out" / "alexnet_imagenet1k_v1.pth"
+    refusal = "is not the official alexnet_imagenet1k_v1 weights .* weights.allow_unofficial: true"
+    with pytest.raises(UnofficialWeightsError, match=refusal):
+        fetch_weights("alexnet_imagenet1k_v1", str(source), target, False)
+    assert list(target.parent.iterdir()) == []
+    record = fetch_weights("alexnet_imagenet1k_v1", str(source), target, True)
+    assert record["official"] is False and target.is_file()

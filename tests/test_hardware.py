@@ -156,7 +156,6 @@ def test_progress_lines_every_tenth_and_after_30_silent_seconds():
     assert [int(re.search(r"step (\d+)/", line)[1]) for line in lines] == [30]
 
 
-@pytest.mark.pipeline
 def test_tiny_run_logs_progress_records_precision_and_keeps_the_console_quiet(tiny_run):
     for model in MODELS:
         log = (tiny_run / f"results/logs/train/{model}/seed0.log").read_text()
@@ -169,29 +168,3 @@ def test_tiny_run_logs_progress_records_precision_and_keeps_the_console_quiet(ti
     assert not NATIVE_LOG_LINE.search(console), NATIVE_LOG_LINE.search(console)
     summary = (tiny_run / "results/tables/summary.md").read_text()
     assert f"| {EXPECTED_CPU_PRECISION} |" in summary and "| precision |" in summary
-
-
-def metrics_without_timings(workdir, model):
-    metrics = json.loads((workdir / f"results/metrics/{model}/seed0.json").read_text())
-    for field in ("wall_seconds", "images_per_second", "peak_rss_mb", "peak_device_memory_mb"):
-        metrics["training"].pop(field)
-    metrics.pop("inference_images_per_second")
-    return metrics
-
-
-@pytest.mark.pipeline
-def test_bf16_cpu_runs_with_the_same_seed_give_the_same_metrics(tmp_path, test_inputs):
-    """The determinism promise at bf16 too (auto picks it on CPUs with AMX)."""
-    scratch = ["alexnet_scratch_pytorch", "alexnet_scratch_keras"]
-    workdir = copy_workflow(tmp_path / "wf")
-    overlay = inputs_overlay(test_inputs)
-    overlay["models"] = {name: {"precision": "bf16"} for name in scratch}
-    for name in set(MODELS) - set(scratch):
-        overlay["models"][name] = {"enabled": False}
-    write_overlay(workdir / "inputs.yaml", overlay)
-    tiny = ["--configfile", "config/test.yaml", "inputs.yaml"]
-    snakemake(workdir, *tiny)
-    first = {model: metrics_without_timings(workdir, model) for model in scratch}
-    assert {m["training"]["precision"] for m in first.values()} == {"bf16"}
-    snakemake(workdir, "--forcerun", "train_pytorch", "train_keras", *tiny)
-    assert {model: metrics_without_timings(workdir, model) for model in scratch} == first

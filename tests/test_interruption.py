@@ -1,4 +1,13 @@
-"""Killed training jobs resume where they stopped, to the same result; same seed, same metrics."""
+"""Killed training jobs resume where they stopped, to the same result; runs with the same
+seed and precision give the same metrics (README: Interruption, resume and determinism).
+
+One study is run twice from scratch. The first (reference) run trains every model without a
+break. The second SIGTERMs each fp32 model's training once its first epoch is saved, then is
+resumed: resumed == reference is the resume promise and, the two runs being separate runs
+of one seed, the same-seed promise in fp32. The bf16 copies train without a break in both
+runs: reference == second run is the same-seed promise in bf16 (auto picks bf16 on CPUs
+with AMX), for both frameworks.
+"""
 
 import json
 import signal
@@ -8,24 +17,36 @@ import time
 
 import psutil
 import pytest
-from conftest import copy_workflow, inputs_overlay, snakemake, write_overlay
+from conftest import TWO_JOBS_AT_A_TIME, copy_workflow, inputs_overlay, snakemake, write_overlay
+from study_config import load_study_config
 
-pytestmark = pytest.mark.pipeline
-SCRATCH = {"alexnet_scratch_pytorch": "train_torch.py", "alexnet_scratch_keras": "train_keras.py"}
+INTERRUPTED = ["alexnet_scratch_pytorch", "alexnet_scratch_keras"]  # in fp32
+BF16 = {f"{name}_bf16": name for name in INTERRUPTED}  # the same recipes in bf16
 EPOCHS = 4
 TIMING_FIELDS = ("wall_seconds", "images_per_second", "peak_rss_mb", "peak_device_memory_mb")
 
 
-def scratch_only_workdir(path, test_inputs):
+def study_models(config_files):
+    """The overlay's models: the scratch pair in fp32 for EPOCHS epochs, their bf16
+    copies (the tiny recipe in bf16) and the pretrained models left out."""
+    tiny = load_study_config(config_files)["models"]
+    models = {name: {"epochs": EPOCHS, "precision": "fp32"} for name in INTERRUPTED}
+    models.update({copy: {**tiny[name], "precision": "bf16"} for copy, name in BF16.items()})
+    for name in set(tiny) - set(INTERRUPTED):
+        models[name] = {"enabled": False}
+    return models
+
+
+def study_workdir(path, test_inputs):
     workdir = copy_workflow(path)
     overlay = inputs_overlay(test_inputs)
-    overlay["models"] = {
-        **{name: {"epochs": EPOCHS} for name in SCRATCH},
-        "alexnet_pretrained_pytorch": {"enabled": False},
-        "mobilenetv2_pretrained_keras": {"enabled": False},
-    }
+    overlay["models"] = study_models([workdir / "config/test.yaml"])
     write_overlay(workdir / "inputs.yaml", overlay)
     return workdir
+
+
+TARGETS = [f"results/metrics/{name}/seed0.json" for name in [*INTERRUPTED, *BF16]]
+RUN = [*TWO_JOBS_AT_A_TIME, "--keep-going", *TARGETS, "--configfile", "config/test.yaml"]
 
 
 def stable_metrics(workdir, model):
@@ -42,75 +63,75 @@ def saved_epoch(workdir, model):
     return json.loads(state.read_text())["epoch"] if state.is_file() else 0
 
 
-def training_process(workdir, script):
-    for process in psutil.process_iter(["cmdline", "cwd"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if script in cmdline and "python" in cmdline and process.info["cwd"] == str(workdir):
-            return process
-    return None
+def training_process(workdir, model):
+    """The process training `model` in `workdir`: the topmost one writing its job log."""
+    log = str(workdir / f"results/logs/train/{model}/seed0.log")
+    writers = {}
+    for process in psutil.process_iter(["cwd"]):
+        if process.info["cwd"] != str(workdir):
+            continue
+        try:
+            if any(handle.path == log for handle in process.open_files()):
+                writers[process.pid] = process
+        except psutil.Error:  # ended meanwhile
+            continue
+    top = [p for p in writers.values() if p.ppid() not in writers]
+    return top[0] if top else None
 
 
 def interrupt_each_training_job(workdir):
-    """Run the study and SIGTERM each training job once its first epoch is saved.
+    """Run the study and SIGTERM each fp32 training job once its first epoch is saved.
 
     Returns the epoch each job had saved when the signal was sent.
     """
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--keep-going"]
-    run = subprocess.Popen(
-        [*command, "--configfile", "config/test.yaml", "inputs.yaml"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stopped_at = {}
-    deadline = time.monotonic() + 600
-    while len(stopped_at) < len(SCRATCH) and run.poll() is None and time.monotonic() < deadline:
-        for model, script in SCRATCH.items():
-            if model in stopped_at or saved_epoch(workdir, model) < 1:
-                continue
-            process = training_process(workdir, script)
-            if process is not None:
-                stopped_at[model] = saved_epoch(workdir, model)
-                process.send_signal(signal.SIGTERM)
-        time.sleep(0.05)
-    assert run.wait(timeout=600) != 0, "the run should fail: its training jobs were stopped"
+    with open(workdir / "console.txt", "w") as console:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "snakemake", "--cores", "2", *RUN, "inputs.yaml"],
+            cwd=workdir,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+        )
+        stopped_at = {}
+        deadline = time.monotonic() + 600
+        while len(stopped_at) < len(INTERRUPTED) and run.poll() is None:
+            assert time.monotonic() < deadline, "no training job was stopped in time"
+            for model in set(INTERRUPTED) - set(stopped_at):
+                process = saved_epoch(workdir, model) >= 1 and training_process(workdir, model)
+                if process:
+                    stopped_at[model] = saved_epoch(workdir, model)
+                    process.send_signal(signal.SIGTERM)
+            time.sleep(0.05)
+        assert run.wait(timeout=600) != 0, "the run should fail: its training jobs were stopped"
     return stopped_at
 
 
+@pytest.mark.pipeline
 def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, test_inputs):
-    reference = scratch_only_workdir(tmp_path / "reference", test_inputs)
-    snakemake(reference, "--configfile", "config/test.yaml", "inputs.yaml")
-    interrupted = scratch_only_workdir(tmp_path / "interrupted", test_inputs)
-    assert sorted(interrupt_each_training_job(interrupted)) == sorted(SCRATCH)
-    kept = {model: saved_epoch(interrupted, model) for model in SCRATCH}
+    reference = study_workdir(tmp_path / "reference", test_inputs)
+    snakemake(reference, *RUN, "inputs.yaml")
+    interrupted = study_workdir(tmp_path / "interrupted", test_inputs)
+    stopped_at = interrupt_each_training_job(interrupted)
+    console = (interrupted / "console.txt").read_text()[-3000:]
+    assert sorted(stopped_at) == sorted(INTERRUPTED), console
+    kept = {model: saved_epoch(interrupted, model) for model in INTERRUPTED}
     for model, epoch in kept.items():
         assert 1 <= epoch < EPOCHS  # the state of the last finished epoch is kept
         assert not (interrupted / f"results/metrics/{model}/seed0.json").exists()
         log = (interrupted / f"results/logs/train/{model}/seed0.log").read_text()
         assert "stopped by SIGTERM" in log
-    snakemake(interrupted, "--configfile", "config/test.yaml", "inputs.yaml")
+    for model in BF16:  # not interrupted: the same seed gives the same metrics in bf16
+        metrics = stable_metrics(interrupted, model)
+        assert json.loads(metrics)["training"]["precision"] == "bf16"
+        assert metrics == stable_metrics(reference, model), model
+    snakemake(interrupted, *RUN, "inputs.yaml")
     for model, epoch in kept.items():
         log = (interrupted / f"results/logs/train/{model}/seed0.log").read_text()
         assert f"resuming after epoch {epoch}" in log
         assert f"epoch {epoch + 1}/{EPOCHS}" in log.split("resuming")[-1]
         assert not (interrupted / f"results/resume/{model}").exists()  # cleaned up
-        assert stable_metrics(interrupted, model) == stable_metrics(reference, model)
-
-
-def test_same_seed_gives_identical_metrics(tmp_path, test_inputs):
-    workdir = scratch_only_workdir(tmp_path / "wf", test_inputs)
-    snakemake(workdir, "--configfile", "config/test.yaml", "inputs.yaml")
-    first = {model: stable_metrics(workdir, model) for model in SCRATCH}
-    snakemake(
-        workdir,
-        "--forcerun",
-        "train_pytorch",
-        "train_keras",
-        "--configfile",
-        "config/test.yaml",
-        "inputs.yaml",
-    )
-    assert {model: stable_metrics(workdir, model) for model in SCRATCH} == first
+        metrics = stable_metrics(interrupted, model)
+        assert json.loads(metrics)["training"]["precision"] == "fp32"
+        assert metrics == stable_metrics(reference, model), model
 
 
 def test_a_state_from_other_data_or_weights_is_discarded_not_resumed(tmp_path):

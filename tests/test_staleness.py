@@ -16,7 +16,6 @@ import yaml
 from cifar_compare.code_identity import code_files
 from conftest import REPO, TINY, snakemake, write_overlay
 
-pytestmark = pytest.mark.pipeline
 TWO_SEEDS = "alexnet_scratch_pytorch"  # the model with seeds [0, 1] in the base study
 BASE = {"models": {TWO_SEEDS: {"seeds": [0, 1]}}}
 TAIL = {"aggregate", "plots", "report"}  # downstream of every model's results
