@@ -17,8 +17,8 @@ import time
 
 import psutil
 import pytest
+from cifar_compare.config import load_study_config
 from conftest import TWO_JOBS_AT_A_TIME, copy_workflow, inputs_overlay, snakemake, write_overlay
-from study_config import load_study_config
 
 INTERRUPTED = ["alexnet_scratch_pytorch", "alexnet_scratch_keras"]  # in fp32
 BF16 = {f"{name}_bf16": name for name in INTERRUPTED}  # the same recipes in bf16
