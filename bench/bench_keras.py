@@ -22,75 +22,9 @@ the same run's matmul FLOP/s. With --naive, the tutorial-style baseline
 Writes bench/out/keras.json and bench/out/keras.csv and prints the tables.
 """
 
-import time
-
-from harness import (
-    MATMUL_PRODUCTS,
-    best_of_alternating,
-    first_step_seconds,
-    load_images,
-    main,
-    matmul_flops_per_second,
-    matmul_size,
-    step_stretch,
-    timed_steps,
-)
+import harness
+from keras_fit import child_setup, fit_stretch, network_after_preprocessing
 from naive_keras import measure_naive
-
-
-def fit_clock(keras):
-    class BatchClock(keras.callbacks.Callback):
-        """Wall-clock time at the start of fit and at the end of every batch."""
-
-        def on_train_begin(self, logs=None):
-            self.start, self.batch_ends = time.perf_counter(), []
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.batch_ends.append(time.perf_counter())
-
-    return BatchClock()
-
-
-def fit_stretch(model, images, targets, batch_size, args, shuffle=False):
-    """A stretch (see harness.best_of_alternating) of one model.fit over `args.warmup`
-    + `args.steps` batches, timing the steps after the warm-up; the first call's time
-    to its first step is kept as `stretch.first_step`."""
-    import keras
-
-    def stretch(_round):
-        clock = fit_clock(keras)
-        model.fit(
-            images,
-            targets,
-            batch_size=batch_size,
-            epochs=1,
-            shuffle=shuffle,
-            verbose=0,
-            steps_per_epoch=args.warmup + args.steps,
-            callbacks=[clock],
-        )
-        finished = time.perf_counter()  # fit has returned: every step has run
-        stretch.first_step = stretch.first_step or clock.batch_ends[0] - clock.start
-        return finished - clock.batch_ends[args.warmup - 1]
-
-    stretch.first_step = None
-    return stretch
-
-
-def time_fit(model, images, targets, batch_size, args, shuffle=False):
-    """(first step seconds, best time of `args.steps` steps over `args.repeats` fits)."""
-    stretch = fit_stretch(model, images, targets, batch_size, args, shuffle)
-    best = best_of_alternating({"fit": stretch}, args.repeats)["fit"]
-    return stretch.first_step, best
-
-
-def network_after_preprocessing(model):
-    """The model from its preprocessing layer's output on: what pre-staged tensors feed."""
-    import keras
-
-    names = {layer.name for layer in model.layers}
-    name = "standardize" if "standardize" in names else "preprocess"
-    return keras.Model(model.get_layer(name).output, model.output), model.get_layer(name)
 
 
 def staged_step(model, base, phase, config, images, targets):
@@ -121,7 +55,7 @@ def matmul_step(keras, dtype, size):
     a, b = (keras.random.normal((size, size), dtype=dtype) for _ in range(2))
 
     def step(_i):
-        for _ in range(MATMUL_PRODUCTS):
+        for _ in range(harness.MATMUL_PRODUCTS):
             product = keras.ops.matmul(a, b)
         # Waits for the products to finish (a float32 copy: TF hands numpy no bf16 scalar).
         keras.ops.convert_to_numpy(keras.ops.cast(product[0, 0], "float32"))
@@ -131,43 +65,12 @@ def matmul_step(keras, dtype, size):
 
 def matmul_references(keras, precision, on_gpu):
     """The matmul steps timed beside a model: at its precision and in fp32; and their size."""
-    size = matmul_size(on_gpu)
+    size = harness.matmul_size(on_gpu)
     dtypes = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
     steps = {"matmul": matmul_step(keras, dtypes[precision], size)}
     if precision != "fp32":
         steps["matmul_fp32"] = matmul_step(keras, "float32", size)
     return steps, size
-
-
-def alternate_with_references(fit, staged, matmuls, args):
-    """Best seconds of pipeline fits, pre-staged steps and the matmul references,
-    timed in alternation after their warm-ups."""
-    first_step_seconds(staged, args.warmup)
-    for matmul in matmuls.values():
-        first_step_seconds(matmul, 1)
-    stretches = {
-        "pipeline": fit,
-        "staged": step_stretch(staged, args.warmup, args.steps),
-        **{name: step_stretch(matmul, 1, 1) for name, matmul in matmuls.items()},
-    }
-    return best_of_alternating(stretches, args.repeats)
-
-
-def child_setup(model_config, args):
-    """Backend, device settings, seed, data and the pipeline's model for one child:
-    (device name, images, labels, model, base)."""
-    from cifar_compare.keras.runtime import configure, select_backend
-
-    select_backend(args.backend or model_config["backend"])
-    import keras
-    from cifar_compare.keras.models import get_model
-
-    precision = model_config.get("precision", "auto")
-    device = configure(args.threads, model_config["deterministic"], precision)
-    keras.utils.set_random_seed(0)
-    images, labels = load_images(args)
-    model, base = get_model(model_config["architecture"], model_config, seed=0)
-    return device, images, labels, model, base
 
 
 def phase_name(phase, base):
@@ -198,7 +101,7 @@ def measure_pipeline(model_config, args):
     fit = fit_stretch(model, images[order], onehot[order], batch, args)
     fit(0)  # the warm-up, and the time to the first step
     size = args.eval_batch_size or batch
-    _, eval_seconds = timed_steps(
+    _, eval_seconds = harness.timed_steps(
         lambda i: model.predict_on_batch(images[(i * size) % len(images) :][:size]),
         1,
         args.steps,
@@ -208,7 +111,7 @@ def measure_pipeline(model_config, args):
     precision = compute_precision()
     staged = staged_step(model, base, phase, model_config, images, onehot)
     matmuls, matmul_size_used = matmul_references(keras, precision, device != cpu_name())
-    best = alternate_with_references(fit, staged, matmuls, args)
+    best = harness.alternate_with_references(fit, staged, matmuls, args)
     return {
         "train_flops_per_image": train_flops_per_image(model),
         "compute_precision": precision,
@@ -222,12 +125,7 @@ def measure_pipeline(model_config, args):
         "first_step_seconds": fit.first_step,
         "train_images_per_second": args.steps * batch / best["pipeline"],
         "staged_images_per_second": args.steps * batch / best["staged"],
-        "interleaved_matmul_flops_per_second": matmul_flops_per_second(
-            matmul_size_used, best["matmul"]
-        ),
-        "interleaved_fp32_matmul_flops_per_second": matmul_flops_per_second(
-            matmul_size_used, best.get("matmul_fp32", best["matmul"])
-        ),
+        **harness.interleaved_matmul_flops(matmul_size_used, best),
         "eval_images_per_second": args.steps * size / eval_seconds,
         "peak_rss_mb": peak_rss,
         "peak_device_memory_mb": peak_device,
@@ -235,4 +133,4 @@ def measure_pipeline(model_config, args):
 
 
 if __name__ == "__main__":
-    main(__doc__, __file__, "keras", {"pipeline": measure_pipeline, "naive": measure_naive})
+    harness.main(__doc__, __file__, "keras", {"pipeline": measure_pipeline, "naive": measure_naive})

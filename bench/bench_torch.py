@@ -17,17 +17,7 @@ torch.compile (its compile time shows in the time to the first step). With
 Writes bench/out/pytorch.json and bench/out/pytorch.csv and prints the tables.
 """
 
-from harness import (
-    best_of_alternating,
-    first_step_seconds,
-    load_images,
-    main,
-    matmul_flops_per_second,
-    matmul_size,
-    step_stretch,
-    timed_steps,
-    torch_matmul_step,
-)
+import harness
 from naive_torch import measure_naive
 
 
@@ -42,18 +32,6 @@ def train_flops_per_image(model, recipe, device):
         model(to_model_input(batch, recipe.mean, recipe.std, recipe.input_size)).sum().backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops() / len(batch)
-
-
-def peak_device_memory_mb(device):
-    import torch
-
-    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-
-
-def synchronizer(device):
-    import torch
-
-    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
 def training_steps(model, images, labels, recipe):
@@ -89,30 +67,17 @@ def training_steps(model, images, labels, recipe):
     return pipeline, make_staged
 
 
-def alternate_with_references(pipeline, staged, matmuls, args, sync):
-    """Best seconds of pipeline steps, pre-staged steps and each matmul reference,
-    timed in alternation after their warm-ups (the pipeline's is done already)."""
-    first_step_seconds(staged, args.warmup, sync)
-    for matmul in matmuls.values():
-        first_step_seconds(matmul, 1, sync)
-    stretches = {
-        "pipeline": step_stretch(pipeline, args.warmup, args.steps, sync),
-        "staged": step_stretch(staged, args.warmup, args.steps, sync),
-        **{name: step_stretch(matmul, 1, 1, sync) for name, matmul in matmuls.items()},
-    }
-    return best_of_alternating(stretches, args.repeats)
-
-
 def matmul_references(device, precision):
     """The large-matmul steps timed beside a model: at its precision and in fp32."""
     import torch
 
-    size = matmul_size(device.type == "cuda")
+    size = harness.matmul_size(device.type == "cuda")
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     names = {"matmul": precision, "matmul_fp32": "fp32"}
     if precision == "fp32":
         names.pop("matmul_fp32")
-    return {name: torch_matmul_step(device, dtypes[p], size) for name, p in names.items()}, size
+    steps = {name: harness.torch_matmul_step(device, dtypes[p], size) for name, p in names.items()}
+    return steps, size
 
 
 def time_evaluation(model, images, recipe, args):
@@ -124,54 +89,48 @@ def time_evaluation(model, images, recipe, args):
     def step(i):
         predict(model, images[(i * size) % len(images) :][:size], recipe)
 
-    _, seconds = timed_steps(step, 1, args.steps, synchronizer(images.device), args.repeats)
+    sync = harness.synchronizer(images.device)
+    _, seconds = harness.timed_steps(step, 1, args.steps, sync, args.repeats)
     return args.steps * size / seconds
 
 
 def measure_pipeline(model_config, args):
     """The pipeline's own training and evaluation of one model; its measurements."""
     import torch
-    from cifar_compare.pytorch.checkpoint import device_from_env, device_name
-    from cifar_compare.pytorch.models import get_spec, set_batchnorm_eval
-    from cifar_compare.pytorch.train import Recipe, seed_everything
+    from cifar_compare.pytorch.adapter import PyTorch
+    from cifar_compare.pytorch.models import set_batchnorm_eval
     from cifar_compare.runtime.resources import peak_rss_mb
-    from train_torch import build_model
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    seed_everything(0)
-    device = device_from_env()
-    images, labels = (torch.from_numpy(a).to(device) for a in load_images(args))
-    spec = get_spec(model_config["architecture"])
-    recipe = Recipe.from_config(model_config, spec).with_precision(device)
-    network = build_model(model_config, None, device)
+    adapter = PyTorch()  # as a training job: its device, precision and determinism
+    device_name = adapter.start(model_config, args.threads, model_config.get("precision"))
+    device, recipe = adapter.device, adapter.recipe
+    images, labels = (torch.from_numpy(a).to(device) for a in harness.load_images(args))
+    network = adapter.build(None, 0)
     network.train()
     set_batchnorm_eval(network)
     model = torch.compile(network) if args.compile else network
     pipeline, make_staged = training_steps(model, images, labels, recipe)
-    sync = synchronizer(device)
-    first_step = first_step_seconds(pipeline, args.warmup, sync)
+    sync = harness.synchronizer(device)
+    first_step = harness.first_step_seconds(pipeline, args.warmup, sync)
     eval_images_per_second = time_evaluation(model, images, recipe, args)
-    peak_rss, peak_device = peak_rss_mb(), peak_device_memory_mb(device)  # a training job's
+    peak_rss, peak_device = peak_rss_mb(), adapter.peak_device_memory_mb()  # a training job's
     network.train()
     set_batchnorm_eval(network)
     matmuls, size = matmul_references(device, recipe.precision)
-    best = alternate_with_references(pipeline, make_staged(), matmuls, args, sync)
+    pipeline_stretch = harness.step_stretch(pipeline, args.warmup, args.steps, sync)
+    best = harness.alternate_with_references(pipeline_stretch, make_staged(), matmuls, args, sync)
     return {
         "train_flops_per_image": train_flops_per_image(network, recipe, device),
         "compiled": args.compile,
         "compute_precision": recipe.precision,
-        "device": device_name(device),
+        "device": device_name,
         "train_images_loaded": len(labels),
         "batch_size": recipe.batch_size,
         "input_size": recipe.input_size,
         "first_step_seconds": first_step,
         "train_images_per_second": args.steps * recipe.batch_size / best["pipeline"],
         "staged_images_per_second": args.steps * recipe.batch_size / best["staged"],
-        "interleaved_matmul_flops_per_second": matmul_flops_per_second(size, best["matmul"]),
-        "interleaved_fp32_matmul_flops_per_second": matmul_flops_per_second(
-            size, best.get("matmul_fp32", best["matmul"])
-        ),
+        **harness.interleaved_matmul_flops(size, best),
         "eval_images_per_second": eval_images_per_second,
         "peak_rss_mb": peak_rss,
         "peak_device_memory_mb": peak_device,
@@ -179,4 +138,6 @@ def measure_pipeline(model_config, args):
 
 
 if __name__ == "__main__":
-    main(__doc__, __file__, "pytorch", {"pipeline": measure_pipeline, "naive": measure_naive})
+    harness.main(
+        __doc__, __file__, "pytorch", {"pipeline": measure_pipeline, "naive": measure_naive}
+    )

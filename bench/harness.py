@@ -140,6 +140,17 @@ def matmul_flops_per_second(size, seconds):
     return 2 * size**3 * MATMUL_PRODUCTS / seconds
 
 
+def interleaved_matmul_flops(size, best):
+    """The matmul FLOP/s timed beside a model (alternate_with_references' `best`
+    seconds): at the model's precision and in fp32 (the same where it trains in fp32)."""
+    return {
+        "interleaved_matmul_flops_per_second": matmul_flops_per_second(size, best["matmul"]),
+        "interleaved_fp32_matmul_flops_per_second": matmul_flops_per_second(
+            size, best.get("matmul_fp32", best["matmul"])
+        ),
+    }
+
+
 def torch_matmul_step(device, dtype, size):
     """A step of MATMUL_PRODUCTS products of two size x size matrices, in PyTorch."""
     import torch
@@ -153,6 +164,13 @@ def torch_matmul_step(device, dtype, size):
     return step
 
 
+def synchronizer(device):
+    """A function that waits for the PyTorch device's queued work (nothing on a CPU)."""
+    import torch
+
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
 def matmul_reference():
     """This machine's large-matmul FLOP/s in fp32 and bf16 (PyTorch, CPU or first GPU),
     measured by the parent after the models, for the printed summary."""
@@ -160,7 +178,7 @@ def matmul_reference():
 
     on_gpu = torch.cuda.is_available()
     device = torch.device("cuda" if on_gpu else "cpu")
-    sync = torch.cuda.synchronize if on_gpu else (lambda: None)
+    sync = synchronizer(device)
     reference = {}
     native_bf16 = on_gpu or cpu_has_native_bf16()  # AMX or AVX512-BF16
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
@@ -313,6 +331,20 @@ def best_of_alternating(stretches, repeats):
         for name, stretch in stretches.items():
             best[name] = min(best[name], stretch(round_number))
     return best
+
+
+def alternate_with_references(pipeline, staged, matmuls, args, synchronize=lambda: None):
+    """Best seconds of the `pipeline` stretch, pre-staged steps and each matmul reference
+    step, timed in alternation after their warm-ups (the pipeline's is done already)."""
+    first_step_seconds(staged, args.warmup, synchronize)
+    for matmul in matmuls.values():
+        first_step_seconds(matmul, 1, synchronize)
+    stretches = {
+        "pipeline": pipeline,
+        "staged": step_stretch(staged, args.warmup, args.steps, synchronize),
+        **{name: step_stretch(step, 1, 1, synchronize) for name, step in matmuls.items()},
+    }
+    return best_of_alternating(stretches, args.repeats)
 
 
 def timed_steps(step, warmup, steps, synchronize=lambda: None, repeats=1):

@@ -9,6 +9,7 @@ full set is then projected from the measured memory per resized image.
 """
 
 from harness import timed_steps
+from keras_fit import child_setup, network_after_preprocessing, time_fit
 
 
 def images_to_resize(total, input_size, batch_size, steps, cap_mb):
@@ -25,8 +26,6 @@ def current_rss_mb():
 
 def measure_naive(model_config, args):
     """Tutorial-style training and evaluation of one model; its measurements."""
-    from bench_keras import child_setup, network_after_preprocessing, time_fit
-
     device, images, labels, model, base = child_setup(model_config, args)
     import keras
     import numpy as np

@@ -6,7 +6,7 @@ worker processes collates batches, which are copied to the device every step.
 The model is the pipeline's own, in fp32 with the default memory format.
 """
 
-from harness import load_images, timed_steps
+from harness import load_images, synchronizer, timed_steps
 
 
 def naive_transforms(recipe, train):
@@ -52,21 +52,18 @@ def measure_naive(model_config, args):
 
     import torch
     import torch.nn.functional as F
-    from bench_torch import peak_device_memory_mb, synchronizer
-    from cifar_compare.pytorch.checkpoint import device_from_env, device_name
-    from cifar_compare.pytorch.models import get_model, get_spec
-    from cifar_compare.pytorch.train import Recipe, autocast_for, build_optimizer
+    from cifar_compare.pytorch.adapter import PyTorch
+    from cifar_compare.pytorch.models import get_model
+    from cifar_compare.pytorch.train import autocast_for, build_optimizer
     from cifar_compare.runtime.resources import peak_rss_mb
     from torch.utils.data import DataLoader
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    adapter = PyTorch()
+    # The pipeline's device and precision, so the comparison is of the data pipelines alone.
+    device_name = adapter.start(model_config, args.threads, model_config.get("precision"))
+    device, recipe = adapter.device, adapter.recipe
     torch.manual_seed(0)
-    device = device_from_env()
     images, labels = load_images(args)
-    spec = get_spec(model_config["architecture"])
-    # The pipeline's precision, so the comparison is of the data pipelines alone.
-    recipe = Recipe.from_config(model_config, spec).with_precision(device)
     model = get_model(model_config["architecture"]).to(device)
     optimizer = build_optimizer(model.parameters(), recipe.optimizer)
 
@@ -105,7 +102,7 @@ def measure_naive(model_config, args):
     del train_step, eval_step  # ends the worker processes, so their peak is known
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
-        "device": device_name(device),
+        "device": device_name,
         "compute_precision": recipe.precision,
         "train_images_loaded": len(labels),
         "batch_size": recipe.batch_size,
@@ -116,5 +113,5 @@ def measure_naive(model_config, args):
         "peak_rss_mb": peak_rss_mb(),
         "naive_workers": args.naive_workers,
         "largest_worker_peak_rss_mb": workers if args.naive_workers else None,
-        "peak_device_memory_mb": peak_device_memory_mb(device),
+        "peak_device_memory_mb": adapter.peak_device_memory_mb(),
     }

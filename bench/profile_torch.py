@@ -15,22 +15,15 @@ from harness import load_images, parse_args, selected_models
 
 def profile_model(model_config, args):
     import torch
-    from cifar_compare.pytorch.checkpoint import device_from_env
-    from cifar_compare.pytorch.models import get_spec
-    from cifar_compare.pytorch.train import (
-        Recipe,
-        make_optimizer,
-        model_ready_batch,
-        optimization_step,
-    )
+    from cifar_compare.pytorch.adapter import PyTorch
+    from cifar_compare.pytorch.train import make_optimizer, model_ready_batch, optimization_step
     from torch.profiler import ProfilerActivity, profile, record_function
-    from train_torch import build_model
 
-    device = device_from_env()
+    adapter = PyTorch()  # as a training job: its device and precision
+    adapter.start(model_config, args.threads, model_config.get("precision"))
+    device, recipe = adapter.device, adapter.recipe
     images, labels = (torch.from_numpy(a).to(device) for a in load_images(args))
-    spec = get_spec(model_config["architecture"])
-    recipe = Recipe.from_config(model_config, spec).with_precision(device)  # as it trains
-    model = build_model(model_config, None, device).train()
+    model = adapter.build(None, 0).train()
     optimizer, scheduler = make_optimizer(model, recipe, 100)
     generator = torch.Generator(device=device).manual_seed(0)
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 from cifar_compare.config import load_study_config
-from cifar_compare.pytorch.checkpoint import device_from_env
+from cifar_compare.pytorch.adapter import device_from_env
 from cifar_compare.pytorch.models import get_spec
 from cifar_compare.pytorch.train import Recipe
 from cifar_compare.runtime import hardware

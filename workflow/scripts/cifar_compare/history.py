@@ -1,8 +1,31 @@
 """The per-epoch history CSV both frameworks write, in the same columns."""
 
 import csv
+import math
 
 from cifar_compare.fileio import atomic_path
+from cifar_compare.runtime.interruption import TrainingDiverged
+from cifar_compare.runtime.resources import peak_rss_mb
+
+
+def epoch_row(epoch, train, validate, seconds, images, lr):
+    """One epoch's history row. `train` is the epoch's (loss, accuracy), `validate()`
+    the validation split's ((None, None) without one), `images` those trained on.
+    A training loss that is not finite raises TrainingDiverged before validating."""
+    if not math.isfinite(train[0]):
+        raise TrainingDiverged(f"training loss became {train[0]} in epoch {epoch}")
+    val_loss, val_accuracy = validate()
+    return {
+        "epoch": epoch,
+        "train_loss": train[0],
+        "train_accuracy": train[1],
+        "val_loss": val_loss,
+        "val_accuracy": val_accuracy,
+        "epoch_seconds": seconds,
+        "images_per_second": images / seconds,
+        "lr": lr,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def write_history(path, history):

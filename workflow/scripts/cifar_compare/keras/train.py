@@ -1,25 +1,19 @@
 """Keras training and evaluation loops. Everything arrives as arguments."""
 
-import math
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import keras
 import numpy as np
 
 from cifar_compare.fileio import atomic_path
-from cifar_compare.history import epoch_line
+from cifar_compare.history import epoch_line, epoch_row
 from cifar_compare.keras.models import set_trainable_top
 from cifar_compare.metrics import softmax_cross_entropy
 from cifar_compare.recipe import batch_norm_mode
-from cifar_compare.runtime.interruption import (
-    Interrupted,
-    StopRequest,
-    TrainingDiverged,
-    epoch_seed,
-)
+from cifar_compare.runtime.interruption import Interrupted, StopRequest, epoch_seed
 from cifar_compare.runtime.progress import EpochProgress
-from cifar_compare.runtime.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
 
 
@@ -240,23 +234,6 @@ def validate(model, val, batch_size):
     return loss_and_accuracy(predict_logits(model, val[0], batch_size), val[1])
 
 
-def history_row(model, epoch, logs, seconds, val, trained_images, batch_size):
-    if not math.isfinite(logs["loss"]):
-        raise TrainingDiverged(f"training loss became {logs['loss']} in epoch {epoch}")
-    val_loss, val_acc = validate(model, val, batch_size)
-    return {
-        "epoch": epoch,
-        "train_loss": float(logs["cross_entropy"]),
-        "train_accuracy": float(logs["categorical_accuracy"]),
-        "val_loss": val_loss,
-        "val_accuracy": val_acc,
-        "epoch_seconds": seconds,
-        "images_per_second": trained_images / seconds,
-        "lr": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
-        "peak_rss_mb": peak_rss_mb(),
-    }
-
-
 def fit(model, base, train, val, config, seed, log, resume=None, stop=None):
     """Train all phases; return the per-epoch history in the PyTorch side's columns.
 
@@ -291,9 +268,10 @@ def fit(model, base, train, val, config, seed, log, resume=None, stop=None):
             if stop.requested:
                 raise Interrupted(stop.signum, epoch)
             seconds = time.perf_counter() - start
-            history.append(
-                history_row(model, epoch, logs, seconds, val, trained_images, config["batch_size"])
-            )
+            result = float(logs["cross_entropy"]), float(logs["categorical_accuracy"])
+            lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+            validation = partial(validate, model, val, config["batch_size"])
+            history.append(epoch_row(epoch, result, validation, seconds, trained_images, lr))
             log(epoch_line(history[-1], config["epochs"]))
             if resume:
                 save_state(resume, model, history)

@@ -2,28 +2,22 @@
 
 import contextlib
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from cifar_compare.fileio import atomic_path
-from cifar_compare.history import epoch_line
+from cifar_compare.history import epoch_line, epoch_row
 from cifar_compare.pytorch.data import batch_indices, random_crop_flip, to_model_input
 from cifar_compare.pytorch.models import set_batchnorm_eval
 from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.runtime.hardware import resolve_precision
-from cifar_compare.runtime.interruption import (
-    Interrupted,
-    StopRequest,
-    TrainingDiverged,
-    epoch_seed,
-)
+from cifar_compare.runtime.interruption import Interrupted, StopRequest, epoch_seed
 from cifar_compare.runtime.progress import EpochProgress
-from cifar_compare.runtime.resources import peak_rss_mb
 from cifar_compare.schedules import lr_factor
 
 
@@ -300,24 +294,11 @@ def fit(model, train, val, recipe, seed, log, resume=None, stop=None):
         )
         if result is None:
             raise Interrupted(stop.signum, epoch)
-        train_loss, train_acc = result
         seconds = time.perf_counter() - start
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
-        val_loss, val_acc = validate(model, val, recipe)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_accuracy": train_acc,
-                "val_loss": val_loss,
-                "val_accuracy": val_acc,
-                "epoch_seconds": seconds,
-                "images_per_second": steps_per_epoch * recipe.batch_size / seconds,
-                "lr": optimizer.param_groups[0]["lr"],
-                "peak_rss_mb": peak_rss_mb(),
-            }
-        )
+        images = steps_per_epoch * recipe.batch_size
+        lr = optimizer.param_groups[0]["lr"]
+        validation = partial(validate, model, val, recipe)
+        history.append(epoch_row(epoch, result, validation, seconds, images, lr))
         log(epoch_line(history[-1], recipe.epochs))
         if resume:
             save_state(resume, model, optimizer, scheduler, history)

@@ -1,0 +1,105 @@
+"""Keras as a cifar_compare.adapter.Framework: the backend, the model (with its
+pretrained base between calls) and checkpoints (a .weights.h5 file and a JSON record).
+
+keras is imported inside the methods only, after start() selected the backend
+(cifar_compare.keras.runtime.select_backend).
+"""
+
+import importlib
+
+from cifar_compare.data.archive import NUM_CLASSES
+from cifar_compare.fileio import atomic_path, read_json, write_json_atomic
+from cifar_compare.keras.runtime import (
+    compute_precision,
+    configure,
+    peak_device_memory_mb,
+    select_backend,
+)
+from cifar_compare.runtime.environment import environment, torch_environment
+from cifar_compare.runtime.resources import library_versions
+
+
+class Keras:
+    name = "keras"
+
+    def start(self, model_config, threads, precision):
+        select_backend(model_config["backend"])
+        self.config = model_config
+        return configure(threads, model_config["deterministic"], precision)
+
+    def build(self, weights_path, seed):
+        import keras
+
+        from cifar_compare.keras.models import get_model
+
+        keras.utils.set_random_seed(seed)
+        architecture = self.config["architecture"]
+        model, self.base = get_model(architecture, self.config, NUM_CLASSES, weights_path, seed)
+        return model
+
+    def fit(self, model, train, val, seed, log, resume=None, stop=None):
+        from cifar_compare.keras.train import fit
+
+        arrays = [(split.images, split.labels) for split in (train, val)]
+        return fit(model, self.base, *arrays, self.config, seed, log, resume, stop)
+
+    def predict(self, model, images):
+        from cifar_compare.keras.train import predict_logits
+
+        return predict_logits(model, images, self.config["batch_size"])
+
+    def save(self, model, record, output):
+        with atomic_path(output.checkpoint, suffix=".partial.weights.h5") as tmp:
+            model.save_weights(tmp)
+        write_json_atomic(output.record, record)
+
+    def read_record(self, inputs):
+        return read_json(inputs.record)
+
+    def load(self, record, inputs):
+        from cifar_compare.keras.models import get_model
+
+        model, _ = get_model(record["architecture"], self.config, record["num_classes"])
+        model.load_weights(inputs.checkpoint)
+        return model
+
+    def precision(self):
+        return compute_precision()
+
+    def library(self):
+        import keras
+
+        return f"Keras {keras.__version__} ({keras.backend.backend()} backend)"
+
+    def peak_device_memory_mb(self):
+        return peak_device_memory_mb()
+
+    def environment(self):
+        """The environment of the backend's first GPU, if any."""
+        import keras
+
+        if keras.backend.backend() == "torch":
+            import torch
+
+            return torch_environment(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return environment()
+        build = tf.sysconfig.get_build_info()
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+        return environment(name, build.get("cuda_version"), build.get("cudnn_version"))
+
+    def versions(self):
+        import keras
+
+        backend = importlib.import_module(
+            {"torch": "torch", "jax": "jax"}.get(keras.backend.backend(), "tensorflow")
+        )
+        return library_versions(keras, backend)
+
+    def layers(self, model):
+        from cifar_compare.keras.models import count_parameters, layer_summary
+
+        return count_parameters(model), layer_summary(model)

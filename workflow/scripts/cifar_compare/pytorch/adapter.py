@@ -1,0 +1,130 @@
+"""PyTorch as a cifar_compare.adapter.Framework: device choice, the model, its
+recipe, and checkpoints (one .pt file: the weights and the record)."""
+
+import dataclasses
+import os
+
+import torch
+import torchvision
+
+from cifar_compare.data.archive import NUM_CLASSES
+from cifar_compare.fileio import atomic_path
+from cifar_compare.pytorch.data import to_device, to_device_images
+from cifar_compare.pytorch.models import (
+    count_parameters,
+    freeze_all_but,
+    get_model,
+    get_spec,
+    layer_summary,
+)
+from cifar_compare.pytorch.train import Recipe, fit, predict, seed_everything
+from cifar_compare.runtime.environment import torch_environment
+from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present
+from cifar_compare.runtime.resources import cpu_name, library_versions
+
+CUDA_FIX = (
+    "install PyTorch's CUDA build (`rm -rf .venv && make setup`) and check that the NVIDIA "
+    "driver is new enough for its CUDA (torch 2.14.1 needs CUDA 13: driver 580 or later; "
+    "`nvidia-smi` shows it, `python -c 'import torch; print(torch.version.cuda)'` PyTorch's)"
+)
+
+
+def device_from_env():
+    """The training device: $CIFAR_COMPARE_DEVICE (cpu, cuda, cuda:1) or 'auto'.
+
+    'auto' on a machine with a GPU that PyTorch cannot use raises GpuNotUsable.
+    """
+    requested = os.environ.get(DEVICE_ENV, "auto")
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        require_gpu_if_present("PyTorch", 0, CUDA_FIX)
+        return torch.device("cpu")
+    return torch.device(requested)
+
+
+def device_name(device):
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return cpu_name()
+
+
+def peak_device_memory_mb(device):
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
+def build_model(model_config, weights_path, device):
+    state_dict = None
+    if weights_path:
+        state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
+    model = get_model(
+        model_config["architecture"], NUM_CLASSES, state_dict, model_config.get("dropout")
+    )
+    if model_config["freeze_base"]:
+        freeze_all_but(model, get_spec(model_config["architecture"]).head)
+    return model.to(device, memory_format=torch.channels_last)
+
+
+def is_deterministic(model_config, device):
+    """The config's choice; by default on for CPU runs (see README: Determinism)."""
+    choice = model_config["deterministic"]
+    return device.type == "cpu" if choice is None else choice
+
+
+class PyTorch:
+    name = "pytorch"
+
+    def start(self, model_config, threads, precision):
+        if threads:
+            torch.set_num_threads(threads)
+        self.config, self.device = model_config, device_from_env()
+        if self.device.type == "cuda":
+            # cuBLAS needs this to be deterministic; harmless otherwise.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self.deterministic = is_deterministic(model_config, self.device)
+        recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
+        recipe = dataclasses.replace(recipe, precision_choice=precision)
+        self.recipe = recipe.with_precision(self.device)
+        return device_name(self.device)
+
+    def build(self, weights_path, seed):
+        seed_everything(seed, self.deterministic)
+        return build_model(self.config, weights_path, self.device)
+
+    def fit(self, model, train, val, seed, log, resume=None, stop=None):
+        train, val = to_device(train, self.device), to_device(val, self.device)
+        return fit(model, train, val, self.recipe, seed, log, resume, stop)
+
+    def predict(self, model, images):
+        return predict(model, to_device_images(images, self.device), self.recipe).cpu().numpy()
+
+    def save(self, model, record, output):
+        with atomic_path(output.checkpoint) as tmp:
+            torch.save({"state_dict": model.state_dict(), **record}, tmp)
+
+    def read_record(self, inputs):
+        return torch.load(inputs.checkpoint, map_location="cpu", weights_only=True)
+
+    def load(self, record, inputs):
+        model = get_model(record["architecture"], record["num_classes"])
+        model.load_state_dict(record["state_dict"])
+        return model.to(self.device, memory_format=torch.channels_last)
+
+    def precision(self):
+        return self.recipe.precision
+
+    def library(self):
+        return f"PyTorch {torch.__version__}"
+
+    def peak_device_memory_mb(self):
+        return peak_device_memory_mb(self.device)
+
+    def environment(self):
+        return torch_environment(self.device)
+
+    def versions(self):
+        return library_versions(torch, torchvision)
+
+    def layers(self, model):
+        return count_parameters(model), layer_summary(model.cpu(), self.recipe.input_size)

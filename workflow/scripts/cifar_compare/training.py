@@ -1,0 +1,73 @@
+"""The train rule of either framework (cifar_compare.adapter.Framework): resume,
+signals, divergence, the history, the training summary and the checkpoint record."""
+
+from cifar_compare.adapter import Framework
+from cifar_compare.data.archive import NUM_CLASSES
+from cifar_compare.data.dataset import load_prepared
+from cifar_compare.fileio import read_json
+from cifar_compare.history import write_history
+from cifar_compare.recipe import batch_norm_mode
+from cifar_compare.runtime.gpu_slots import gpu_slot
+from cifar_compare.runtime.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
+from cifar_compare.runtime.logs import errors_logged, exit_on_interrupt, open_log
+from cifar_compare.runtime.resources import peak_rss_mb
+
+
+def train(adapter, prepared_path, model_config, seed, weights_path, threads, log, resume, stop):
+    """Train and return (model, history, summary)."""
+    device = adapter.start(model_config, threads, model_config.get("precision", "auto"))
+    splits, _ = load_prepared(prepared_path, ("train", "val"))
+    model = adapter.build(weights_path, seed)
+    images = len(splits["train"])
+    log.info(
+        "training %s with %s on %s in %s, %d images",
+        model_config["architecture"],
+        adapter.library(),
+        device,
+        adapter.precision(),
+        images,
+    )
+    history = adapter.fit(model, splits["train"], splits["val"], seed, log.info, resume, stop)
+    summary = {
+        "wall_seconds": sum(row["epoch_seconds"] for row in history),
+        "images_per_second": sum(r["images_per_second"] for r in history) / len(history),
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_device_memory_mb": adapter.peak_device_memory_mb(),
+        "device": device,
+        "precision": adapter.precision(),
+        "batch_norm": batch_norm_mode(model_config),
+        "train_images": images,
+        "environment": adapter.environment(),
+    }
+    return model, history, summary
+
+
+def train_job(snakemake, adapter: Framework):
+    """One model and seed: the rule's paths and settings in; the checkpoint with its
+    record and the per-epoch history out. A stopped attempt's epochs are resumed."""
+    log = open_log(snakemake.log[0])
+    stop = StopRequest().install()
+    with gpu_slot(snakemake.log[0]), errors_logged(log), exit_on_interrupt(log):
+        config, prepared = snakemake.params.model_config, snakemake.input.prepared
+        seed, model_name = int(snakemake.wildcards.seed), snakemake.wildcards.model
+        weights = snakemake.input.get("weights")
+        provenance = read_json(snakemake.input.provenance) if weights else None
+        identity = fingerprint(config, seed, prepared, weights)
+        resume = ResumeDir(snakemake.params.resume_dir, identity)
+        with diverged_names(model_name, seed):
+            model, history, summary = train(
+                adapter, prepared, config, seed, weights, snakemake.threads, log, resume, stop
+            )
+        write_history(snakemake.output.history, history)
+        record = {
+            "model_name": model_name,
+            "architecture": config["architecture"],
+            "num_classes": NUM_CLASSES,
+            "seed": seed,
+            "model_config": config,
+            "weights": provenance,
+            "train_summary": summary,
+            "versions": adapter.versions(),
+        }
+        adapter.save(model, record, snakemake.output)
+        resume.clear()
