@@ -172,8 +172,9 @@ def study_pairs(results):
     """(kind, first, second) for the questions the study asks.
 
     best: the most accurate model against the runner-up; pretrained: each pretrained
-    model against each scratch model of its framework; framework: PyTorch against Keras
-    on the same architecture (both pretrained or both from scratch).
+    model against each scratch model of its framework; framework: one framework against
+    the other (in reverse name order: PyTorch, then Keras) on the same architecture
+    (both pretrained or both from scratch).
     """
     pairs = []
     order = ranked(results)
@@ -186,7 +187,7 @@ def study_pairs(results):
     for t in results:
         for k in results:
             same = t.architecture == k.architecture and t.pretrained == k.pretrained
-            if same and t.framework == "pytorch" and k.framework == "keras":
+            if same and t.framework > k.framework:  # each cross-framework pair once
                 pairs.append(("framework", t, k))
     return pairs
 
