@@ -1,17 +1,10 @@
-"""The study configuration, checked and completed with the schema's defaults: the one
-check, for workflow/rules/common.smk (on the config Snakemake merged), bench/ and the
-tests (load_study_config merges overlays as Snakemake's --configfile does). Needs
-PyYAML and jsonschema only, so it runs where Snakemake is not installed.
+"""The study configuration, checked strictly and completed with the schema's defaults:
+the one check, for workflow/rules/common.smk, bench/ and the tests. Needs PyYAML and
+jsonschema only, so it runs where Snakemake is not installed.
 
-Config files are untrusted input. Snakemake reads every config file itself (PyYAML
-keeps an alias as one shared object, so that read stays cheap); these checks run
-before anything walks the merged config as if expanded. Each config file is read
-again, as YAML nodes only, to refuse duplicate keys, non-standard tags and alias
-expansion beyond a small node budget; the merged config is measured the same way;
-then the schema is applied with integers that must be ints and numbers that must be
-finite, its defaults are filled in, and every model's architecture and input size
-are checked against its framework's registry. Every message names the file and the
-key path, never an expanded value.
+Config files are untrusted: each is read again as YAML nodes only, refusing duplicate
+keys, non-standard tags and alias expansion beyond a node budget, before anything walks
+the merged config; messages name the file and key path, never an expanded value.
 """
 
 import copy
@@ -46,46 +39,57 @@ def key_path(parts):
     return clip(".".join(clip(part, 40) for part in map(str, parts)), 200) or "(top level)"
 
 
-class _NodeCounter:
-    """Counts the nodes a YAML document expands to, without expanding it."""
+def _count_nodes(root, where, children):
+    """Refuse a document whose shared (aliased) parts expand past NODE_BUDGET values,
+    counting each shared node once; `children(node, path, refuse)` lists (child, path)."""
+    sizes, active = {}, set()
 
-    def __init__(self, where):
-        self.where, self.sizes, self.active = where, {}, set()
+    def refuse(path, reason):
+        return ConfigError(f"{where}, key {key_path(path)}: {reason}")
 
-    def refuse(self, path, reason):
-        return ConfigError(f"{self.where}, key {key_path(path)}: {reason}")
-
-    def size(self, node, path):
-        if id(node) in self.sizes:
-            return self.sizes[id(node)]
-        if id(node) in self.active:
-            raise self.refuse(path, "a recursive alias")
-        if node.tag not in PLAIN_TAGS:
-            raise self.refuse(path, f"tag {clip(node.tag, 60)} is not allowed")
-        self.active.add(id(node))
-        total = 1 + sum(
-            self.size(child, child_path) for child, child_path in self.children(node, path)
-        )
-        self.active.discard(id(node))
+    def size(node, path):
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise refuse(path, "a recursive alias")
+        active.add(id(node))
+        total = 1 + sum(size(child, at) for child, at in children(node, path, refuse))
+        active.discard(id(node))
         if total > NODE_BUDGET:
-            raise self.refuse(path, f"expands to more than {NODE_BUDGET} values (aliases?)")
-        self.sizes[id(node)] = total
+            raise refuse(path, f"expands to more than {NODE_BUDGET} values (aliases?)")
+        sizes[id(node)] = total
         return total
 
-    def children(self, node, path):
-        if isinstance(node, yaml.SequenceNode):
-            return [(item, [*path, index]) for index, item in enumerate(node.value)]
-        if not isinstance(node, yaml.MappingNode):
-            return []
-        seen, pairs = set(), []
-        for key, value in node.value:
-            if not isinstance(key, yaml.ScalarNode):
-                raise self.refuse(path, "a mapping key must be a plain value")
-            if (key.tag, key.value) in seen:
-                raise self.refuse([*path, key.value], "the key appears twice")
-            seen.add((key.tag, key.value))
-            pairs += [(key, [*path, key.value]), (value, [*path, key.value])]
-        return pairs
+    try:
+        size(root, [])
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply") from None
+
+
+def _yaml_children(node, path, refuse):
+    if node.tag not in PLAIN_TAGS:
+        raise refuse(path, f"tag {clip(node.tag, 60)} is not allowed")
+    if isinstance(node, yaml.SequenceNode):
+        return [(item, [*path, index]) for index, item in enumerate(node.value)]
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    seen, pairs = set(), []
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            raise refuse(path, "a mapping key must be a plain value")
+        if (key.tag, key.value) in seen:
+            raise refuse([*path, key.value], "the key appears twice")
+        seen.add((key.tag, key.value))
+        pairs += [(key, [*path, key.value]), (value, [*path, key.value])]
+    return pairs
+
+
+def _loaded_children(value, path, refuse):
+    if isinstance(value, dict):
+        return [(child, [*path, key]) for key, child in value.items()]
+    if isinstance(value, list):
+        return [(child, [*path, index]) for index, child in enumerate(value)]
+    return []
 
 
 def _refuse_duplicate_json_keys(pairs):
@@ -94,16 +98,6 @@ def _refuse_duplicate_json_keys(pairs):
         if keys.count(key) > 1:
             raise ConfigError(f"key {key_path([key])} appears twice")
     return dict(pairs)
-
-
-def _refuse_templates(node, where):
-    """A YTE template runs Python; Snakemake has evaluated it already, but the run stops."""
-    if isinstance(node, yaml.MappingNode):
-        if any(getattr(key, "value", None) == "__use_yte__" for key, _ in node.value):
-            raise ConfigError(
-                f"{where}, key __use_yte__: YTE templates (Python expressions) are not "
-                "accepted in config files"
-            )
 
 
 def check_config_file(path):
@@ -127,53 +121,30 @@ def check_config_file(path):
         raise ConfigError(f"{where}: not valid YAML ({one_line(error, 200)})") from None
     finally:
         loader.dispose()
-    _refuse_templates(node, where)
-    try:
-        if node is not None:
-            _NodeCounter(where).size(node, [])
-    except RecursionError:
-        raise ConfigError(f"{where}: nested too deeply") from None
+    # A YTE template runs Python; Snakemake has evaluated it already, but the run stops.
+    if isinstance(node, yaml.MappingNode) and any(
+        getattr(key, "value", None) == "__use_yte__" for key, _ in node.value
+    ):
+        raise ConfigError(
+            f"{where}, key __use_yte__: YTE templates (Python expressions) are not "
+            "accepted in config files"
+        )
+    if node is not None:
+        _count_nodes(node, where, _yaml_children)
 
 
 def check_expanded_size(config, where="the merged configuration"):
     """Refuse a loaded config whose shared (aliased) parts expand past the node budget."""
-    sizes, active = {}, set()
-
-    def size(value, path):
-        if not isinstance(value, dict | list):
-            return 1
-        if id(value) in sizes:
-            return sizes[id(value)]
-        if id(value) in active:
-            raise ConfigError(f"{where}, key {key_path(path)}: a recursive alias")
-        active.add(id(value))
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        total = 1 + sum(size(child, [*path, key]) for key, child in items)
-        active.discard(id(value))
-        if total > NODE_BUDGET:
-            reason = f"expands to more than {NODE_BUDGET} values (aliases?)"
-            raise ConfigError(f"{where}, key {key_path(path)}: {reason}")
-        sizes[id(value)] = total
-        return total
-
-    try:
-        size(config, [])
-    except RecursionError:
-        raise ConfigError(f"{where}: nested too deeply") from None
-
-
-def _is_int(checker, value):
-    return type(value) is int  # not bool, not 2.0
-
-
-def _is_finite_number(checker, value):
-    return type(value) in (int, float) and math.isfinite(value)
+    _count_nodes(config, where, _loaded_children)
 
 
 StrictValidator = validators.extend(
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
-        {"integer": _is_int, "number": _is_finite_number}
+        {
+            "integer": lambda _, value: type(value) is int,  # not bool, not 2.0
+            "number": lambda _, value: type(value) in (int, float) and math.isfinite(value),
+        }
     ),
 )
 
@@ -234,30 +205,23 @@ ARCHITECTURES = {
 def merge_overlay(config, overlay):
     """Recursively update `config` with `overlay` in place (Snakemake's --configfile rule)."""
     for key, value in overlay.items():
-        if isinstance(value, Mapping) and isinstance(config.get(key), Mapping):
-            merge_overlay(config[key], value)
-        elif isinstance(value, Mapping):
-            config[key] = merge_overlay({}, value)
-        else:
-            config[key] = value
+        if isinstance(value, Mapping):
+            base = config.get(key)
+            value = merge_overlay(base if isinstance(base, Mapping) else {}, value)
+        config[key] = value
     return config
 
 
-def _with_defaults(validator_class):
-    """A validator that fills in each property's schema default before checking it."""
-    check_properties = validator_class.VALIDATORS["properties"]
-
-    def fill_then_check(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, subschema in properties.items():
-                if "default" in subschema:
-                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
-        yield from check_properties(validator, properties, instance, schema)
-
-    return validators.extend(validator_class, {"properties": fill_then_check})
+def _fill_defaults(validator, properties, instance, schema):
+    """Fill in each property's schema default, then check the properties."""
+    if isinstance(instance, dict):
+        for name, subschema in properties.items():
+            if "default" in subschema:
+                instance.setdefault(name, copy.deepcopy(subschema["default"]))
+    yield from StrictValidator.VALIDATORS["properties"](validator, properties, instance, schema)
 
 
-DefaultsValidator = _with_defaults(StrictValidator)
+DefaultsValidator = validators.extend(StrictValidator, {"properties": _fill_defaults})
 
 
 def check_architecture(name, model):
