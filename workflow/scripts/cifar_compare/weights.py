@@ -1,6 +1,5 @@
 """Known pretrained weight files, fetching them with a provenance record, pinning hashes."""
 
-import contextlib
 import fcntl
 from pathlib import Path
 
@@ -9,68 +8,44 @@ from cifar_compare.fileio import file_digest, read_json, write_json_atomic
 
 KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
-
-
 MB = 10**6
+FIELDS = ("url", "framework", "algorithm", "digest", "max_bytes")
+MOBILENET_V2 = f"{KERAS_APPS}/mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0"
 
-
-def _entry(url, framework, algorithm, digest, max_bytes):
-    """`max_bytes`: a ceiling well above the official file's size, so a download can stop."""
-    return {
-        "url": url,
-        "framework": framework,
-        "algorithm": algorithm,
-        "digest": digest,
-        "max_bytes": max_bytes,
-    }
-
-
-# The official files and the hashes their publishers check. torchvision puts the
-# first 8 hex digits of the sha256 in the file name and checks that prefix
+# The official files and the hashes their publishers check, each with a ceiling on
+# its size well above the real one (in brackets), so a download can stop. torchvision
+# puts the first 8 hex digits of the sha256 in the file name and checks that prefix
 # (torch.hub's check_hash); Keras' own source lists md5s for VGG16, ResNet50 and
-# EfficientNet. Keras publishes no hash for MobileNetV2 and does not check it:
-# its sha256 must be pinned in the lock file (digest None here) by `pin_sha256`,
-# an explicit user action (workflow/scripts/pin_weights.py, `make pin-weights`).
+# EfficientNet. Keras publishes no hash for MobileNetV2 and does not check it: its
+# sha256 must be pinned in the lock file (digest None here) by `pin_sha256`, an
+# explicit user action (workflow/scripts/pin_weights.py, `make pin-weights`).
 OFFICIAL_WEIGHTS = {
-    "alexnet_imagenet1k_v1": _entry(
-        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-        "pytorch",
-        "sha256",
-        "7be5be79",
-        300 * MB,  # the file is 244 MB
-    ),
-    "vgg16_imagenet_no_top": _entry(
-        f"{KERAS_APPS}/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "keras",
-        "md5",
-        "6d6bbae143d832006294945121d1f1fc",
-        100 * MB,  # 59 MB
-    ),
-    "resnet50_imagenet_no_top": _entry(
-        f"{KERAS_APPS}/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "keras",
-        "md5",
-        "4d473c1dd8becc155b73f8504c6f6626",
-        150 * MB,  # 95 MB
-    ),
-    "efficientnet_b0_imagenet_no_top": _entry(
-        "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5",
-        "keras",
-        "md5",
-        "50bc09e76180e00e4465e1a485ddc09d",
-        50 * MB,  # 17 MB
-    ),
-    **{
-        f"mobilenet_v2_imagenet_no_top_{size}": _entry(
-            f"{KERAS_APPS}/mobilenet_v2/"
-            f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
-            "keras",
-            "sha256",
-            None,
-            50 * MB,  # 9 MB at 224 px, less below
-        )
-        for size in MOBILENET_V2_SIZES
-    },
+    name: dict(zip(FIELDS, entry, strict=True))
+    for name, entry in {
+        "alexnet_imagenet1k_v1": (
+            "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+            *("pytorch", "sha256", "7be5be79", 300 * MB),  # (244 MB)
+        ),
+        "vgg16_imagenet_no_top": (
+            f"{KERAS_APPS}/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            *("keras", "md5", "6d6bbae143d832006294945121d1f1fc", 100 * MB),  # (59 MB)
+        ),
+        "resnet50_imagenet_no_top": (
+            f"{KERAS_APPS}/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            *("keras", "md5", "4d473c1dd8becc155b73f8504c6f6626", 150 * MB),  # (95 MB)
+        ),
+        "efficientnet_b0_imagenet_no_top": (
+            "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5",
+            *("keras", "md5", "50bc09e76180e00e4465e1a485ddc09d", 50 * MB),  # (17 MB)
+        ),
+        **{
+            f"mobilenet_v2_imagenet_no_top_{size}": (
+                f"{MOBILENET_V2}_{size}_no_top.h5",
+                *("keras", "sha256", None, 50 * MB),  # (9 MB at 224 px, less below)
+            )
+            for size in MOBILENET_V2_SIZES
+        },
+    }.items()
 }
 FILE_SUFFIX = {"pytorch": "pth", "keras": "h5"}  # Keras picks its h5 loader by suffix
 
@@ -95,24 +70,17 @@ def read_lock(path):
     return read_json(path) if Path(path).is_file() else {}
 
 
-@contextlib.contextmanager
-def locked(lock_path):
-    """Hold an exclusive lock beside the lock file (the file itself is replaced, not edited)."""
-    guard = Path(lock_path).with_name(f".{Path(lock_path).name}.flock")
-    with open(guard, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 def pin_sha256(lock_path, name, sha256, replace=False):
     """Pin `name`'s sha256 in the lock file; returns the hash pinned before (or None).
 
-    Concurrent pins wait for each other and the file is replaced atomically, so
-    readers never see half a file and no pin is lost. An existing different pin
-    is kept unless `replace`.
+    Concurrent pins wait for each other on a lock beside the lock file, which is
+    replaced atomically, so readers never see half a file and no pin is lost. An
+    existing different pin is kept unless `replace`.
     """
     official_entry(name)
-    with locked(lock_path):
+    guard = Path(lock_path).with_name(f".{Path(lock_path).name}.flock")
+    with open(guard, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         pins = read_lock(lock_path)
         before = pins.get(name)
         if before not in (None, sha256) and not replace:

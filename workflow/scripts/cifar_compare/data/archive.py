@@ -25,7 +25,6 @@ BATCH_DIR = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
 META = "batches.meta"
-IMAGE_SHAPE = (32, 32, 3)
 IMAGE_BYTES = 32 * 32 * 3
 NUM_CLASSES = 10
 BATCH_MAX_IMAGES = 10_000
