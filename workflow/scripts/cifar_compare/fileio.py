@@ -15,13 +15,6 @@ from pathlib import Path
 CHUNK_BYTES = 1 << 20
 
 
-def current_umask():
-    """The process umask (reading it means setting it; it is set straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 @contextlib.contextmanager
 def atomic_path(destination, suffix=".partial"):
     """Yield a temporary path beside `destination`; rename it there on success.
@@ -40,7 +33,9 @@ def atomic_path(destination, suffix=".partial"):
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~current_umask())
+        umask = os.umask(0o022)  # reading the umask means setting it: set it straight back
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)

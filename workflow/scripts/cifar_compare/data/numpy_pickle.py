@@ -36,11 +36,7 @@ def _short(value, limit=40):
     return clip(repr(value), limit)
 
 
-class _NdarrayClass:
-    """Stands for `numpy.ndarray` while unpickling: only `_reconstruct` accepts it."""
-
-
-NDARRAY = _NdarrayClass()
+NDARRAY = object()  # stands for `numpy.ndarray` while unpickling: only `_reconstruct` takes it
 
 
 class SafeDtype:

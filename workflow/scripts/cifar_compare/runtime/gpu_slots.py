@@ -49,10 +49,6 @@ def gpu_count(environ):
     return int(value)
 
 
-def lock_dir(environ):
-    return Path(environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
-
-
 def _ensure_dir(directory):
     try:
         directory.mkdir(parents=True)
@@ -135,7 +131,7 @@ def gpu_slot(log_path, environ=os.environ, timeout=None):
         if reason is None and count == 0:
             reason = f"no GPUs found (set {GPUS_ENV} where nvidia-smi cannot count them)"
         if reason is None:
-            directory = lock_dir(environ)
+            directory = Path(environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
             slot, fd = claim_slot(count, directory, timeout, lambda m: _note(log_path, "INFO", m))
     except Exception as error:
         _note(log_path, "ERROR", f"{type(error).__name__}: {error}")

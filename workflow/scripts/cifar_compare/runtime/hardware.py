@@ -14,8 +14,8 @@ DEVICE_ENV = "CIFAR_COMPARE_DEVICE"
 # Only AMX makes bf16 training faster than fp32: with AVX512-BF16 alone (this
 # project's 2-core development VM), oneDNN's bf16 kernels trained the scratch
 # AlexNet at 0.5-0.65x its fp32 speed in both frameworks (README: Precision).
-FAST_BF16_FLAGS = ("amx_bf16",)
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+FAST_BF16_FLAGS = {"amx_bf16"}
+BF16_FLAGS = {"amx_bf16", "avx512_bf16"}
 
 
 class GpuNotUsable(RuntimeError):
@@ -36,14 +36,12 @@ def cpu_flags(cpuinfo=Path("/proc/cpuinfo")):
 
 def cpu_has_native_bf16(flags=None):
     """True where the CPU has bf16 instructions at all (AMX-BF16 or AVX512-BF16)."""
-    flags = cpu_flags() if flags is None else flags
-    return any(flag in flags for flag in BF16_FLAGS)
+    return not BF16_FLAGS.isdisjoint(cpu_flags() if flags is None else flags)
 
 
 def cpu_has_fast_bf16(flags=None):
     """True where bf16 trains faster than fp32 on the CPU: it has AMX-BF16 tiles."""
-    flags = cpu_flags() if flags is None else flags
-    return any(flag in flags for flag in FAST_BF16_FLAGS)
+    return not FAST_BF16_FLAGS.isdisjoint(cpu_flags() if flags is None else flags)
 
 
 def machine_has_gpu():
@@ -51,16 +49,13 @@ def machine_has_gpu():
     return Path("/dev/nvidia0").exists() or detected_gpus() > 0
 
 
-def cpu_forced(environ=os.environ):
-    """The user asked for the CPU: CIFAR_COMPARE_DEVICE=cpu, or every GPU hidden."""
-    hidden = environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1")
-    return environ.get(DEVICE_ENV, "").strip().lower() == "cpu" or hidden
-
-
 def require_gpu_if_present(framework, visible_gpus, fix, environ=os.environ):
     """Raise GpuNotUsable where the machine has a GPU, the framework sees none and
-    the CPU was not asked for: training on the CPU by accident costs hours."""
-    if visible_gpus or cpu_forced(environ) or not machine_has_gpu():
+    the CPU was not asked for (CIFAR_COMPARE_DEVICE=cpu, or every GPU hidden):
+    training on the CPU by accident costs hours."""
+    asked = environ.get(DEVICE_ENV, "").strip().lower() == "cpu"
+    hidden = environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1")
+    if visible_gpus or asked or hidden or not machine_has_gpu():
         return
     raise GpuNotUsable(
         f"this machine has an NVIDIA GPU but {framework} cannot use it: {fix}; "
