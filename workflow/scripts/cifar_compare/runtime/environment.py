@@ -24,19 +24,19 @@ def cpu_model(cpuinfo=CPUINFO):
     return platform.processor() or platform.machine()
 
 
+def nvidia_smi(*args):
+    """The lines `nvidia-smi *args` prints; none where it is missing or fails."""
+    try:
+        done = subprocess.run(["nvidia-smi", *args], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return done.stdout.strip().splitlines() if done.returncode == 0 else []
+
+
 def gpu_driver_version():
     """The NVIDIA driver version `nvidia-smi` reports; None where it is missing or fails."""
-    try:
-        done = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = done.stdout.strip().splitlines()
-    return lines[0].strip() if done.returncode == 0 and lines else None
+    lines = nvidia_smi("--query-gpu=driver_version", "--format=csv,noheader")
+    return lines[0].strip() if lines else None
 
 
 def environment(gpu=None, cuda=None, cudnn=None):

@@ -15,11 +15,11 @@ import contextlib
 import datetime
 import fcntl
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from cifar_compare.runtime.environment import nvidia_smi
 from cifar_compare.runtime.logs import append_line
 
 GPUS_ENV = "CIFAR_COMPARE_GPUS"  # GPUs to share out; default: what nvidia-smi lists
@@ -30,13 +30,7 @@ POLL_SECONDS = 1.0
 
 def detected_gpus():
     """The number of GPUs `nvidia-smi -L` lists; 0 where it is missing or fails."""
-    try:
-        done = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    if done.returncode != 0:
-        return 0
-    return sum(line.startswith("GPU ") for line in done.stdout.splitlines())
+    return sum(line.startswith("GPU ") for line in nvidia_smi("-L"))
 
 
 def gpu_count(environ):
