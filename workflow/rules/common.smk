@@ -23,8 +23,6 @@ EVALUATE_BENCHMARK = "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
 
 
 def check_config(config):
-    """Check the config files and the merged config strictly (errors name the file and
-    key), then fill in the schema's defaults."""
     try:
         check_study_config(config, workflow.configfiles)
     except ConfigError as error:
@@ -42,8 +40,8 @@ KERAS_CONDA_ENV = keras_conda_env()
 
 
 def per_attempt(amount):
-    """A resource (mem_mb, runtime) that grows with each attempt of a job: `amount`
-    at the first, twice that at the retry after running out of memory or time."""
+    """A resource (mem_mb, runtime): `amount` at a job's first attempt, twice that at
+    the retry after running out of memory or time."""
 
     def scaled(wildcards, attempt):
         return amount * attempt
@@ -77,11 +75,8 @@ def script_code(script):
 
 
 def report_file(name):
-    """A file of workflow/report/ as an input path relative to the working directory.
-
-    workflow.source_path() would record an absolute path in a per-run cache, so a
-    moved checkout would rerun the report and a touched file could not be
-    recognised by its checksum."""
+    """A file of workflow/report/ as an input path relative to the working directory
+    (workflow.source_path() records an absolute path: a moved checkout would rerun)."""
     return os.path.relpath(SCRIPTS.parent / "report" / name)
 
 
@@ -118,11 +113,8 @@ def model_seed_paths(pattern):
 
 
 def metrics_files():
-    """Every (model, seed) pair's metrics file: the targets of the whole study."""
+    """The targets of the whole study."""
     return model_seed_paths(METRICS)
-
-
-# --- report helpers ---
 
 
 def history_files():
@@ -140,7 +132,6 @@ def benchmark_files():
 
 
 def study_identity():
-    """The resolved config less locations and disabled models, keys sorted."""
     return study(config)
 
 
