@@ -196,10 +196,7 @@ def check_split_sizes(data):
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-ARCHITECTURES = {
-    "pytorch": pytorch_architectures.REGISTRY,
-    "keras": keras_architectures.REGISTRY,
-}
+ARCHITECTURES = {"pytorch": pytorch_architectures.REGISTRY, "keras": keras_architectures.REGISTRY}
 
 
 def merge_overlay(config, overlay):
@@ -224,30 +221,28 @@ def _fill_defaults(validator, properties, instance, schema):
 DefaultsValidator = validators.extend(StrictValidator, {"properties": _fill_defaults})
 
 
-def check_architecture(name, model):
-    """The model's architecture is in its framework's registry and takes its input size."""
-    registry = ARCHITECTURES[model["framework"]]
-    where = f"key models.{clip(name, 60)}"
+def check_model(name, model):
+    """The model's architecture is in its framework's registry and takes its input size;
+    an enabled pretrained model's weights file is one of its own framework's."""
+    framework, weights = model["framework"], model["weights"]
+    registry, where = ARCHITECTURES[framework], f"key models.{clip(name, 60)}"
     spec = registry.get(model["architecture"])
     if spec is None:
         raise ConfigError(
             f"{where}.architecture: {clip(repr(model['architecture']), 60)} is not one of "
-            f"{sorted(registry)} (the {model['framework']} registry)"
+            f"{sorted(registry)} (the {framework} registry)"
         )
     if model["input_size"] < spec.min_input_size:
         raise ConfigError(
             f"{where}.input_size: {model['input_size']} is less than the minimum of "
             f"{spec.min_input_size} ({model['architecture']} needs at least that many px)"
         )
-
-
-def check_weights_framework(name, model):
-    """A pretrained model's weights file is one of its own framework's."""
-    weights, framework = model["weights"], model["framework"]
-    if weights and OFFICIAL_WEIGHTS.get(weights, {}).get("framework") != framework:
+    if not (model["enabled"] and weights):
+        return
+    if OFFICIAL_WEIGHTS.get(weights, {}).get("framework") != framework:
         known = sorted(k for k, v in OFFICIAL_WEIGHTS.items() if v["framework"] == framework)
         raise ConfigError(
-            f"key models.{clip(name, 60)}.weights: {clip(repr(weights), 60)} is not a "
+            f"{where}.weights: {clip(repr(weights), 60)} is not a "
             f"known {framework} weights file; known: {', '.join(known)}"
         )
 
@@ -264,9 +259,7 @@ def check_study_config(config, files=()):
     check_weights_sources(config, OFFICIAL_WEIGHTS)
     check_split_sizes(config["data"])
     for name, model in config["models"].items():
-        check_architecture(name, model)
-        if model["enabled"]:
-            check_weights_framework(name, model)
+        check_model(name, model)
     return config
 
 
