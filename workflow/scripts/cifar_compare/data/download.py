@@ -135,17 +135,6 @@ def _fetch_once(url, tmp, algorithm, max_bytes, config_key, deadline):
     return digest.hexdigest()
 
 
-def _fetch_with_retries(url, tmp, algorithm, max_bytes, config_key):
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return _fetch_once(url, tmp, algorithm, max_bytes, config_key, deadline)
-        except TransientDownloadError:
-            if attempt == ATTEMPTS or time.monotonic() + RETRY_PAUSE_SECONDS > deadline:
-                raise
-            time.sleep(RETRY_PAUSE_SECONDS)
-
-
 def fetch_verified(
     url, destination, algorithm, expected, config_key, *, max_bytes, checksum_key=None
 ):
@@ -155,8 +144,16 @@ def fetch_verified(
     Returns the full digest. Nothing is left at `destination` on failure.
     """
     remove_stale_partials(destination)  # left by a fetch that was killed
+    deadline = time.monotonic() + DEADLINE_SECONDS
     with atomic_path(destination) as tmp:
-        digest = _fetch_with_retries(url, tmp, algorithm, max_bytes, config_key)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                digest = _fetch_once(url, tmp, algorithm, max_bytes, config_key, deadline)
+                break
+            except TransientDownloadError:
+                if attempt == ATTEMPTS or time.monotonic() + RETRY_PAUSE_SECONDS > deadline:
+                    raise
+                time.sleep(RETRY_PAUSE_SECONDS)
         if expected and not digest.startswith(expected.lower()):
             keys = f"config key {config_key}" + (f", {checksum_key}" if checksum_key else "")
             raise DownloadError(

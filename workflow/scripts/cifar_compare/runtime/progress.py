@@ -26,18 +26,13 @@ class EpochProgress:
         self.start = self.last = clock()
         self.next_mark = self.every
 
-    def due(self, step):
-        """Whether a line is due after `step` steps (the epoch's end has its own line)."""
-        if step >= self.steps:
-            return False
-        return step >= self.next_mark or self.clock() - self.last >= MAX_SILENCE_SECONDS
-
     def update(self, step, running_loss):
         """Call after each step; `running_loss()` (the epoch's mean loss so far) is
         evaluated only when a line is written."""
-        if not self.due(step):
-            return
         now = self.clock()
+        quiet = now - self.last < MAX_SILENCE_SECONDS
+        if step >= self.steps or (step < self.next_mark and quiet):  # the end has its own line
+            return
         elapsed = max(now - self.start, 1e-9)
         per_step = elapsed / step
         left_in_epoch = (self.steps - step) * per_step
