@@ -77,25 +77,21 @@ class SafeArray:
                 f"array data must be raw bytes, found {type(data).__name__} "
                 "(object arrays are refused)"
             )
-        _check_shape(shape, dtype.dtype, len(data))
+        # The declared shape must match the data length exactly, before anything is built.
+        if (
+            not isinstance(shape, tuple)
+            or len(shape) > MAX_DIMENSIONS
+            or not all(type(side) is int and side >= 0 for side in shape)
+        ):
+            raise UnsafePickleError(f"refusing array shape {_short(shape)}")
+        declared = math.prod(shape) * dtype.dtype.itemsize
+        if declared != len(data):
+            raise UnsafePickleError(
+                f"array declares shape {_short(shape)} {dtype.dtype} ({declared} bytes) "
+                f"but holds {len(data)} bytes of data"
+            )
         flat = np.frombuffer(data, dtype=dtype.dtype)
         self.array = flat.reshape(shape, order="F" if fortran is True else "C")
-
-
-def _check_shape(shape, dtype, data_bytes):
-    """The declared shape must match the data length exactly, before anything is built."""
-    if (
-        not isinstance(shape, tuple)
-        or len(shape) > MAX_DIMENSIONS
-        or not all(type(side) is int and side >= 0 for side in shape)
-    ):
-        raise UnsafePickleError(f"refusing array shape {_short(shape)}")
-    declared = math.prod(shape) * dtype.itemsize
-    if declared != data_bytes:
-        raise UnsafePickleError(
-            f"array declares shape {_short(shape)} {dtype} ({declared} bytes) "
-            f"but holds {data_bytes} bytes of data"
-        )
 
 
 def _reconstruct(cls, shape, typecode):

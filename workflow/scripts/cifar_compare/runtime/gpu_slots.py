@@ -43,15 +43,6 @@ def gpu_count(environ):
     return int(value)
 
 
-def _ensure_dir(directory):
-    try:
-        directory.mkdir(parents=True)
-    except FileExistsError:
-        return
-    # Slots are per machine, so every user's jobs must be able to add lock files.
-    directory.chmod(0o1777)
-
-
 def _try_lock(path):
     """An open descriptor holding the lock on `path`, or None if another process holds it."""
     try:
@@ -78,7 +69,9 @@ def claim_slot(count, directory, timeout=None, on_wait=None):
     if count < 1:
         raise ValueError(f"cannot claim a GPU slot: {count} GPUs")
     directory = Path(directory)
-    _ensure_dir(directory)
+    with contextlib.suppress(FileExistsError):
+        directory.mkdir(parents=True)
+        directory.chmod(0o1777)  # slots are per machine: every user's jobs add lock files
     deadline = None if timeout is None else time.monotonic() + timeout
     waited = False
     while True:
