@@ -14,12 +14,6 @@ from functools import cache
 from pathlib import Path
 
 
-def module_name(path, root):
-    """Dotted name of the module at `path` under `root` (a package is its folder's name)."""
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def module_files(dotted, root):
     """Files under `root` that `import <dotted>` executes: each package's __init__, the module."""
     files = []
@@ -63,7 +57,8 @@ def direct_imports(path, root):
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError:
         return ()  # it fails when run; its own content still counts in the digest
-    importer = module_name(path, root)
+    parts = list(path.relative_to(root).with_suffix("").parts)  # a package: its folder
+    importer = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
     names = imported_modules(tree, importer, path.name == "__init__.py")
     return tuple(file for name in names if name for file in module_files(name, root))
 

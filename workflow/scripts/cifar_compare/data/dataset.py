@@ -34,25 +34,19 @@ def stratified_pick(labels, per_class, rng, key="data.train_per_class"):
     return np.sort(np.concatenate(picked))
 
 
-def holdout_count(fraction, class_size, cls):
-    """Images of one class held out for validation: none at fraction 0 (all images
-    train); otherwise both splits must keep at least one."""
-    count = int(round(fraction * class_size))
-    if fraction > 0 and not 1 <= count < class_size:
-        raise ValueError(
-            f"data.validation_fraction {fraction} of the {class_size} training images of "
-            f"class {cls} holds out {count}: the validation or training split would be "
-            "empty; raise data.train_per_class or change data.validation_fraction"
-        )
-    return count
-
-
 def stratified_holdout(labels, fraction, rng):
-    """Split indices into (kept, held_out), holding out `fraction` of every class."""
+    """Split indices into (kept, held_out), holding out `fraction` of every class: none
+    at fraction 0 (all images train); otherwise both splits must keep at least one."""
     held = []
     for cls in np.unique(labels):
         members = np.flatnonzero(labels == cls)
-        count = holdout_count(fraction, len(members), cls)
+        count = int(round(fraction * len(members)))
+        if fraction > 0 and not 1 <= count < len(members):
+            raise ValueError(
+                f"data.validation_fraction {fraction} of the {len(members)} training images "
+                f"of class {cls} holds out {count}: the validation or training split would "
+                "be empty; raise data.train_per_class or change data.validation_fraction"
+            )
         held.append(rng.choice(members, size=count, replace=False))
     held = np.sort(np.concatenate(held))
     kept = np.setdiff1d(np.arange(len(labels)), held)

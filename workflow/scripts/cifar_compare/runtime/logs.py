@@ -61,15 +61,6 @@ def append_line(log_path, line):
             log.write(f"{line}\n")
 
 
-def _forget_attempts():
-    """The job succeeded: its next run starts a fresh log."""
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, AttemptsCopy)]:
-        root.removeHandler(handler)
-        handler.close()
-        Path(handler.baseFilename).unlink(missing_ok=True)
-
-
 @contextlib.contextmanager
 def exit_on_interrupt(logger):
     """Turn a training run stopped by a signal into exit code 128 + signal number."""
@@ -85,10 +76,14 @@ def exit_on_interrupt(logger):
 @contextlib.contextmanager
 def errors_logged(logger):
     """Write any exception's traceback to the log before Snakemake sees it; on success,
-    drop the log's copy of this job's attempts."""
+    drop the log's copy of this job's attempts, so its next run starts a fresh log."""
     try:
         yield
     except Exception:
         logger.exception("failed")
         raise
-    _forget_attempts()
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, AttemptsCopy)]:
+        root.removeHandler(handler)
+        handler.close()
+        Path(handler.baseFilename).unlink(missing_ok=True)
