@@ -21,10 +21,6 @@ if __name__ == "__main__":
             identity["source_sha256"],
         )
         if not provenance["official"]:
-            logger.warning(
-                "%s is NOT the official file (sha256 %s)",
-                provenance["source"],
-                provenance["sha256"],
-            )
+            logger.warning("%(source)s is NOT the official file (sha256 %(sha256)s)", provenance)
         write_json_atomic(snakemake.output.provenance, provenance)
         logger.info("provenance: %s", provenance)
