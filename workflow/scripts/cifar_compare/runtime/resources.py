@@ -5,6 +5,8 @@ import platform
 import resource
 import sys
 
+from cifar_compare.runtime.environment import cpu_model
+
 
 def peak_rss_mb():
     """Peak resident set size of this process so far (Linux reports KiB)."""
@@ -13,8 +15,6 @@ def peak_rss_mb():
 
 def cpu_name():
     """How metrics files name a CPU device."""
-    from cifar_compare.runtime.environment import cpu_model
-
     return f"cpu ({cpu_model()}, {os.cpu_count()} cores)"
 
 
