@@ -268,8 +268,6 @@ def read_archive(archive):
     parsed = _parse_members(archive)
     names, per_batch = parsed.pop(META)
     _check_batch_sizes(parsed, per_batch, archive)
-    train = [parsed.pop(name) for name in TRAIN_BATCHES]
-    x_test, y_test = parsed.pop(TEST_BATCH)
-    x_train = np.concatenate([images for images, _ in train])
-    y_train = np.concatenate([labels for _, labels in train])
-    return x_train, y_train, x_test, y_test, names
+    train = zip(*(parsed[name] for name in TRAIN_BATCHES), strict=True)  # images, labels
+    x_train, y_train = map(np.concatenate, train)
+    return x_train, y_train, *parsed[TEST_BATCH], names
