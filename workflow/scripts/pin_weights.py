@@ -39,7 +39,7 @@ def official_sha256(name):
         )
 
 
-def parse_args(argv):
+def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="weights names (default: the study's unpinned)")
     parser.add_argument("--configfile", nargs="*", default=[], help="config overlays")
@@ -48,11 +48,6 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.file and len(args.names) != 1:
         parser.error("--file pins exactly one NAME")
-    return args
-
-
-def main(argv):
-    args = parse_args(argv)
     config = load_study_config(args.configfile)
     lock_path = ROOT / config["weights"]["lock_file"]
     names = args.names or unpinned_names(config)
