@@ -50,7 +50,7 @@ def test_without_validation_the_history_has_empty_val_columns(tmp_path):
 
 def test_learning_curves_leave_out_an_empty_validation_split():
     import matplotlib.pyplot as plt
-    from plots import band
+    from cifar_compare.report.plots import band
 
     histories = [pd.DataFrame([history_row(1, None, None), history_row(2, None, None)])]
     _, ax = plt.subplots()
