@@ -13,9 +13,7 @@ import torch.nn.functional as F
 
 def to_device(split, device):
     """Images (uint8 NHWC) and labels of a Split as tensors on `device`."""
-    images = torch.from_numpy(split.images).to(device)
-    labels = torch.from_numpy(split.labels).to(device)
-    return images, labels
+    return to_device_images(split.images, device), torch.from_numpy(split.labels).to(device)
 
 
 def to_device_images(images, device):
