@@ -22,9 +22,8 @@ class Framework(Protocol):
     def build(self, weights_path: str | None, seed: int):
         """The started config's model, seeded, from the pretrained weights if any."""
 
-    def fit(self, model, train, val, seed: int, log, resume=None, stop=None) -> list[dict]:
-        """Train on the splits; the history rows (cifar_compare.history.epoch_row),
-        resumed from and saved to `resume` (a ResumeDir), stopping on `stop`."""
+    def trainer(self, model, train, val):
+        """The hooks of the shared epoch loop (cifar_compare.epochs.fit) for the splits."""
 
     def predict(self, model, images: np.ndarray) -> np.ndarray:
         """Logits of uint8 NHWC images, computed in batches of the training batch size."""

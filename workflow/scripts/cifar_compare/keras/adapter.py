@@ -37,11 +37,11 @@ class Keras:
         model, self.base = get_model(architecture, self.config, NUM_CLASSES, weights_path, seed)
         return model
 
-    def fit(self, model, train, val, seed, log, resume=None, stop=None):
-        from cifar_compare.keras.train import fit
+    def trainer(self, model, train, val):
+        from cifar_compare.keras.train import KerasTrainer
 
         arrays = [(split.images, split.labels) for split in (train, val)]
-        return fit(model, self.base, *arrays, self.config, seed, log, resume, stop)
+        return KerasTrainer(model, self.base, *arrays, self.config)
 
     def predict(self, model, images):
         from cifar_compare.keras.train import predict_logits

@@ -4,6 +4,7 @@ recipe, and checkpoints (one .pt file: the weights and the record)."""
 import dataclasses
 import os
 
+import numpy as np
 import torch
 import torchvision
 
@@ -17,7 +18,7 @@ from cifar_compare.pytorch.models import (
     get_spec,
     layer_summary,
 )
-from cifar_compare.pytorch.train import Recipe, fit, predict, seed_everything
+from cifar_compare.pytorch.train import Recipe, TorchTrainer, predict
 from cifar_compare.runtime.environment import torch_environment
 from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present
 from cifar_compare.runtime.resources import cpu_name, library_versions
@@ -89,12 +90,14 @@ class PyTorch:
         return device_name(self.device)
 
     def build(self, weights_path, seed):
-        seed_everything(seed, self.deterministic)
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        torch.use_deterministic_algorithms(self.deterministic)
         return build_model(self.config, weights_path, self.device)
 
-    def fit(self, model, train, val, seed, log, resume=None, stop=None):
-        train, val = to_device(train, self.device), to_device(val, self.device)
-        return fit(model, train, val, self.recipe, seed, log, resume, stop)
+    def trainer(self, model, train, val):
+        splits = (to_device(split, self.device) for split in (train, val))
+        return TorchTrainer(model, *splits, self.recipe)
 
     def predict(self, model, images):
         return predict(model, to_device_images(images, self.device), self.recipe).cpu().numpy()
