@@ -18,15 +18,9 @@ def train(adapter, prepared_path, model_config, seed, weights_path, threads, log
     device = adapter.start(model_config, threads, model_config.get("precision", "auto"))
     splits, _ = load_prepared(prepared_path, ("train", "val"))
     model = adapter.build(weights_path, seed)
-    images = len(splits["train"])
-    log.info(
-        "training %s with %s on %s in %s, %d images",
-        model_config["architecture"],
-        adapter.library(),
-        device,
-        adapter.precision(),
-        images,
-    )
+    images, precision = len(splits["train"]), adapter.precision()
+    what = f"{model_config['architecture']} with {adapter.library()} on {device} in {precision}"
+    log.info("training %s, %d images", what, images)
     trainer = adapter.trainer(model, splits["train"], splits["val"])
     history = fit(trainer, model_config, seed, log.info, resume, stop)
     summary = {
@@ -35,7 +29,7 @@ def train(adapter, prepared_path, model_config, seed, weights_path, threads, log
         "peak_rss_mb": peak_rss_mb(),
         "peak_device_memory_mb": adapter.peak_device_memory_mb(),
         "device": device,
-        "precision": adapter.precision(),
+        "precision": precision,
         "batch_norm": batch_norm_mode(model_config),
         "train_images": images,
         "environment": adapter.environment(),

@@ -12,12 +12,11 @@ from cifar_compare.keras.layers import ApplicationPreprocess, RandomCropFlip, St
 from cifar_compare.recipe import batch_norm_mode
 
 FLOAT32 = {"dtype": "float32"}
-# PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in).
-HE_NORMAL = {"distribution": "untruncated_normal", "mode": "fan_in", "scale": 2.0}
 
 
 def he_normal():
-    return keras.initializers.VarianceScaling(**HE_NORMAL)
+    """PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in)."""
+    return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
 
 
 # PyTorch's BatchNorm2d defaults (momentum 0.1 there is 0.9 here), as in

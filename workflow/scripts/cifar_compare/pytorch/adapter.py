@@ -9,7 +9,7 @@ import torchvision
 
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.fileio import atomic_path
-from cifar_compare.pytorch.data import to_device, to_device_images
+from cifar_compare.pytorch.data import to_device
 from cifar_compare.pytorch.models import (
     count_parameters,
     freeze_all_but,
@@ -74,11 +74,13 @@ class PyTorch:
         return model.to(self.device, memory_format=torch.channels_last)
 
     def trainer(self, model, train, val):
-        splits = (to_device(split, self.device) for split in (train, val))
-        return TorchTrainer(model, *splits, self.recipe)
+        tensors = [
+            tuple(to_device(a, self.device) for a in (s.images, s.labels)) for s in (train, val)
+        ]
+        return TorchTrainer(model, *tensors, self.recipe)
 
     def predict(self, model, images):
-        return predict(model, to_device_images(images, self.device), self.recipe).cpu().numpy()
+        return predict(model, to_device(images, self.device), self.recipe).cpu().numpy()
 
     def save(self, model, record, output):
         with atomic_path(output.checkpoint) as tmp:

@@ -11,16 +11,9 @@ import torch
 import torch.nn.functional as F
 
 
-def to_device(split, device):
-    """Images (uint8 NHWC) and labels of a Split as tensors on `device`."""
-    images = torch.from_numpy(split.images).to(device)
-    labels = torch.from_numpy(split.labels).to(device)
-    return images, labels
-
-
-def to_device_images(images, device):
-    """A uint8 NHWC numpy array (any strides, e.g. a mirrored view) as a tensor on `device`."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device)
+def to_device(array, device):
+    """A numpy array (any strides, e.g. a mirrored view) as a tensor on `device`."""
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
 def batch_indices(count, batch_size, generator=None, drop_last=False, device=None):
