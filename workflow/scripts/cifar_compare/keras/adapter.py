@@ -1,9 +1,6 @@
-"""Keras as a cifar_compare.adapter.Framework: the backend, the model (with its
-pretrained base between calls) and checkpoints (a .weights.h5 file and a JSON record).
-
-keras is imported inside the methods only, after start() selected the backend
-(cifar_compare.keras.runtime.select_backend).
-"""
+"""Keras as a cifar_compare.adapter.Framework: the backend, the model (with its pretrained
+base between calls) and checkpoints (a .weights.h5 file and a JSON record). keras is
+imported inside the methods only, after start() selected the backend."""
 
 import importlib
 

@@ -51,16 +51,9 @@ class TorchAdamStep:
         self.assign_sub(variable, ops.multiply(ops.cast(learning_rate, dtype), update))
 
 
-class SGDWithL2(CoupledL2, keras.optimizers.SGD):
-    pass
-
-
-class AdamWithL2(CoupledL2, TorchAdamStep, keras.optimizers.Adam):
-    pass
-
-
-class TorchAdamW(TorchAdamStep, keras.optimizers.AdamW):
-    pass
+SGDWithL2 = type("SGDWithL2", (CoupledL2, keras.optimizers.SGD), {})
+AdamWithL2 = type("AdamWithL2", (CoupledL2, TorchAdamStep, keras.optimizers.Adam), {})
+TorchAdamW = type("TorchAdamW", (TorchAdamStep, keras.optimizers.AdamW), {})
 
 
 def build_optimizer(settings, lr):
