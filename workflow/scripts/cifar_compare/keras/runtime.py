@@ -122,7 +122,8 @@ def configure(threads, deterministic=None, precision="auto"):
     backend = keras.backend.backend()
     gpus = GPU_PROBES[backend](threads)
     require_gpu_if_present(f"Keras ({backend} backend)", gpus, GPU_FIXES[backend])
-    make_deterministic(deterministic, bool(gpus))
+    if not gpus if deterministic is None else deterministic:  # by default on CPU runs
+        make_deterministic(backend)
     resolved = resolve_precision(precision, bool(gpus), bool(gpus) and gpu_has_bf16(backend))
     keras.mixed_precision.set_global_policy(POLICIES[resolved])
     return gpus[0] if gpus else cpu_name()
@@ -136,17 +137,12 @@ def compute_precision():
     return {"bfloat16": "bf16", "float16": "fp16"}.get(policy, "fp32")
 
 
-def make_deterministic(choice, on_gpu):
-    """Deterministic kernels when asked, and by default on CPU runs."""
-    import keras
-
-    if not (not on_gpu if choice is None else choice):
-        return
-    if keras.backend.backend() == "tensorflow":
+def make_deterministic(backend):
+    if backend == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    elif keras.backend.backend() == "torch":
+    elif backend == "torch":
         import torch
 
         torch.use_deterministic_algorithms(True)

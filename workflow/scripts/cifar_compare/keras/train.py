@@ -123,16 +123,12 @@ def compile_phase(model, base, phase, config):
             base.trainable = False
         else:
             set_trainable_top(base, phase.trainable_top, batch_norm_mode(config))
-    loss = keras.losses.CategoricalCrossentropy(
-        from_logits=True, label_smoothing=config["label_smoothing"]
-    )
+    smoothing = config["label_smoothing"]
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=smoothing)
     # Logged without label smoothing, so train, validation and test losses compare.
     plain_loss = keras.metrics.CategoricalCrossentropy(from_logits=True, name="cross_entropy")
-    model.compile(
-        optimizer=build_optimizer(config["optimizer"], phase.lr),
-        loss=loss,
-        metrics=["categorical_accuracy", plain_loss],
-    )
+    optimizer = build_optimizer(config["optimizer"], phase.lr)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["categorical_accuracy", plain_loss])
     # As in PyTorch (torch_train.parameter_groups): no weight decay on biases and
     # normalisation parameters (vectors).
     vectors = [v for v in model.trainable_variables if len(v.shape) <= 1]

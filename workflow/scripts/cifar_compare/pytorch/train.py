@@ -80,14 +80,11 @@ def build_optimizer(parameters, settings):
     name = settings["name"]
     common = {"lr": settings["lr"], "weight_decay": settings["weight_decay"]}
     if name == "sgd":
-        return torch.optim.SGD(
-            parameters, momentum=settings["momentum"], nesterov=settings["nesterov"], **common
-        )
+        momentum = {"momentum": settings["momentum"], "nesterov": settings["nesterov"]}
+        return torch.optim.SGD(parameters, **momentum, **common)
     if name in ("adam", "adamw"):
-        optimizer_class = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return optimizer_class(
-            parameters, betas=tuple(settings["betas"]), eps=settings["eps"], **common
-        )
+        adam = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return adam(parameters, betas=tuple(settings["betas"]), eps=settings["eps"], **common)
     raise ValueError(f"unknown optimizer {name!r}")
 
 
