@@ -103,11 +103,9 @@ def write_history(path, history):
 
 def epoch_line(row, epochs):
     """One epoch's line for the job log (no validation figures without a validation split)."""
-    validation = (
-        ""
-        if row["val_loss"] is None
-        else f"val_loss={row['val_loss']:.4f} val_acc={row['val_accuracy']:.4f} "
-    )
+    validation = ""
+    if row["val_loss"] is not None:
+        validation = f"val_loss={row['val_loss']:.4f} val_acc={row['val_accuracy']:.4f} "
     return (
         f"epoch {row['epoch']}/{epochs} train_loss={row['train_loss']:.4f} "
         f"train_acc={row['train_accuracy']:.4f} {validation}{row['epoch_seconds']:.1f}s "
