@@ -70,6 +70,8 @@ def fit(trainer, config, seed, log, resume=None, stop=None):
             if resume:
                 files = trainer.save(resume, epoch)
                 resume.save_record({"epoch": epoch, **files, "history": history})
+    if record:  # every epoch was done before: the trained weights are all that is left
+        trainer.restore(resume.path, record, same_phase=False)
     return history
 
 
