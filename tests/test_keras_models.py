@@ -164,7 +164,8 @@ from cifar_compare.keras.runtime import select_backend
 select_backend(sys.argv[1])
 import keras, numpy as np
 from cifar_compare.keras.models import get_model
-from cifar_compare.keras.train import fit
+from cifar_compare.epochs import fit
+from cifar_compare.keras.train import KerasTrainer
 config = {"input_size": 32, "augmentation": {"crop_padding": 4, "flip": True},
           "normalization": None, "epochs": 1, "batch_size": 16, "label_smoothing": 0.1,
           "freeze_base": False, "fine_tune": None,
@@ -177,7 +178,8 @@ images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
 labels = rng.integers(0, 10, 64)
 model, base = get_model("alexnet_cifar", config, seed=0)
 before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
-rows = fit(model, base, (images, labels), (images[:16], labels[:16]), config, 0, print)
+trainer = KerasTrainer(model, base, (images, labels), (images[:16], labels[:16]), config)
+rows = fit(trainer, config, 0, print)
 after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
 changed = [not np.array_equal(b, a) for b, a in zip(before, after)]
 print(json.dumps({"backend": keras.backend.backend(), "rows": rows, "changed": changed}))

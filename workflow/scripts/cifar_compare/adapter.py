@@ -1,11 +1,7 @@
-"""What a framework provides to the shared training and evaluation entries
-(cifar_compare.training, cifar_compare.evaluation), which hold everything else.
-
-Implemented by cifar_compare.pytorch.adapter.PyTorch and cifar_compare.keras.adapter.Keras.
-Each rule script hands its own adapter to the entry, so a rule's code digest
-(cifar_compare.code_identity) holds its own framework's code only. An adapter holds
-one job's device and settings from start() on.
-"""
+"""What a framework (cifar_compare.pytorch.adapter.PyTorch, cifar_compare.keras.adapter.
+Keras) provides to the shared entries, cifar_compare.training and .evaluation. Each rule
+script hands its own adapter to the entry, so its code digest (cifar_compare.code_identity)
+holds its framework's code only. An adapter holds one job's device and settings from start()."""
 
 from typing import Protocol
 
@@ -22,9 +18,8 @@ class Framework(Protocol):
     def build(self, weights_path: str | None, seed: int):
         """The started config's model, seeded, from the pretrained weights if any."""
 
-    def fit(self, model, train, val, seed: int, log, resume=None, stop=None) -> list[dict]:
-        """Train on the splits; the history rows (cifar_compare.history.epoch_row),
-        resumed from and saved to `resume` (a ResumeDir), stopping on `stop`."""
+    def trainer(self, model, train, val):
+        """The hooks of the shared epoch loop (cifar_compare.epochs.fit) for the splits."""
 
     def predict(self, model, images: np.ndarray) -> np.ndarray:
         """Logits of uint8 NHWC images, computed in batches of the training batch size."""

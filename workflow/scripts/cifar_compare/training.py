@@ -4,8 +4,8 @@ signals, divergence, the history, the training summary and the checkpoint record
 from cifar_compare.adapter import Framework
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.data.dataset import load_prepared
+from cifar_compare.epochs import fit, write_history
 from cifar_compare.fileio import read_json
-from cifar_compare.history import write_history
 from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.runtime.gpu_slots import gpu_slot
 from cifar_compare.runtime.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
@@ -18,23 +18,18 @@ def train(adapter, prepared_path, model_config, seed, weights_path, threads, log
     device = adapter.start(model_config, threads, model_config.get("precision", "auto"))
     splits, _ = load_prepared(prepared_path, ("train", "val"))
     model = adapter.build(weights_path, seed)
-    images = len(splits["train"])
-    log.info(
-        "training %s with %s on %s in %s, %d images",
-        model_config["architecture"],
-        adapter.library(),
-        device,
-        adapter.precision(),
-        images,
-    )
-    history = adapter.fit(model, splits["train"], splits["val"], seed, log.info, resume, stop)
+    images, precision = len(splits["train"]), adapter.precision()
+    what = f"{model_config['architecture']} with {adapter.library()} on {device} in {precision}"
+    log.info("training %s, %d images", what, images)
+    trainer = adapter.trainer(model, splits["train"], splits["val"])
+    history = fit(trainer, model_config, seed, log.info, resume, stop)
     summary = {
         "wall_seconds": sum(row["epoch_seconds"] for row in history),
         "images_per_second": sum(r["images_per_second"] for r in history) / len(history),
         "peak_rss_mb": peak_rss_mb(),
         "peak_device_memory_mb": adapter.peak_device_memory_mb(),
         "device": device,
-        "precision": adapter.precision(),
+        "precision": precision,
         "batch_norm": batch_norm_mode(model_config),
         "train_images": images,
         "environment": adapter.environment(),

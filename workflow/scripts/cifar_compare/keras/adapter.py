@@ -1,9 +1,6 @@
-"""Keras as a cifar_compare.adapter.Framework: the backend, the model (with its
-pretrained base between calls) and checkpoints (a .weights.h5 file and a JSON record).
-
-keras is imported inside the methods only, after start() selected the backend
-(cifar_compare.keras.runtime.select_backend).
-"""
+"""Keras as a cifar_compare.adapter.Framework: the backend, the model (with its pretrained
+base between calls) and checkpoints (a .weights.h5 file and a JSON record). keras is
+imported inside the methods only, after start() selected the backend."""
 
 import importlib
 
@@ -37,11 +34,11 @@ class Keras:
         model, self.base = get_model(architecture, self.config, NUM_CLASSES, weights_path, seed)
         return model
 
-    def fit(self, model, train, val, seed, log, resume=None, stop=None):
-        from cifar_compare.keras.train import fit
+    def trainer(self, model, train, val):
+        from cifar_compare.keras.train import KerasTrainer
 
         arrays = [(split.images, split.labels) for split in (train, val)]
-        return fit(model, self.base, *arrays, self.config, seed, log, resume, stop)
+        return KerasTrainer(model, self.base, *arrays, self.config)
 
     def predict(self, model, images):
         from cifar_compare.keras.train import predict_logits

@@ -50,12 +50,8 @@ class RandomCropFlip(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "padding": self.padding,
-            "flip": self.flip,
-            "seed": self.seed,
-        }
+        settings = {"padding": self.padding, "flip": self.flip, "seed": self.seed}
+        return {**super().get_config(), **settings}
 
 
 @keras.saving.register_keras_serializable("cifar_compare")

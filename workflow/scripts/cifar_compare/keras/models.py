@@ -12,12 +12,11 @@ from cifar_compare.keras.layers import ApplicationPreprocess, RandomCropFlip, St
 from cifar_compare.recipe import batch_norm_mode
 
 FLOAT32 = {"dtype": "float32"}
-# PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in).
-HE_NORMAL = {"distribution": "untruncated_normal", "mode": "fan_in", "scale": 2.0}
 
 
 def he_normal():
-    return keras.initializers.VarianceScaling(**HE_NORMAL)
+    """PyTorch's kaiming_normal_(nonlinearity="relu"): untruncated normal, std sqrt(2/fan_in)."""
+    return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
 
 
 # PyTorch's BatchNorm2d defaults (momentum 0.1 there is 0.9 here), as in
@@ -65,15 +64,9 @@ IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 
 def match_imagenet_stem(base):
     """Make an EfficientNet loaded from a weights file compute what Keras' own
-    weights="imagenet" model computes.
-
-    Only for weights="imagenet" does Keras add a stem Rescaling(1 / sqrt(std)) after
-    its Normalization layer, to match the original implementation
-    (tensorflow/tensorflow#49930). Folding that factor into the normalisation's
-    variance, (x - mean) / sqrt(variance * std), gives the same function; the
-    variance is a non-trainable weight saved with the model, so a model rebuilt
-    without weights and loaded from a checkpoint computes it too.
-    """
+    weights="imagenet" model computes: only for that does Keras add a stem
+    Rescaling(1 / sqrt(std)) (tensorflow/tensorflow#49930). Folded into the normalisation's
+    variance, a non-trainable weight saved with the model, it reaches evaluation too."""
     norm = next(layer for layer in base.layers if isinstance(layer, layers.Normalization))
     std = keras.ops.convert_to_tensor(IMAGENET_STD_RGB, dtype=norm.adapt_variance.dtype)
     norm.adapt_variance.assign(norm.adapt_variance * std)

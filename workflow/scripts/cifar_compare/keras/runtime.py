@@ -1,8 +1,5 @@
-"""Backend selection and accelerator settings for the Keras jobs.
-
-Import this before keras: the backend is fixed when keras is first imported,
-and TensorFlow's logging settings when TensorFlow is.
-"""
+"""Backend selection and accelerator settings for the Keras jobs. Import this before
+keras: the backend is fixed when keras is first imported (TensorFlow's logging when it is)."""
 
 import contextlib
 import os
@@ -10,11 +7,7 @@ import re
 import sys
 import tempfile
 
-from cifar_compare.runtime.hardware import (
-    DEVICE_ENV,
-    require_gpu_if_present,
-    resolve_precision,
-)
+from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present, resolve_precision
 from cifar_compare.runtime.resources import cpu_name
 
 DEBUG_ENV = "CIFAR_COMPARE_DEBUG"  # 1: let the frameworks' own log lines through
@@ -93,8 +86,7 @@ def _torch_gpus(threads):
 
     if threads:
         torch.set_num_threads(threads)
-    count = torch.cuda.device_count()
-    return [torch.cuda.get_device_name(i) for i in range(count)]
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
 def _jax_gpus(_threads):
@@ -130,7 +122,8 @@ def configure(threads, deterministic=None, precision="auto"):
     backend = keras.backend.backend()
     gpus = GPU_PROBES[backend](threads)
     require_gpu_if_present(f"Keras ({backend} backend)", gpus, GPU_FIXES[backend])
-    make_deterministic(deterministic, bool(gpus))
+    if not gpus if deterministic is None else deterministic:  # by default on CPU runs
+        make_deterministic(backend)
     resolved = resolve_precision(precision, bool(gpus), bool(gpus) and gpu_has_bf16(backend))
     keras.mixed_precision.set_global_policy(POLICIES[resolved])
     return gpus[0] if gpus else cpu_name()
@@ -144,13 +137,7 @@ def compute_precision():
     return {"bfloat16": "bf16", "float16": "fp16"}.get(policy, "fp32")
 
 
-def make_deterministic(choice, on_gpu):
-    """Deterministic kernels when asked, and by default on CPU runs."""
-    import keras
-
-    if not (on_gpu is False if choice is None else choice):
-        return False
-    backend = keras.backend.backend()
+def make_deterministic(backend):
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -159,7 +146,6 @@ def make_deterministic(choice, on_gpu):
         import torch
 
         torch.use_deterministic_algorithms(True)
-    return True
 
 
 def peak_device_memory_mb():

@@ -1,19 +1,14 @@
-"""Keras training and evaluation loops. Everything arrives as arguments."""
-
-import time
-from dataclasses import dataclass
-from functools import partial
+"""Keras training: PyTorch's optimizers, the phases of fine-tuning, prediction and the
+hooks of the shared epoch loop (cifar_compare.epochs)."""
 
 import keras
 import numpy as np
 
+from cifar_compare.epochs import Phase, steps_per_epoch
 from cifar_compare.fileio import atomic_path
-from cifar_compare.history import epoch_line, epoch_row
 from cifar_compare.keras.models import set_trainable_top
 from cifar_compare.metrics import softmax_cross_entropy
 from cifar_compare.recipe import batch_norm_mode
-from cifar_compare.runtime.interruption import Interrupted, StopRequest, epoch_seed
-from cifar_compare.runtime.progress import EpochProgress
 from cifar_compare.schedules import lr_factor
 
 
@@ -56,16 +51,9 @@ class TorchAdamStep:
         self.assign_sub(variable, ops.multiply(ops.cast(learning_rate, dtype), update))
 
 
-class SGDWithL2(CoupledL2, keras.optimizers.SGD):
-    pass
-
-
-class AdamWithL2(CoupledL2, TorchAdamStep, keras.optimizers.Adam):
-    pass
-
-
-class TorchAdamW(TorchAdamStep, keras.optimizers.AdamW):
-    pass
+SGDWithL2 = type("SGDWithL2", (CoupledL2, keras.optimizers.SGD), {})
+AdamWithL2 = type("AdamWithL2", (CoupledL2, TorchAdamStep, keras.optimizers.Adam), {})
+TorchAdamW = type("TorchAdamW", (TorchAdamStep, keras.optimizers.AdamW), {})
 
 
 def build_optimizer(settings, lr):
@@ -83,60 +71,30 @@ def build_optimizer(settings, lr):
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-class StepSchedule(keras.callbacks.Callback):
-    """Sets the learning rate before every step from the shared schedule function."""
+class StepHooks(keras.callbacks.Callback):
+    """Before every step the shared schedule's learning rate; after it the progress line
+    (cifar_compare.runtime.progress) and, once SIGTERM/SIGINT arrived, the epoch's end."""
 
-    def __init__(self, base_lr, total_steps, schedule, step=0):
+    def __init__(self, base_lr, total_steps, schedule, step, stop, progress):
         super().__init__()
         self.base_lr, self.total_steps, self.schedule = base_lr, total_steps, schedule
-        self.step = step
+        self.step, self.stop, self.progress = step, stop, progress
 
     def on_train_batch_begin(self, batch, logs=None):
         factor = lr_factor(self.step, self.total_steps, self.schedule)
         self.model.optimizer.learning_rate.assign(self.base_lr * factor)
         self.step += 1
 
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stop.requested:
+            self.model.stop_training = True
+        self.progress.update(batch + 1, lambda: float(logs["loss"]))
+
 
 def predict_logits(model, images, batch_size):
     """Logits in batches of the training batch size: inference then never needs more
     memory than training did (500-image batches at 224 px took MobileNetV2 past 5 GB)."""
     return np.asarray(model.predict(images, batch_size=batch_size, verbose=0), np.float32)
-
-
-def loss_and_accuracy(logits, labels):
-    accuracy = float((logits.argmax(1) == labels).mean())
-    return softmax_cross_entropy(logits, labels), accuracy
-
-
-class StopOnSignal(keras.callbacks.Callback):
-    """Ends the epoch after the step in progress once SIGTERM/SIGINT arrived."""
-
-    def __init__(self, stop):
-        super().__init__()
-        self.stop = stop
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.stop.requested:
-            self.model.stop_training = True
-
-
-class ProgressLines(keras.callbacks.Callback):
-    """In-epoch progress lines (cifar_compare.runtime.progress) from Keras' running loss."""
-
-    def __init__(self, progress):
-        super().__init__()
-        self.progress = progress
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.progress.update(batch + 1, lambda: float(logs["loss"]))
-
-
-@dataclass(frozen=True)
-class Phase:
-    first_epoch: int
-    last_epoch: int
-    lr: float
-    trainable_top: int | None  # base layers to unfreeze; None = base frozen
 
 
 def plan_phases(config, has_base):
@@ -165,16 +123,12 @@ def compile_phase(model, base, phase, config):
             base.trainable = False
         else:
             set_trainable_top(base, phase.trainable_top, batch_norm_mode(config))
-    loss = keras.losses.CategoricalCrossentropy(
-        from_logits=True, label_smoothing=config["label_smoothing"]
-    )
+    smoothing = config["label_smoothing"]
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=smoothing)
     # Logged without label smoothing, so train, validation and test losses compare.
     plain_loss = keras.metrics.CategoricalCrossentropy(from_logits=True, name="cross_entropy")
-    model.compile(
-        optimizer=build_optimizer(config["optimizer"], phase.lr),
-        loss=loss,
-        metrics=["categorical_accuracy", plain_loss],
-    )
+    optimizer = build_optimizer(config["optimizer"], phase.lr)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["categorical_accuracy", plain_loss])
     # As in PyTorch (torch_train.parameter_groups): no weight decay on biases and
     # normalisation parameters (vectors).
     vectors = [v for v in model.trainable_variables if len(v.shape) <= 1]
@@ -182,38 +136,17 @@ def compile_phase(model, base, phase, config):
     model.optimizer.build(model.trainable_variables)
 
 
-def save_state(resume, model, history):
-    epoch = history[-1]["epoch"]
-    weights = resume.epoch_file(epoch, ".weights.h5")
-    with atomic_path(weights, suffix=".partial.weights.h5") as tmp:
-        model.save_weights(tmp)
-    optimizer = resume.epoch_file(epoch, ".optimizer.npz")
-    with atomic_path(optimizer, suffix=".partial.npz") as tmp:
-        np.savez(tmp, *[keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
-    files = {"weights": weights.name, "optimizer": optimizer.name}
-    resume.save_record({"epoch": epoch, "files": files, "history": history})
-
-
-def restore_state(resume, record, model, same_phase):
-    """Weights of the saved epoch; the optimizer too if it is still the same phase."""
-    model.load_weights(resume.path / record["files"]["weights"])
-    if same_phase:
-        with np.load(resume.path / record["files"]["optimizer"]) as saved:
-            for index, variable in enumerate(model.optimizer.variables):
-                variable.assign(saved[f"arr_{index}"])
-
-
-def train_epoch(model, train, config, seed, epoch, callbacks):
-    """One epoch in a data order drawn from (seed, epoch); returns Keras' epoch logs."""
+def train_epoch(model, train, batch_size, seed, callbacks):
+    """One epoch in a data order drawn from the epoch's `seed`; returns Keras' epoch logs."""
     images, labels = train
-    reseed(model, epoch_seed(seed, epoch))
-    order = np.random.default_rng(epoch_seed(seed, epoch)).permutation(len(labels))
+    reseed(model, seed)
+    order = np.random.default_rng(seed).permutation(len(labels))
     # The last partial batch is dropped, as on the PyTorch side.
-    order = order[: full_batches(len(labels), config["batch_size"]) * config["batch_size"]]
+    order = order[: steps_per_epoch(len(labels), batch_size) * batch_size]
     result = model.fit(
         images[order],
         keras.utils.to_categorical(labels[order], 10),
-        batch_size=config["batch_size"],
+        batch_size=batch_size,
         epochs=1,
         shuffle=False,
         verbose=0,
@@ -222,57 +155,49 @@ def train_epoch(model, train, config, seed, epoch, callbacks):
     return {key: values[-1] for key, values in result.history.items()}
 
 
-def full_batches(count, batch_size):
-    """Steps per epoch when the last partial batch is dropped (at least one)."""
-    return max(1, count // batch_size)
+class KerasTrainer:
+    """Keras' hooks of the shared epoch loop (cifar_compare.epochs.fit): the optimizer
+    is compiled per phase, and its state restored only within the phase it was saved in."""
 
+    def __init__(self, model, base, train, val, config):
+        self.model, self.base, self.train, self.val, self.config = model, base, train, val, config
+        self.phases = plan_phases(config, base is not None)
 
-def validate(model, val, batch_size):
-    """(loss, accuracy) on the validation split; (None, None) when it is empty."""
-    if len(val[1]) == 0:
-        return None, None
-    return loss_and_accuracy(predict_logits(model, val[0], batch_size), val[1])
+    def begin(self, phase, steps):
+        compile_phase(self.model, self.base, phase, self.config)
+        self.phase, self.steps = phase, steps
 
+    def restore(self, folder, record, same_phase):
+        self.model.load_weights(folder / record["files"]["weights"])
+        if same_phase:
+            with np.load(folder / record["files"]["optimizer"]) as saved:
+                for index, variable in enumerate(self.model.optimizer.variables):
+                    variable.assign(saved[f"arr_{index}"])
 
-def fit(model, base, train, val, config, seed, log, resume=None, stop=None):
-    """Train all phases; return the per-epoch history in the PyTorch side's columns.
+    def train_epoch(self, epoch, seed, stop, progress):
+        phase, steps, batch_size = self.phase, self.steps, self.config["batch_size"]
+        total_steps = steps * (phase.last_epoch - phase.first_epoch + 1)
+        step = steps * (epoch - phase.first_epoch)
+        hooks = StepHooks(phase.lr, total_steps, self.config["schedule"], step, stop, progress)
+        logs = train_epoch(self.model, self.train, batch_size, seed, [hooks])
+        if stop.requested:
+            return None
+        return float(logs["cross_entropy"]), float(logs["categorical_accuracy"])
 
-    Each epoch's randomness is seeded from (seed, epoch) and its state saved to
-    `resume`, so an interrupted run resumes to the same result.
-    """
-    stop = stop or StopRequest()
-    record = resume.load_record() if resume else None
-    done = record["epoch"] if record else 0
-    history = record["history"] if record else []
-    if record:
-        log(f"resuming after epoch {done} from {resume.path}")
-    steps_per_epoch = full_batches(len(train[1]), config["batch_size"])
-    trained_images = steps_per_epoch * config["batch_size"]  # per epoch
-    for phase in plan_phases(config, base is not None):
-        if phase.last_epoch <= done:
-            continue
-        compile_phase(model, base, phase, config)
-        if record:
-            restore_state(resume, record, model, same_phase=done >= phase.first_epoch)
-            record = None
-        total_steps = steps_per_epoch * (phase.last_epoch - phase.first_epoch + 1)
-        for epoch in range(max(done + 1, phase.first_epoch), phase.last_epoch + 1):
-            step = steps_per_epoch * (epoch - phase.first_epoch)
-            schedule = StepSchedule(phase.lr, total_steps, config["schedule"], step)
-            start = time.perf_counter()
-            progress = EpochProgress(
-                log, epoch, config["epochs"], steps_per_epoch, config["batch_size"]
-            )
-            callbacks = [schedule, StopOnSignal(stop), ProgressLines(progress)]
-            logs = train_epoch(model, train, config, seed, epoch, callbacks)
-            if stop.requested:
-                raise Interrupted(stop.signum, epoch)
-            seconds = time.perf_counter() - start
-            result = float(logs["cross_entropy"]), float(logs["categorical_accuracy"])
-            lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-            validation = partial(validate, model, val, config["batch_size"])
-            history.append(epoch_row(epoch, result, validation, seconds, trained_images, lr))
-            log(epoch_line(history[-1], config["epochs"]))
-            if resume:
-                save_state(resume, model, history)
-    return history
+    def validate(self):
+        logits = predict_logits(self.model, self.val[0], self.config["batch_size"])
+        accuracy = float((logits.argmax(1) == self.val[1]).mean())
+        return softmax_cross_entropy(logits, self.val[1]), accuracy
+
+    def lr(self):
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def save(self, resume, epoch):
+        weights = resume.epoch_file(epoch, ".weights.h5")
+        with atomic_path(weights, suffix=".partial.weights.h5") as tmp:
+            self.model.save_weights(tmp)
+        optimizer = resume.epoch_file(epoch, ".optimizer.npz")
+        with atomic_path(optimizer, suffix=".partial.npz") as tmp:
+            variables = self.model.optimizer.variables
+            np.savez(tmp, *[keras.ops.convert_to_numpy(v) for v in variables])
+        return {"files": {"weights": weights.name, "optimizer": optimizer.name}}

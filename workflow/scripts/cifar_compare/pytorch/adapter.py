@@ -1,15 +1,15 @@
 """PyTorch as a cifar_compare.adapter.Framework: device choice, the model, its
 recipe, and checkpoints (one .pt file: the weights and the record)."""
 
-import dataclasses
 import os
 
+import numpy as np
 import torch
 import torchvision
 
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.fileio import atomic_path
-from cifar_compare.pytorch.data import to_device, to_device_images
+from cifar_compare.pytorch.data import to_device
 from cifar_compare.pytorch.models import (
     count_parameters,
     freeze_all_but,
@@ -17,7 +17,7 @@ from cifar_compare.pytorch.models import (
     get_spec,
     layer_summary,
 )
-from cifar_compare.pytorch.train import Recipe, fit, predict, seed_everything
+from cifar_compare.pytorch.train import Recipe, TorchTrainer, predict
 from cifar_compare.runtime.environment import torch_environment
 from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present
 from cifar_compare.runtime.resources import cpu_name, library_versions
@@ -30,10 +30,8 @@ CUDA_FIX = (
 
 
 def device_from_env():
-    """The training device: $CIFAR_COMPARE_DEVICE (cpu, cuda, cuda:1) or 'auto'.
-
-    'auto' on a machine with a GPU that PyTorch cannot use raises GpuNotUsable.
-    """
+    """$CIFAR_COMPARE_DEVICE (cpu, cuda, cuda:1) or 'auto', which raises GpuNotUsable on
+    a machine with a GPU that PyTorch cannot use."""
     requested = os.environ.get(DEVICE_ENV, "auto")
     if requested == "auto":
         if torch.cuda.is_available():
@@ -43,34 +41,6 @@ def device_from_env():
     return torch.device(requested)
 
 
-def device_name(device):
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return cpu_name()
-
-
-def peak_device_memory_mb(device):
-    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-
-
-def build_model(model_config, weights_path, device):
-    state_dict = None
-    if weights_path:
-        state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
-    model = get_model(
-        model_config["architecture"], NUM_CLASSES, state_dict, model_config.get("dropout")
-    )
-    if model_config["freeze_base"]:
-        freeze_all_but(model, get_spec(model_config["architecture"]).head)
-    return model.to(device, memory_format=torch.channels_last)
-
-
-def is_deterministic(model_config, device):
-    """The config's choice; by default on for CPU runs (see README: Determinism)."""
-    choice = model_config["deterministic"]
-    return device.type == "cpu" if choice is None else choice
-
-
 class PyTorch:
     name = "pytorch"
 
@@ -78,26 +48,39 @@ class PyTorch:
         if threads:
             torch.set_num_threads(threads)
         self.config, self.device = model_config, device_from_env()
-        if self.device.type == "cuda":
+        on_gpu = self.device.type == "cuda"
+        if on_gpu:
             # cuBLAS needs this to be deterministic; harmless otherwise.
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.cuda.reset_peak_memory_stats(self.device)
-        self.deterministic = is_deterministic(model_config, self.device)
-        recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
-        recipe = dataclasses.replace(recipe, precision_choice=precision)
+        # The config's choice; by default on for CPU runs (see README: Determinism).
+        choice = model_config["deterministic"]
+        self.deterministic = self.device.type == "cpu" if choice is None else choice
+        spec = get_spec(model_config["architecture"])
+        recipe = Recipe.from_config({**model_config, "precision": precision}, spec)
         self.recipe = recipe.with_precision(self.device)
-        return device_name(self.device)
+        return torch.cuda.get_device_name(self.device) if on_gpu else cpu_name()
 
     def build(self, weights_path, seed):
-        seed_everything(seed, self.deterministic)
-        return build_model(self.config, weights_path, self.device)
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        torch.use_deterministic_algorithms(self.deterministic)
+        config, weights = self.config, None
+        if weights_path:
+            weights = torch.load(weights_path, map_location="cpu", weights_only=True)
+        model = get_model(config["architecture"], NUM_CLASSES, weights, config.get("dropout"))
+        if config["freeze_base"]:
+            freeze_all_but(model, get_spec(config["architecture"]).head)
+        return model.to(self.device, memory_format=torch.channels_last)
 
-    def fit(self, model, train, val, seed, log, resume=None, stop=None):
-        train, val = to_device(train, self.device), to_device(val, self.device)
-        return fit(model, train, val, self.recipe, seed, log, resume, stop)
+    def trainer(self, model, train, val):
+        tensors = [
+            tuple(to_device(a, self.device) for a in (s.images, s.labels)) for s in (train, val)
+        ]
+        return TorchTrainer(model, *tensors, self.recipe)
 
     def predict(self, model, images):
-        return predict(model, to_device_images(images, self.device), self.recipe).cpu().numpy()
+        return predict(model, to_device(images, self.device), self.recipe).cpu().numpy()
 
     def save(self, model, record, output):
         with atomic_path(output.checkpoint) as tmp:
@@ -118,7 +101,8 @@ class PyTorch:
         return f"PyTorch {torch.__version__}"
 
     def peak_device_memory_mb(self):
-        return peak_device_memory_mb(self.device)
+        on_gpu = self.device.type == "cuda"
+        return torch.cuda.max_memory_allocated(self.device) / 2**20 if on_gpu else None
 
     def environment(self):
         return torch_environment(self.device)

@@ -11,25 +11,18 @@ import torch
 import torch.nn.functional as F
 
 
-def to_device(split, device):
-    """Images (uint8 NHWC) and labels of a Split as tensors on `device`."""
-    return to_device_images(split.images, device), torch.from_numpy(split.labels).to(device)
-
-
-def to_device_images(images, device):
-    """A uint8 NHWC numpy array (any strides, e.g. a mirrored view) as a tensor on `device`."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device)
+def to_device(array, device):
+    """A numpy array (any strides, e.g. a mirrored view) as a tensor on `device`."""
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
 def batch_indices(count, batch_size, generator=None, drop_last=False, device=None):
     """Yield index tensors on the generator's device (or `device`); shuffled when a
     generator is given."""
-    device = generator.device if generator is not None else (device or "cpu")
-    order = (
-        torch.randperm(count, generator=generator, device=device)
-        if generator is not None
-        else torch.arange(count, device=device)
-    )
+    if generator is None:
+        order = torch.arange(count, device=device or "cpu")
+    else:
+        order = torch.randperm(count, generator=generator, device=generator.device)
     stop = count - count % batch_size if drop_last and count >= batch_size else count
     for start in range(0, stop, batch_size):
         yield order[start : start + batch_size]

@@ -1,23 +1,19 @@
-"""PyTorch training and evaluation loops. Everything arrives as arguments."""
+"""PyTorch training: the recipe, the optimisation step, prediction and the hooks of the
+shared epoch loop (cifar_compare.epochs)."""
 
 import contextlib
 import dataclasses
-import time
 from dataclasses import dataclass
-from functools import partial
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cifar_compare.epochs import Phase
 from cifar_compare.fileio import atomic_path
-from cifar_compare.history import epoch_line, epoch_row
 from cifar_compare.pytorch.data import batch_indices, random_crop_flip, to_model_input
 from cifar_compare.pytorch.models import set_batchnorm_eval
 from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.runtime.hardware import resolve_precision
-from cifar_compare.runtime.interruption import Interrupted, StopRequest, epoch_seed
-from cifar_compare.runtime.progress import EpochProgress
 from cifar_compare.schedules import lr_factor
 
 
@@ -35,7 +31,6 @@ class Recipe:
     mean: tuple
     std: tuple
     eval_batch_size: int  # the training batch size: inference then needs less memory
-    test_time_flip: bool = False  # evaluation averages each image with its mirror image
     batch_norm: str = "train"  # cifar_compare.recipe.batch_norm_mode
     head: str | None = None  # the registry's classification layer (optimizer.head_lr_factor)
     precision_choice: str = "auto"  # the config's choice
@@ -55,7 +50,6 @@ class Recipe:
             mean=tuple(normalization.get("mean", spec.mean)),
             std=tuple(normalization.get("std", spec.std)),
             eval_batch_size=model_config["batch_size"],
-            test_time_flip=model_config.get("test_time_flip", False),
             batch_norm=batch_norm_mode(model_config),
             head=spec.head,
             precision_choice=model_config.get("precision", "auto"),
@@ -69,13 +63,6 @@ class Recipe:
         return dataclasses.replace(
             self, precision=resolve_precision(self.precision_choice, on_gpu, gpu_bf16)
         )
-
-
-def seed_everything(seed, deterministic=False):
-    """Seed torch and numpy; under `deterministic`, refuse non-deterministic kernels."""
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    torch.use_deterministic_algorithms(deterministic)
 
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -93,21 +80,12 @@ def build_optimizer(parameters, settings):
     name = settings["name"]
     common = {"lr": settings["lr"], "weight_decay": settings["weight_decay"]}
     if name == "sgd":
-        return torch.optim.SGD(
-            parameters, momentum=settings["momentum"], nesterov=settings["nesterov"], **common
-        )
+        momentum = {"momentum": settings["momentum"], "nesterov": settings["nesterov"]}
+        return torch.optim.SGD(parameters, **momentum, **common)
     if name in ("adam", "adamw"):
-        optimizer_class = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return optimizer_class(
-            parameters, betas=tuple(settings["betas"]), eps=settings["eps"], **common
-        )
+        adam = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return adam(parameters, betas=tuple(settings["betas"]), eps=settings["eps"], **common)
     raise ValueError(f"unknown optimizer {name!r}")
-
-
-def build_scheduler(optimizer, schedule, total_steps):
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, schedule)
-    )
 
 
 def model_ready_batch(images, recipe, generator):
@@ -147,35 +125,6 @@ def train_step(model, images, labels, recipe, optimizer, scheduler, generator, s
     return optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler)
 
 
-def train_one_epoch(
-    model, images, labels, recipe, optimizer, scheduler, generator, stop, progress=None, scaler=None
-):
-    """One pass over the training tensors; returns (mean loss, accuracy).
-
-    Stops after the step in progress when `stop.requested` (SIGTERM/SIGINT);
-    `progress` (an EpochProgress) logs how far the epoch has come.
-    """
-    model.train()
-    if recipe.batch_norm == "frozen":
-        set_batchnorm_eval(model)
-    total_loss = torch.zeros((), device=images.device)
-    correct = torch.zeros((), device=images.device, dtype=torch.long)
-    seen = 0
-    batches = batch_indices(len(labels), recipe.batch_size, generator, drop_last=True)
-    for step, index in enumerate(batches, start=1):
-        loss_sum, hits = train_step(
-            model, images[index], labels[index], recipe, optimizer, scheduler, generator, scaler
-        )
-        total_loss += loss_sum
-        correct += hits
-        seen += len(index)
-        if stop.requested:
-            return None
-        if progress:
-            progress.update(step, lambda total=total_loss, n=seen: total.item() / n)
-    return total_loss.item() / seen, correct.item() / seen
-
-
 @torch.no_grad()
 def predict(model, images, recipe):
     """Logits for every image, in order, computed in fixed-size batches."""
@@ -186,12 +135,6 @@ def predict(model, images, recipe):
         with autocast_for(images.device, recipe.precision):
             outputs.append(model(x).float())
     return torch.cat(outputs)
-
-
-def loss_and_accuracy(logits, labels):
-    loss = F.cross_entropy(logits, labels).item()
-    accuracy = (logits.argmax(1) == labels).float().mean().item()
-    return loss, accuracy
 
 
 def parameter_groups(model, weight_decay, lr, head=None, head_lr_factor=1.0):
@@ -217,89 +160,73 @@ def parameter_groups(model, weight_decay, lr, head=None, head_lr_factor=1.0):
     return [group for group in groups if group["params"]]
 
 
-def validate(model, val, recipe):
-    """(loss, accuracy) on the validation split; (None, None) when it is empty
-    (data.validation_fraction 0: all training images train)."""
-    if len(val[1]) == 0:
-        return None, None
-    return loss_and_accuracy(predict(model, val[0], recipe), val[1])
-
-
 def make_optimizer(model, recipe, steps_per_epoch):
     """Optimizer over the trainable parameters and its per-step schedule."""
-    settings = recipe.optimizer
+    settings, total_steps = recipe.optimizer, recipe.epochs * steps_per_epoch
     groups = parameter_groups(
         model, settings["weight_decay"], settings["lr"], recipe.head, settings["head_lr_factor"]
     )
     optimizer = build_optimizer(groups, settings)
-    scheduler = build_scheduler(optimizer, recipe.schedule, recipe.epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total_steps, recipe.schedule)
+    )
     return optimizer, scheduler
 
 
-def restore(resume, model, optimizer, scheduler, log):
-    """Load the last finished epoch's state; return (history so far, next epoch)."""
-    record = resume.load_record() if resume else None
-    if record is None:
-        return [], 1
-    state = torch.load(resume.path / record["file"], map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    log(f"resuming after epoch {record['epoch']} from {resume.path}")
-    return record["history"], record["epoch"] + 1
+class TorchTrainer:
+    """PyTorch's hooks of the shared epoch loop (cifar_compare.epochs.fit)."""
 
+    STATE = ("model", "optimizer", "scheduler")
 
-def save_state(resume, model, optimizer, scheduler, history):
-    epoch = history[-1]["epoch"]
-    path = resume.epoch_file(epoch, ".pt")
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    resume.save_record({"epoch": epoch, "file": path.name, "history": history})
+    def __init__(self, model, train, val, recipe):
+        self.model, self.train, self.val, self.recipe = model, train, val, recipe
+        self.phases = [Phase(1, recipe.epochs, recipe.optimizer["lr"], None)]
+        # fp16 needs loss scaling; its scale restarts on resume (it adapts within steps).
+        fp16 = recipe.precision == "fp16"
+        self.scaler = torch.amp.GradScaler(train[0].device.type) if fp16 else None
 
+    def begin(self, phase, steps):
+        self.optimizer, self.scheduler = make_optimizer(self.model, self.recipe, steps)
 
-def fit(model, train, val, recipe, seed, log, resume=None, stop=None):
-    """Train for recipe.epochs; return the per-epoch history (list of dicts).
+    def restore(self, folder, record, same_phase):
+        state = torch.load(folder / record["file"], map_location="cpu", weights_only=True)
+        for name in self.STATE if same_phase else ("model",):
+            getattr(self, name).load_state_dict(state[name])
 
-    Each epoch's randomness (data order, augmentation, dropout) is seeded from
-    (seed, epoch), so a run resumed from `resume` matches an uninterrupted one.
-    """
-    stop = stop or StopRequest()
-    train_images, train_labels = train
-    device = train_images.device
-    steps_per_epoch = max(1, len(train_labels) // recipe.batch_size)
-    optimizer, scheduler = make_optimizer(model, recipe, steps_per_epoch)
-    history, first_epoch = restore(resume, model, optimizer, scheduler, log)
-    # fp16 needs loss scaling; its scale restarts on resume (it adapts within steps).
-    scaler = torch.amp.GradScaler(device.type) if recipe.precision == "fp16" else None
-    for epoch in range(first_epoch, recipe.epochs + 1):
-        torch.manual_seed(epoch_seed(seed, epoch))
-        generator = torch.Generator(device=device).manual_seed(epoch_seed(seed, epoch))
-        start = time.perf_counter()
-        progress = EpochProgress(log, epoch, recipe.epochs, steps_per_epoch, recipe.batch_size)
-        result = train_one_epoch(
-            model,
-            *train,
-            recipe,
-            optimizer,
-            scheduler,
-            generator,
-            stop,
-            progress,
-            scaler,
-        )
-        if result is None:
-            raise Interrupted(stop.signum, epoch)
-        seconds = time.perf_counter() - start
-        images = steps_per_epoch * recipe.batch_size
-        lr = optimizer.param_groups[0]["lr"]
-        validation = partial(validate, model, val, recipe)
-        history.append(epoch_row(epoch, result, validation, seconds, images, lr))
-        log(epoch_line(history[-1], recipe.epochs))
-        if resume:
-            save_state(resume, model, optimizer, scheduler, history)
-    return history
+    def train_epoch(self, epoch, seed, stop, progress):
+        """One pass over the training tensors; (mean loss, accuracy), or None once
+        `stop` is requested (after the step in progress)."""
+        model, (images, labels), recipe = self.model, self.train, self.recipe
+        torch.manual_seed(seed)
+        generator = torch.Generator(device=images.device).manual_seed(seed)
+        model.train()
+        if recipe.batch_norm == "frozen":
+            set_batchnorm_eval(model)
+        total_loss = torch.zeros((), device=images.device)
+        correct = torch.zeros((), device=images.device, dtype=torch.long)
+        seen = 0
+        update = (recipe, self.optimizer, self.scheduler, generator, self.scaler)
+        batches = batch_indices(len(labels), recipe.batch_size, generator, drop_last=True)
+        for step, index in enumerate(batches, start=1):
+            loss_sum, hits = train_step(model, images[index], labels[index], *update)
+            total_loss += loss_sum
+            correct += hits
+            seen += len(index)
+            if stop.requested:
+                return None
+            progress.update(step, lambda total=total_loss, n=seen: total.item() / n)
+        return total_loss.item() / seen, correct.item() / seen
+
+    def validate(self):
+        logits, labels = predict(self.model, self.val[0], self.recipe), self.val[1]
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        return F.cross_entropy(logits, labels).item(), accuracy.item()
+
+    def lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def save(self, resume, epoch):
+        path = resume.epoch_file(epoch, ".pt")
+        with atomic_path(path) as tmp:
+            torch.save({name: getattr(self, name).state_dict() for name in self.STATE}, tmp)
+        return {"file": path.name}

@@ -1,11 +1,8 @@
-"""Surviving interruption: signal handling and the per-epoch resume state.
-
-SLURM (time limit, preemption) and users (Ctrl-C) stop jobs with SIGTERM or
-SIGINT. Training checks `StopRequest.requested` after every step, abandons the
-epoch in progress and exits non-zero; the state of the last finished epoch is
-already on disk, outside the rule's outputs (Snakemake deletes the outputs of a
-failed job, not this), so the next attempt resumes from it.
-"""
+"""Surviving interruption: SLURM (time limit, preemption) and users (Ctrl-C) stop jobs
+with SIGTERM or SIGINT. Training checks `StopRequest.requested` after every step,
+abandons the epoch in progress and exits non-zero; the last finished epoch's state is
+on disk outside the rule's outputs (which Snakemake deletes), so the next attempt
+resumes from it."""
 
 import contextlib
 import hashlib
@@ -13,6 +10,8 @@ import json
 import shutil
 import signal
 from pathlib import Path
+
+from cifar_compare.fileio import file_digest, write_json_atomic
 
 EPOCH_SEED_STRIDE = 1_000_003  # a prime, so (seed, epoch) pairs never collide
 
@@ -31,7 +30,7 @@ class Interrupted(RuntimeError):
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss stopped being finite; raised by both frameworks' training loops."""
+    """The training loss stopped being finite (cifar_compare.epochs.epoch_row)."""
 
 
 @contextlib.contextmanager
@@ -72,8 +71,6 @@ def fingerprint(model_config, seed, prepared_path, weights_path=None):
     """Identifies the run a saved state belongs to by everything that decides its trained
     weights: the recipe, the seed, and the contents (sha256) of the prepared data file
     and of the pretrained weights file. A state saved under any other is discarded."""
-    from cifar_compare.fileio import file_digest
-
     identity = {
         "config": model_config,
         "seed": seed,
@@ -110,8 +107,6 @@ class ResumeDir:
 
     def save_record(self, record):
         """Point the record at the new epoch's files, then drop older epochs' files."""
-        from cifar_compare.fileio import write_json_atomic
-
         write_json_atomic(self.marker, {**record, "fingerprint": self.fingerprint})
         keep = f"epoch{record['epoch']}"
         for old in self.path.glob("epoch*"):
