@@ -6,8 +6,13 @@ from cifar_compare.report.conclusions import answer, conclusions, weights_warnin
 from cifar_compare.report.provenance import environment_rows
 from cifar_compare.report.stats import run_comparisons, study_statistics
 
-HEADLINE = "accuracy_intervals"  # page 1's chart
-FIGURES = {
+FIGURES = {  # plot name -> title and caption; the first is page 1's chart
+    "accuracy_intervals": (
+        "Test accuracy",
+        "Test accuracy of each model with its 95 % interval (test images and, with several "
+        "seeds, seed-to-seed spread), and the range the original study reported for the same "
+        "model (grey band), where it reported one.",
+    ),
     "learning_curves": (
         "Learning curves",
         "Training and validation loss (top) and accuracy (bottom) per epoch, one column per "
@@ -34,11 +39,6 @@ FIGURES = {
         "calibration; ECE in each title.",
     ),
 }
-HEADLINE_CAPTION = (
-    "Test accuracy of each model with its 95 % interval (test images and, with several "
-    "seeds, seed-to-seed spread), and the range the original study reported for the same "
-    "model (grey band), where it reported one."
-)
 
 
 def recipe_text(config, seeds):
@@ -70,14 +70,11 @@ def scratch_models(results):
 
 def figures(image_paths):
     """`image_paths`: plot name -> path as the document should reference it."""
-    return [
+    headline, *rest = (
         {"src": image_paths[name], "title": title, "caption": caption}
         for name, (title, caption) in FIGURES.items()
-    ]
-
-
-def headline_figure(image_paths):
-    return {"src": image_paths[HEADLINE], "title": "Test accuracy", "caption": HEADLINE_CAPTION}
+    )
+    return {"headline_figure": headline, "figures": rest}
 
 
 def dataset(results):

@@ -50,14 +50,15 @@ def band(ax, histories, column, label, scale):
     )
 
 
-def learning_curves(results, histories):
-    fig, axes = plt.subplots(
-        2,
-        len(results),
-        squeeze=False,
-        sharex="col",
-        figsize=(PANEL_INCHES * len(results), 2 * PANEL_INCHES * 0.8),
+def panels(results, width, height, rows=1, **options):
+    """A figure of `rows` rows of one `width` x `height` inch panel per model: (fig, axes)."""
+    return plt.subplots(
+        rows, len(results), squeeze=False, figsize=(width * len(results), height), **options
     )
+
+
+def learning_curves(results, histories):
+    fig, axes = panels(results, PANEL_INCHES, 2 * PANEL_INCHES * 0.8, rows=2, sharex="col")
     for col, result in enumerate(results):
         runs = histories[result.name]
         loss, accuracy = axes[0, col], axes[1, col]
@@ -76,21 +77,12 @@ def learning_curves(results, histories):
             ax.ticklabel_format(axis="y", useOffset=False)
             ax.grid(alpha=0.3)
         loss.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
-def panel_row(results, width, height, **options):
-    """A figure of one `width` x `height` inch panel per model, side by side: (fig, axes)."""
-    fig, axes = plt.subplots(
-        1, len(results), squeeze=False, figsize=(width * len(results), height), **options
-    )
-    return fig, axes[0]
-
-
 def confusion_matrices(results):
-    fig, axes = panel_row(results, PANEL_INCHES * 1.3, PANEL_INCHES * 1.3)
-    for ax, result in zip(axes, results, strict=True):
+    fig, axes = panels(results, PANEL_INCHES * 1.3, PANEL_INCHES * 1.3)
+    for ax, result in zip(axes[0], results, strict=True):
         counts = np.sum([r["confusion_matrix"] for r in result.records], axis=0)
         fraction = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         image = ax.imshow(100 * fraction, cmap="Blues", vmin=0, vmax=100)
@@ -101,7 +93,6 @@ def confusion_matrices(results):
         ax.set_ylabel("true class")
         ax.set_title(f"{result.name}\n(test images summed over seeds)", fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class (%)")
-    fig.tight_layout()
     return fig
 
 
@@ -118,7 +109,6 @@ def per_class_plot(results):
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=7, ncols=2)
-    fig.tight_layout()
     return fig
 
 
@@ -135,7 +125,6 @@ def accuracy_vs_cost(results):
         ax.set_xlim(left=0)
         ax.grid(alpha=0.3)
     by_size.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -173,13 +162,12 @@ def accuracy_intervals(results, original):
     ax.set_xlim(axis_start(results, original), 100)
     ax.set_ylim(-0.6, len(results) - 0.4)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
 def reliability(results):
-    fig, axes = panel_row(results, PANEL_INCHES * 0.9, PANEL_INCHES * 0.95, sharey=True)
-    for ax, result in zip(axes, results, strict=True):
+    fig, axes = panels(results, PANEL_INCHES * 0.9, PANEL_INCHES * 0.95, sharey=True)
+    for ax, result in zip(axes[0], results, strict=True):
         pooled = pooled_calibration(result)
         ax.plot([0, 100], [0, 100], ls="--", color="0.5", lw=1)
         if pooled is not None:
@@ -201,8 +189,7 @@ def reliability(results):
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 100)
         ax.set_xlabel("top softmax probability (%)")
-    axes[0].set_ylabel("accuracy in bin (%)")
-    fig.tight_layout()
+    axes[0, 0].set_ylabel("accuracy in bin (%)")
     return fig
 
 
@@ -237,6 +224,7 @@ def write_plots(inputs, params, outputs):
     with open(inputs.original, encoding="utf-8") as handle:
         original = yaml.safe_load(handle)
     for name, fig in figures(results, histories, original).items():
+        fig.tight_layout()
         for image_format in ("png", "svg"):
             save(fig, getattr(outputs, f"{name}_{image_format}"), image_format)
         plt.close(fig)

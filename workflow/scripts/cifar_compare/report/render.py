@@ -18,13 +18,7 @@ import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
 from cifar_compare.report import format as fmt
-from cifar_compare.report.context import (
-    FIGURES,
-    HEADLINE,
-    figures,
-    headline_figure,
-    report_context,
-)
+from cifar_compare.report.context import FIGURES, figures, report_context
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import data_summary, study_time
 
@@ -68,12 +62,11 @@ def read_benchmarks(paths):
 def image_paths(plot_files, document, image_format):
     """Plot name -> path of its `image_format` file relative to the document."""
     found = {Path(p).stem: p for p in plot_files if Path(p).suffix == f".{image_format}"}
-    wanted = [*FIGURES, HEADLINE]
-    missing = set(wanted) - set(found)
+    missing = set(FIGURES) - set(found)
     if missing:
         raise ValueError(f"no {image_format} file for plots {sorted(missing)}")
     base = Path(document).resolve().parent
-    return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in wanted}
+    return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in FIGURES}
 
 
 def breakable(text):
@@ -140,8 +133,7 @@ def build_context(inputs, params):
 
 
 def with_figures(context, plot_files, document, image_format):
-    images = image_paths(plot_files, document, image_format)
-    return {**context, "figures": figures(images), "headline_figure": headline_figure(images)}
+    return {**context, **figures(image_paths(plot_files, document, image_format))}
 
 
 def render(inputs, params, outputs):
