@@ -8,7 +8,7 @@ significant only where its paired test says so.
 
 from cifar_compare.report import format as fmt
 from cifar_compare.report.stats import ALPHA, ranked
-from cifar_compare.report.tables import original_range, versus_original, weights_check
+from cifar_compare.report.tables import original_rows, weights_check
 
 
 def acc(result, stats):
@@ -97,23 +97,17 @@ def cost_sentence(results):
     )
 
 
-def setup_differences(results, original):
-    """'5 epochs instead of 10 for X', '64 px instead of 224 px for Y' (models it reports)."""
-    differences = []
-    for r in results:
-        size = original["models"][r.name]["input_size"]
-        if r.epochs != original["epochs"]:
-            differences.append(f"{r.epochs} epochs instead of {original['epochs']} for {r.name}")
-        if r.input_size != size:
-            differences.append(f"{r.input_size} px instead of {size} px for {r.name}")
-    return differences
-
-
 def original_sentence(results, original):
-    shared = [r for r in results if r.name in original["models"]]
-    if not shared:
+    rows = original_rows(results, original)
+    if not rows:
         return "None of this run's models appears in the original study."
-    differences = setup_differences(shared, original)
+    differences = []
+    for row in rows:
+        epochs, size, name = row["original_epochs"], row["original_input"], row["model"]
+        if row["epochs"] != epochs:
+            differences.append(f"{row['epochs']} epochs instead of {epochs} for {name}")
+        if row["input"] != size:
+            differences.append(f"{row['input']} instead of {size} for {name}")
     if differences:
         setup = (
             "This run did not use the original study's setup (" + "; ".join(differences) + "), "
@@ -121,12 +115,8 @@ def original_sentence(results, original):
         )
     else:
         setup = f"This run used the original study's epochs ({original['epochs']}) and input sizes"
-    places = [
-        f"{r.name} {versus_original(r.accuracy_mean, original['models'][r.name])} "
-        f"({original_range(original['models'][r.name])})"
-        for r in shared
-    ]
-    return f"{setup}. Against the original's reported ranges: {'; '.join(places)}."
+    places = "; ".join(f"{row['model']} {row['verdict']} ({row['original']})" for row in rows)
+    return f"{setup}. Against the original's reported ranges: {places}."
 
 
 def caveat_sentences(results, data):

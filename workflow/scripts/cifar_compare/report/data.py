@@ -47,20 +47,12 @@ def group_records(records, configured):
     return {name: sorted(rs, key=lambda r: r["seed"]) for name, rs in grouped.items() if rs}
 
 
-def spread(values):
-    return statistics.stdev(values) if len(values) > 1 else None
-
-
-def peak(values):
-    known = [v for v in values if v is not None]
-    return max(known) if known else None
-
-
 def model_result(records):
     """Mean (accuracy, loss, time, throughput) or peak (memory) over a model's seeds."""
     first = records[0]
     accuracies = [r["test_accuracy"] for r in records]
     trainings = [r["training"] for r in records]
+    device_peaks = [t["peak_device_memory_mb"] for t in trainings]
     return ModelResult(
         name=first["model"],
         framework=first["framework"],
@@ -71,7 +63,7 @@ def model_result(records):
         epochs=first["model_config"]["epochs"],
         seeds=tuple(r["seed"] for r in records),
         accuracy_mean=statistics.fmean(accuracies),
-        accuracy_std=spread(accuracies),
+        accuracy_std=statistics.stdev(accuracies) if len(records) > 1 else None,
         loss_mean=statistics.fmean(r["test_loss"] for r in records),
         params_total=first["parameters"]["total"],
         params_trainable=first["parameters"]["trainable"],
@@ -81,7 +73,7 @@ def model_result(records):
             r["inference_images_per_second"] for r in records
         ),
         peak_rss_mb=max(t["peak_rss_mb"] for t in trainings),
-        peak_device_mb=peak(t["peak_device_memory_mb"] for t in trainings),
+        peak_device_mb=max((p for p in device_peaks if p is not None), default=None),
         train_images=first["training"]["train_images"],
         test_images=first["test_images"],
         weights=first["weights"],

@@ -1,5 +1,6 @@
 """How the report writes numbers; one place, so text, tables and tests agree."""
 
+DASH = "\u2014"  # no value
 BYTES_PER_FLOAT32 = 4
 CHANNELS = 3
 
@@ -58,11 +59,6 @@ def interval_text(interval):
     return f"{percent(max(interval.low, 0.0))}–{percent(min(interval.high, 1.0))}"
 
 
-def accuracy_with_interval(interval):
-    """'72.34 [71.46–73.21]'."""
-    return f"{percent(interval.estimate)} [{interval_text(interval)}]"
-
-
 def signed_points(difference):
     """A signed difference of fractions in points: '+3.20', '−0.41'."""
     return f"{100 * difference:+.2f}".replace("-", "\u2212")
@@ -76,7 +72,7 @@ def difference_interval(interval):
 def p_value(value):
     """'0.031', '0.0004', '3.2e-12'; '—' when there is no test."""
     if value is None:
-        return "\u2014"
+        return DASH
     if value == 0:  # below the smallest float
         return "< 1e-300"
     if value >= 0.001:

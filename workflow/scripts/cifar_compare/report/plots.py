@@ -204,17 +204,6 @@ def figures(results, histories, original):
     }
 
 
-def save(fig, path, image_format):
-    with atomic_path(path) as tmp:
-        fig.savefig(
-            tmp,
-            format=image_format,
-            dpi=150,
-            bbox_inches="tight",
-            metadata={"Date": None} if image_format == "svg" else None,
-        )
-
-
 def write_plots(inputs, params, outputs):
     """Every figure of the run, as `outputs.<name>_png` and `outputs.<name>_svg`;
     yields (figure name, number of models) as each is written."""
@@ -225,7 +214,10 @@ def write_plots(inputs, params, outputs):
         original = yaml.safe_load(handle)
     for name, fig in figures(results, histories, original).items():
         fig.tight_layout()
-        for image_format in ("png", "svg"):
-            save(fig, getattr(outputs, f"{name}_{image_format}"), image_format)
+        for image_format, metadata in (("png", None), ("svg", {"Date": None})):
+            with atomic_path(getattr(outputs, f"{name}_{image_format}")) as tmp:
+                fig.savefig(
+                    tmp, format=image_format, dpi=150, bbox_inches="tight", metadata=metadata
+                )
         plt.close(fig)
         yield name, len(results)

@@ -10,6 +10,7 @@ import os
 import pandas as pd
 
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.report.format import DASH
 
 ENVIRONMENT_KEYS = ("cpu", "gpu", "gpu_driver", "cuda", "cudnn")
 
@@ -64,6 +65,6 @@ def environment_rows(results):
     for r in results:
         environment = r.records[0]["training"].get("environment")
         if environment:
-            cells = {key: environment.get(key) or "\u2014" for key in ENVIRONMENT_KEYS}
+            cells = {key: environment.get(key) or DASH for key in ENVIRONMENT_KEYS}
             rows.append({"model": r.name, **cells})
     return rows

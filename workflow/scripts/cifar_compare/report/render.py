@@ -69,18 +69,14 @@ def image_paths(plot_files, document, image_format):
     return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in FIGURES}
 
 
-def breakable(text):
-    """Allow a line break after each underscore (long model names in narrow headers)."""
-    return text.replace("_", "_\u200b")
-
-
 def template_from(path):
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(path).parent),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    environment.filters["breakable"] = breakable
+    # A line break may follow each underscore (long model names in narrow headers).
+    environment.filters["breakable"] = lambda text: text.replace("_", "_\u200b")
     return environment.get_template(Path(path).name)
 
 
@@ -90,14 +86,6 @@ def write_pdf(html, destination):
     document = weasyprint.HTML(string=html, base_url=str(Path(destination).resolve().parent))
     with atomic_path(destination) as tmp:
         document.write_pdf(tmp)
-
-
-def provenance(config, repository):
-    return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": git_commit(repository),
-        "config_hash": config_hash(config),
-    }
 
 
 def benchmark_summary(paths):
@@ -124,7 +112,11 @@ def build_context(inputs, params):
     results = model_results(records, params.models)
     original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
     benchmarks = benchmark_summary([*inputs.benchmarks, inputs.plots_benchmark])
-    facts = provenance(params.study, REPOSITORY)
+    facts = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git_commit(REPOSITORY),
+        "config_hash": config_hash(params.study),
+    }
     data = data_summary(results, read_json(inputs.data_provenance))
     baseline = baseline_of(list(inputs.baseline), params.baseline)
     # Disabled models are named in a visible note, so a reader knows what is left out.
@@ -132,17 +124,16 @@ def build_context(inputs, params):
     return {**context, "left_out": params.left_out}
 
 
-def with_figures(context, plot_files, document, image_format):
-    return {**context, **figures(image_paths(plot_files, document, image_format))}
-
-
 def render(inputs, params, outputs):
     """Write the HTML (SVG figures) and PDF (PNG figures) report; returns its context."""
     template = template_from(inputs.template)
     stylesheet = Path(inputs.stylesheet).read_text(encoding="utf-8")
     context = build_context(inputs, params)
-    web = with_figures(context, inputs.plots, outputs.html, "svg")
-    write_text_atomic(outputs.html, template.render(**web, stylesheet=stylesheet))
-    printed = with_figures(context, inputs.plots, outputs.pdf, "png")
-    write_pdf(template.render(**printed, stylesheet=stylesheet), outputs.pdf)
+
+    def page(document, image_format):
+        images = figures(image_paths(inputs.plots, document, image_format))
+        return template.render(**context, **images, stylesheet=stylesheet)
+
+    write_text_atomic(outputs.html, page(outputs.html, "svg"))
+    write_pdf(page(outputs.pdf, "png"), outputs.pdf)
     return context

@@ -5,12 +5,10 @@ from collections import Counter
 
 from cifar_compare.report import format as fmt
 
-DASH = "\u2014"
-
 
 def recorded(result, key):
     """training.<key> over the model's seeds (precision, device); a dash where not recorded."""
-    return ", ".join(sorted({r["training"].get(key) or DASH for r in result.records}))
+    return ", ".join(sorted({r["training"].get(key) or fmt.DASH for r in result.records}))
 
 
 def shared_device(results):
@@ -72,9 +70,9 @@ def comparison_rows(comparisons):
             "second": c.second,
             "difference": fmt.signed_points(c.difference.estimate),
             "interval": fmt.difference_interval(c.difference),
-            "discordant": "; ".join(f"{a} / {b}" for a, b in c.discordant) or DASH,
+            "discordant": "; ".join(f"{a} / {b}" for a, b in c.discordant) or fmt.DASH,
             "p_value": fmt.p_value(c.p_value),
-            "significant": DASH if c.significant is None else ("yes" if c.significant else "no"),
+            "significant": {None: fmt.DASH, True: "yes", False: "no"}[c.significant],
         }
         for c in comparisons
     ]
@@ -91,8 +89,8 @@ def calibration_rows(results, stats):
     for r in results:
         pooled = stats.calibration[r.name]
         known = pooled is not None
-        ece = fmt.percent(pooled["ece"]) if known else DASH
-        confidence = fmt.percent(mean_confidence(pooled)) if known else DASH
+        ece = fmt.percent(pooled["ece"]) if known else fmt.DASH
+        confidence = fmt.percent(mean_confidence(pooled)) if known else fmt.DASH
         accuracy = fmt.percent(r.accuracy_mean)
         rows.append({"model": r.name, "ece": ece, "confidence": confidence, "accuracy": accuracy})
     return rows
@@ -140,16 +138,12 @@ def per_class_rows(results):
     return [{"class": c, "cells": [fmt.percent(t[c]) for t in tables]} for c in classes]
 
 
-def shape_text(shape):
-    return "×".join(str(side) for side in shape) or "scalar"
-
-
 def layer_rows(record):
     return [
         {
             "index": str(i),
             "type": layer["type"],
-            "output_shape": shape_text(layer["output_shape"]),
+            "output_shape": "×".join(map(str, layer["output_shape"])) or "scalar",
             "parameters": fmt.count(layer["parameters"]),
         }
         for i, layer in enumerate(record["layers"], start=1)
