@@ -34,7 +34,7 @@ def difference(comparison, first, second):
         head = f"{first.name} matched {second.name}"
     else:
         verb = "beat" if d.estimate > 0 else "trailed"
-        head = f"{first.name} {verb} {second.name} by {fmt.points(d.estimate)} points"
+        head = f"{first.name} {verb} {second.name} by {fmt.percent(abs(d.estimate))} points"
     return (
         f"{head} ({fmt.percent(first.accuracy_mean)} % against "
         f"{fmt.percent(second.accuracy_mean)} %; difference {fmt.difference_interval(d)} "

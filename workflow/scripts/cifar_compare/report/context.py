@@ -78,11 +78,11 @@ def figures(image_paths):
 
 
 def dataset(results):
-    def values(attribute):
-        found = sorted({getattr(r, attribute) for r in results})
-        return " / ".join(fmt.count(v) for v in found)
-
-    return {"train_images": values("train_images"), "test_images": values("test_images")}
+    """Training and test images per model, each distinct count once: '45,000 / 50,000'."""
+    return {
+        key: " / ".join(fmt.count(v) for v in sorted({getattr(r, key) for r in results}))
+        for key in ("train_images", "test_images")
+    }
 
 
 SETUP = (("epochs", "epochs"), ("input_size", "px input"), ("train_images", "training images"))

@@ -15,11 +15,6 @@ def accuracy_text(mean, std):
     return percent(mean) if std is None else f"{percent(mean)} ± {percent(std)}"
 
 
-def points(difference):
-    """A difference of two accuracy fractions in percentage points: '3.20'."""
-    return f"{100 * abs(difference):.2f}"
-
-
 def count(number):
     return f"{number:,}"
 

@@ -62,10 +62,11 @@ def learning_curves(results, histories):
     for col, result in enumerate(results):
         runs = histories[result.name]
         loss, accuracy = axes[0, col], axes[1, col]
-        band(loss, runs, "train_loss", "train", 1)
-        band(loss, runs, "val_loss", "validation", 1)
-        band(accuracy, runs, "train_accuracy", "train", 100)
-        band(accuracy, runs, "val_accuracy", "validation", 100)
+        for ax, metric, scale in ((loss, "loss", 1), (accuracy, "accuracy", 100)):
+            band(ax, runs, f"train_{metric}", "train", scale)
+            band(ax, runs, f"val_{metric}", "validation", scale)
+            ax.ticklabel_format(axis="y", useOffset=False)
+            ax.grid(alpha=0.3)
         loss.set_title(
             f"{result.name}\n({len(runs)} seed{'s' if len(runs) > 1 else ''})", fontsize=9
         )
@@ -73,9 +74,6 @@ def learning_curves(results, histories):
         accuracy.set_ylabel("accuracy (%)")
         accuracy.set_xlabel("epoch")
         accuracy.set_xticks(sorted(runs[0]["epoch"]))
-        for ax in (loss, accuracy):
-            ax.ticklabel_format(axis="y", useOffset=False)
-            ax.grid(alpha=0.3)
         loss.legend(fontsize=7)
     return fig
 
@@ -170,6 +168,7 @@ def reliability(results):
     for ax, result in zip(axes[0], results, strict=True):
         pooled = pooled_calibration(result)
         ax.plot([0, 100], [0, 100], ls="--", color="0.5", lw=1)
+        title = "(no calibration recorded)"
         if pooled is not None:
             bins = len(pooled["count"])
             edges = np.linspace(0, 100, bins + 1)
@@ -183,9 +182,8 @@ def reliability(results):
                 edgecolor="white",
                 alpha=0.8,
             )
-            ax.set_title(f"{result.name}\nECE {100 * pooled['ece']:.2f} %", fontsize=9)
-        else:
-            ax.set_title(f"{result.name}\n(no calibration recorded)", fontsize=9)
+            title = f"ECE {100 * pooled['ece']:.2f} %"
+        ax.set_title(f"{result.name}\n{title}", fontsize=9)
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 100)
         ax.set_xlabel("top softmax probability (%)")
