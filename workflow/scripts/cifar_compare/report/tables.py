@@ -17,27 +17,16 @@ def shared_device(results):
     return found.pop() if len(found) == 1 else None
 
 
-def size(result):
-    return f"{result.input_size} px"
-
-
 def cost_cells(r):
     """The cells the headline and the summary table share."""
     return {
         "model": r.name,
-        "input": size(r),
+        "input": f"{r.input_size} px",
         "seeds": str(len(r.seeds)),
         "loss": f"{r.loss_mean:.3f}",
         "params": fmt.count(r.params_total),
         "train_seconds": fmt.seconds(r.train_seconds),
         "images_per_second": fmt.rate(r.train_images_per_second),
-    }
-
-
-def memory_cells(r):
-    return {
-        "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
-        "peak_device_mb": fmt.megabytes(r.peak_device_mb),
     }
 
 
@@ -101,7 +90,8 @@ def summary_rows(results):
         {
             **cost_cells(r),
             "accuracy": fmt.accuracy_text(r.accuracy_mean, r.accuracy_std),
-            **memory_cells(r),
+            "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
+            "peak_device_mb": fmt.megabytes(r.peak_device_mb),
         }
         for r in results
     ]
@@ -178,7 +168,7 @@ def pretrained_rows(results):
             "architecture": r.architecture,
             "weights": r.weights["name"] if r.weights else "none",
             "official": "yes" if r.weights and r.weights["official"] else "NO",
-            "input": size(r),
+            "input": f"{r.input_size} px",
             "training": training_phases(r.config),
             "trainable": f"{fmt.count(r.params_trainable)} of {fmt.count(r.params_total)}",
             "layers": layer_counts(r.records[0]),
@@ -192,9 +182,10 @@ def memory_rows(results):
     return [
         {
             "model": r.name,
-            "input": size(r),
+            "input": f"{r.input_size} px",
             "train_images": fmt.count(r.train_images),
-            **memory_cells(r),
+            "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
+            "peak_device_mb": fmt.megabytes(r.peak_device_mb),
             "materialised": fmt.size_bytes(fmt.materialised_bytes(r.train_images, r.input_size)),
         }
         for r in results
@@ -226,7 +217,7 @@ def original_rows(results, original):
             "original_input": f"{original['models'][r.name]['input_size']} px",
             "this_run": fmt.accuracy_text(r.accuracy_mean, r.accuracy_std),
             "epochs": str(r.epochs),
-            "input": size(r),
+            "input": f"{r.input_size} px",
             "verdict": versus_original(r.accuracy_mean, original["models"][r.name]),
         }
         for r in results
