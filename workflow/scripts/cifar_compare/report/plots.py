@@ -67,9 +67,8 @@ def learning_curves(results, histories):
             band(ax, runs, f"val_{metric}", "validation", scale)
             ax.ticklabel_format(axis="y", useOffset=False)
             ax.grid(alpha=0.3)
-        loss.set_title(
-            f"{result.name}\n({len(runs)} seed{'s' if len(runs) > 1 else ''})", fontsize=9
-        )
+        plural = "s" if len(runs) > 1 else ""
+        loss.set_title(f"{result.name}\n({len(runs)} seed{plural})", fontsize=9)
         loss.set_ylabel("cross-entropy loss")
         accuracy.set_ylabel("accuracy (%)")
         accuracy.set_xlabel("epoch")
@@ -126,38 +125,27 @@ def accuracy_vs_cost(results):
     return fig
 
 
-def axis_start(results, original):
-    """Left end of the accuracy axis: 10 points below the lowest value shown, in tens."""
-    lows = [100 * accuracy_interval(r).low for r in results]
-    lows += [
-        original["models"][r.name]["accuracy_low"] for r in results if r.name in original["models"]
-    ]
-    return max(0, 10 * (int(min(lows)) // 10 - 1))
-
-
 def accuracy_intervals(results, original):
     """Page 1's chart: each model's accuracy and 95 % interval, the original's range beside."""
     fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(results) + 1.1))
     rows = np.arange(len(results))[::-1]
-    for row, result in zip(rows, results, strict=True):
-        entry = original["models"].get(result.name)
+    intervals = [accuracy_interval(r) for r in results]
+    entries = [original["models"].get(r.name) for r in results]  # the original's ranges
+    for row, interval, entry in zip(rows, intervals, entries, strict=True):
         if entry is not None:
             low, high = entry["accuracy_low"], entry["accuracy_high"]
             ax.barh(row - 0.18, max(high - low, 0.4), left=low, height=0.22, color="0.75")
-        interval = accuracy_interval(result)
-        x = 100 * interval.estimate
-        err = [[x - 100 * interval.low], [100 * interval.high - x]]
+        x, right = 100 * interval.estimate, 100 * interval.high
+        err = [[x - 100 * interval.low], [right - x]]
         ax.errorbar(x, row + 0.12, xerr=err, fmt="o", capsize=4, color="C0", ms=5)
         ax.annotate(
-            f"{x:.1f}",
-            (100 * interval.high, row + 0.12),
-            xytext=(4, -3),
-            textcoords="offset points",
-            fontsize=7,
+            f"{x:.1f}", (right, row + 0.12), xytext=(4, -3), textcoords="offset points", fontsize=7
         )
+    # The axis starts 10 points below the lowest value shown, in tens.
+    lows = [100 * i.low for i in intervals] + [e["accuracy_low"] for e in entries if e is not None]
     ax.set_yticks(rows, [r.name for r in results], fontsize=8)
     ax.set_xlabel("test accuracy (%): this run (dot, 95 % interval); original study (grey)")
-    ax.set_xlim(axis_start(results, original), 100)
+    ax.set_xlim(max(0, 10 * (int(min(lows)) // 10 - 1)), 100)
     ax.set_ylim(-0.6, len(results) - 0.4)
     ax.grid(axis="x", alpha=0.3)
     return fig
@@ -171,17 +159,10 @@ def reliability(results):
         title = "(no calibration recorded)"
         if pooled is not None:
             bins = len(pooled["count"])
-            edges = np.linspace(0, 100, bins + 1)
             filled = np.asarray(pooled["count"]) > 0
-            heights = 100 * np.asarray(pooled["accuracy"])
-            ax.bar(
-                edges[:-1][filled],
-                heights[filled],
-                width=100 / bins,
-                align="edge",
-                edgecolor="white",
-                alpha=0.8,
-            )
+            left = np.linspace(0, 100, bins + 1)[:-1][filled]
+            height = 100 * np.asarray(pooled["accuracy"])[filled]
+            ax.bar(left, height, width=100 / bins, align="edge", edgecolor="white", alpha=0.8)
             title = f"ECE {100 * pooled['ece']:.2f} %"
         ax.set_title(f"{result.name}\n{title}", fontsize=9)
         ax.set_xlim(0, 100)
