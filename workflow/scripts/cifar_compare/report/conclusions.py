@@ -11,11 +11,6 @@ from cifar_compare.report.stats import ALPHA, ranked
 from cifar_compare.report.tables import original_rows, weights_check
 
 
-def acc(result, stats):
-    interval = stats.intervals[result.name]
-    return f"{fmt.percent(interval.estimate)} % (95 % interval {fmt.interval_text(interval)} %)"
-
-
 def verdict(comparison):
     """The paired test's answer, in words; 'significant' only when it rejects."""
     if comparison.p_value is None:
@@ -47,12 +42,14 @@ def findings(results, stats):
     by_name = {r.name: r for r in results}
     order = ranked(results)
     top, seeds = order[0], len(order[0].seeds)
+    interval = stats.intervals[top.name]
     tied = [
         r.name for r in order[1:] if fmt.percent(r.accuracy_mean) == fmt.percent(top.accuracy_mean)
     ]
     jointly = f" (jointly with {', '.join(tied)})" if tied else ""
     sentences = [
-        f"{top.name} is{jointly} the most accurate model: {acc(top, stats)} on "
+        f"{top.name} is{jointly} the most accurate model: {fmt.percent(interval.estimate)} % "
+        f"(95 % interval {fmt.interval_text(interval)} %) on "
         f"{fmt.count(top.test_images)} test images ({seeds} seed{'s' if seeds > 1 else ''})."
     ]
     for c in stats.comparisons:

@@ -36,17 +36,6 @@ class ModelResult:
     records: tuple
 
 
-def group_records(records, configured):
-    """Records grouped by model, in the order of `configured` (model name -> seeds)."""
-    grouped = {name: [] for name in configured}
-    for record in records:
-        name, seed = record["model"], record["seed"]
-        if name not in configured or seed not in configured[name]:
-            raise ValueError(f"metrics for {name} seed {seed}: not part of this run's config")
-        grouped[name].append(record)
-    return {name: sorted(rs, key=lambda r: r["seed"]) for name, rs in grouped.items() if rs}
-
-
 def model_result(records):
     """Mean (accuracy, loss, time, throughput) or peak (memory) over a model's seeds."""
     first = records[0]
@@ -83,8 +72,14 @@ def model_result(records):
 
 
 def model_results(records, configured):
-    """One ModelResult per configured model that has records, in config order."""
-    return [model_result(rs) for rs in group_records(records, configured).values()]
+    """One ModelResult per model of `configured` (name -> seeds) that has records, in its order."""
+    grouped = {name: [] for name in configured}
+    for record in records:
+        name, seed = record["model"], record["seed"]
+        if name not in configured or seed not in configured[name]:
+            raise ValueError(f"metrics for {name} seed {seed}: not part of this run's config")
+        grouped[name].append(record)
+    return [model_result(sorted(rs, key=lambda r: r["seed"])) for rs in grouped.values() if rs]
 
 
 def recorded_results(records):

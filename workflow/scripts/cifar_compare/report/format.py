@@ -70,8 +70,5 @@ def p_value(value):
         return DASH
     if value == 0:  # below the smallest float
         return "< 1e-300"
-    if value >= 0.001:
-        return f"{value:.3f}"
-    if value >= 0.0001:
-        return f"{value:.4f}"
-    return f"{value:.1e}"
+    digits = ".3f" if value >= 0.001 else ".4f" if value >= 0.0001 else ".1e"
+    return f"{value:{digits}}"

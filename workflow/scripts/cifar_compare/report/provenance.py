@@ -58,10 +58,9 @@ def study_time(paths):
 
 def environment_rows(results):
     """training.environment per model, where the training job recorded one."""
-    rows = []
-    for r in results:
-        environment = r.records[0]["training"].get("environment")
-        if environment:
-            cells = {key: environment.get(key) or DASH for key in ENVIRONMENT_KEYS}
-            rows.append({"model": r.name, **cells})
-    return rows
+    found = [(r.name, r.records[0]["training"].get("environment")) for r in results]
+    return [
+        {"model": name, **{key: environment.get(key) or DASH for key in ENVIRONMENT_KEYS}}
+        for name, environment in found
+        if environment
+    ]
