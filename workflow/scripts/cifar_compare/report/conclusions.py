@@ -66,7 +66,6 @@ def findings(results, stats):
 
 
 def answer(results, stats):
-    """Page 1's paragraph: the best model, pretrained vs scratch, framework parity."""
     return " ".join(findings(results, stats)) if results else ""
 
 

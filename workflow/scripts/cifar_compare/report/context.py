@@ -92,14 +92,12 @@ def setup_changes(results, earlier):
     """'alexnet_scratch_pytorch: 5 epochs here, 10 in the baseline' per differing model."""
     before = {r.name: r for r in earlier}
     changes = []
-    for r in results:
-        if r.name not in before:
-            continue
+    for r, e in ((r, before[r.name]) for r in results if r.name in before):
         differing = [
             f"{fmt.count(getattr(r, key))} {unit} here, "
-            f"{fmt.count(getattr(before[r.name], key))} in the baseline"
+            f"{fmt.count(getattr(e, key))} in the baseline"
             for key, unit in SETUP
-            if getattr(r, key) != getattr(before[r.name], key)
+            if getattr(r, key) != getattr(e, key)
         ]
         if differing:
             changes.append(f"{r.name}: {'; '.join(differing)}")
@@ -113,13 +111,12 @@ def baseline_section(results, baseline):
     earlier, folder = baseline
     order = {r.name: i for i, r in enumerate(results)}  # shared models in this run's order
     earlier = sorted(earlier, key=lambda e: order.get(e.name, len(order)))
-    stats = study_statistics(earlier)
     names = {r.name for r in results}
     return {
         "folder": folder,
         "device": tables.shared_device(earlier),
         "rows": tables.comparison_rows(run_comparisons(results, earlier)),
-        "models": tables.headline_rows(earlier, stats),
+        "models": tables.headline_rows(earlier, study_statistics(earlier)),
         "setup": setup_changes(results, earlier),
         "only_here": [r.name for r in results if r.name not in {e.name for e in earlier}],
         "only_there": [e.name for e in earlier if e.name not in names],
@@ -155,7 +152,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "versions": tables.version_rows(results),
         "environment": environment_rows(results),
         "weights": tables.weights_rows(results),
-        "benchmarks": tables.benchmark_rows(benchmarks["rows"]),
+        "benchmarks": benchmarks["rows"],
         "study_time": benchmarks["time"],
         "provenance": provenance,
     }

@@ -92,7 +92,10 @@ def benchmark_summary(paths):
     """Per-job rows and the study's time: from first start to last end, and summed."""
     span, total = study_time(paths)
     return {
-        "rows": read_benchmarks(paths),
+        "rows": [
+            {"job": job, "seconds": fmt.seconds(seconds), "max_rss_mb": fmt.megabytes(rss)}
+            for job, seconds, rss in read_benchmarks(paths)
+        ],
         "time": {"span": None if span is None else fmt.seconds(span), "total": fmt.seconds(total)},
     }
 
@@ -108,8 +111,7 @@ def baseline_of(paths, folder):
 
 def build_context(inputs, params):
     """The template's context, less the figure paths (they differ per document)."""
-    records = [read_json(p) for p in inputs.metrics]
-    results = model_results(records, params.models)
+    results = model_results([read_json(p) for p in inputs.metrics], params.models)
     original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
     benchmarks = benchmark_summary([*inputs.benchmarks, inputs.plots_benchmark])
     facts = {

@@ -260,11 +260,3 @@ def version_rows(results):
         for r in results
         for record in r.records[:1]
     ]
-
-
-def benchmark_rows(benchmarks):
-    """`benchmarks`: (job name, seconds, peak RSS MB or None) per benchmark file."""
-    return [
-        {"job": job, "seconds": fmt.seconds(sec), "max_rss_mb": fmt.megabytes(rss)}
-        for job, sec, rss in benchmarks
-    ]
