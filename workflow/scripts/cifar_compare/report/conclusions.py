@@ -8,12 +8,7 @@ significant only where its paired test says so.
 
 from cifar_compare.report import format as fmt
 from cifar_compare.report.stats import ALPHA, ranked
-from cifar_compare.report.tables import original_range, versus_original, weights_check
-
-
-def acc(result, stats):
-    interval = stats.intervals[result.name]
-    return f"{fmt.percent(interval.estimate)} % (95 % interval {fmt.interval_text(interval)} %)"
+from cifar_compare.report.tables import original_rows, weights_check
 
 
 def verdict(comparison):
@@ -34,7 +29,7 @@ def difference(comparison, first, second):
         head = f"{first.name} matched {second.name}"
     else:
         verb = "beat" if d.estimate > 0 else "trailed"
-        head = f"{first.name} {verb} {second.name} by {fmt.points(d.estimate)} points"
+        head = f"{first.name} {verb} {second.name} by {fmt.percent(abs(d.estimate))} points"
     return (
         f"{head} ({fmt.percent(first.accuracy_mean)} % against "
         f"{fmt.percent(second.accuracy_mean)} %; difference {fmt.difference_interval(d)} "
@@ -42,64 +37,36 @@ def difference(comparison, first, second):
     )
 
 
-def of_kind(stats, kind):
-    return [c for c in stats.comparisons if c.kind == kind]
-
-
-def best_sentence(results, stats):
+def findings(results, stats):
+    """The best model (against the runner-up), then one sentence per compared pair."""
     by_name = {r.name: r for r in results}
     order = ranked(results)
-    top = order[0]
-    seeds = len(top.seeds)
+    top, seeds = order[0], len(order[0].seeds)
+    interval = stats.intervals[top.name]
     tied = [
         r.name for r in order[1:] if fmt.percent(r.accuracy_mean) == fmt.percent(top.accuracy_mean)
     ]
     jointly = f" (jointly with {', '.join(tied)})" if tied else ""
-    head = (
-        f"{top.name} is{jointly} the most accurate model: {acc(top, stats)} on "
-        f"{fmt.count(top.test_images)} test images ({seeds} seed{'s' if seeds > 1 else ''})"
-    )
-    best = of_kind(stats, "best")
-    if not best:
-        return head + "."
-    c = best[0]
-    return f"{head}. Against the runner-up, {difference(c, by_name[c.first], by_name[c.second])}."
-
-
-def comparison_sentences(results, stats, kind):
-    """One sentence per compared pair of `kind` ("pretrained" or "framework")."""
-    by_name = {r.name: r for r in results}
-    leads = {
-        "pretrained": lambda c: f"Pretrained against scratch ({by_name[c.first].framework})",
-        "framework": lambda c: (
-            f"PyTorch against Keras on the same architecture ({by_name[c.first].architecture})"
-        ),
-    }
-    return [
-        f"{leads[kind](c)}: {difference(c, by_name[c.first], by_name[c.second])}."
-        for c in of_kind(stats, kind)
+    sentences = [
+        f"{top.name} is{jointly} the most accurate model: {fmt.percent(interval.estimate)} % "
+        f"(95 % interval {fmt.interval_text(interval)} %) on "
+        f"{fmt.count(top.test_images)} test images ({seeds} seed{'s' if seeds > 1 else ''})."
     ]
+    for c in stats.comparisons:
+        first = by_name[c.first]
+        said = difference(c, first, by_name[c.second])
+        if c.kind == "best":
+            sentences[0] += f" Against the runner-up, {said}."
+        elif c.kind == "pretrained":
+            sentences.append(f"Pretrained against scratch ({first.framework}): {said}.")
+        else:
+            lead = f"PyTorch against Keras on the same architecture ({first.architecture})"
+            sentences.append(f"{lead}: {said}.")
+    return sentences
 
 
 def answer(results, stats):
-    """Page 1's paragraph: the best model, pretrained vs scratch, framework parity."""
-    if not results:
-        return ""
-    sentences = [
-        best_sentence(results, stats),
-        *comparison_sentences(results, stats, "pretrained"),
-        *comparison_sentences(results, stats, "framework"),
-    ]
-    return " ".join(sentences)
-
-
-def memory_text(result):
-    device = (
-        ""
-        if result.peak_device_mb is None
-        else f", {fmt.megabytes(result.peak_device_mb)} MB device"
-    )
-    return f"peak {fmt.megabytes(result.peak_rss_mb)} MB host memory{device}"
+    return " ".join(findings(results, stats)) if results else ""
 
 
 def cost_sentence(results):
@@ -108,13 +75,16 @@ def cost_sentence(results):
     top = ranked(results)[0]
 
     def cost(r):
+        device = (
+            "" if r.peak_device_mb is None else f", {fmt.megabytes(r.peak_device_mb)} MB device"
+        )
         return (
             f"{fmt.seconds(r.train_seconds)} s per training run at "
             f"{fmt.rate(r.train_images_per_second)} images/s, {fmt.count(r.params_total)} "
-            f"parameters, {memory_text(r)}"
+            f"parameters, peak {fmt.megabytes(r.peak_rss_mb)} MB host memory{device}"
         )
 
-    if cheap is top or len(results) == 1:
+    if cheap is top:
         return f"Cost: {top.name}, the most accurate, was also the fastest to train ({cost(top)})."
     return (
         f"Cost: the most accurate model, {top.name}, took {cost(top)}; that is "
@@ -123,27 +93,17 @@ def cost_sentence(results):
     )
 
 
-def setup_differences(results, original):
-    """'5 epochs instead of 10 for X', '64 px instead of 224 px for Y'."""
-    differences = []
-    for r in results:
-        entry = original["models"].get(r.name)
-        if entry is None:
-            continue
-        if r.epochs != original["epochs"]:
-            differences.append(f"{r.epochs} epochs instead of {original['epochs']} for {r.name}")
-        if r.input_size != entry["input_size"]:
-            differences.append(
-                f"{r.input_size} px instead of {entry['input_size']} px for {r.name}"
-            )
-    return differences
-
-
 def original_sentence(results, original):
-    shared = [r for r in results if r.name in original["models"]]
-    if not shared:
+    rows = original_rows(results, original)
+    if not rows:
         return "None of this run's models appears in the original study."
-    differences = setup_differences(shared, original)
+    differences = []
+    for row in rows:
+        epochs, size, name = row["original_epochs"], row["original_input"], row["model"]
+        if row["epochs"] != epochs:
+            differences.append(f"{row['epochs']} epochs instead of {epochs} for {name}")
+        if row["input"] != size:
+            differences.append(f"{row['input']} instead of {size} for {name}")
     if differences:
         setup = (
             "This run did not use the original study's setup (" + "; ".join(differences) + "), "
@@ -151,18 +111,12 @@ def original_sentence(results, original):
         )
     else:
         setup = f"This run used the original study's epochs ({original['epochs']}) and input sizes"
-    places = [
-        f"{r.name} {versus_original(r.accuracy_mean, original['models'][r.name])} "
-        f"({original_range(original['models'][r.name])})"
-        for r in shared
-    ]
-    return f"{setup}. Against the original's reported ranges: {'; '.join(places)}."
+    places = "; ".join(f"{row['model']} {row['verdict']} ({row['original']})" for row in rows)
+    return f"{setup}. Against the original's reported ranges: {places}."
 
 
 def caveat_sentences(results, data):
-    sentences = []
-    if data["warning"]:
-        sentences.append(data["warning"])
+    sentences = [data["warning"]] if data["warning"] else []
     unofficial = [r.name for r in results if r.weights and not r.weights["official"]]
     if unofficial:
         sentences.append(
@@ -177,9 +131,7 @@ def conclusions(results, stats, original, data):
     if not results:
         return []
     return [
-        best_sentence(results, stats),
-        *comparison_sentences(results, stats, "pretrained"),
-        *comparison_sentences(results, stats, "framework"),
+        *findings(results, stats),
         cost_sentence(results),
         original_sentence(results, original),
         *caveat_sentences(results, data),

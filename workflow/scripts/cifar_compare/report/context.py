@@ -6,8 +6,13 @@ from cifar_compare.report.conclusions import answer, conclusions, weights_warnin
 from cifar_compare.report.provenance import environment_rows
 from cifar_compare.report.stats import run_comparisons, study_statistics
 
-HEADLINE = "accuracy_intervals"  # page 1's chart
-FIGURES = {
+FIGURES = {  # plot name -> title and caption; the first is page 1's chart
+    "accuracy_intervals": (
+        "Test accuracy",
+        "Test accuracy of each model with its 95 % interval (test images and, with several "
+        "seeds, seed-to-seed spread), and the range the original study reported for the same "
+        "model (grey band), where it reported one.",
+    ),
     "learning_curves": (
         "Learning curves",
         "Training and validation loss (top) and accuracy (bottom) per epoch, one column per "
@@ -34,11 +39,6 @@ FIGURES = {
         "calibration; ECE in each title.",
     ),
 }
-HEADLINE_CAPTION = (
-    "Test accuracy of each model with its 95 % interval (test images and, with several "
-    "seeds, seed-to-seed spread), and the range the original study reported for the same "
-    "model (grey band), where it reported one."
-)
 
 
 def recipe_text(config, seeds):
@@ -70,22 +70,19 @@ def scratch_models(results):
 
 def figures(image_paths):
     """`image_paths`: plot name -> path as the document should reference it."""
-    return [
+    headline, *rest = (
         {"src": image_paths[name], "title": title, "caption": caption}
         for name, (title, caption) in FIGURES.items()
-    ]
-
-
-def headline_figure(image_paths):
-    return {"src": image_paths[HEADLINE], "title": "Test accuracy", "caption": HEADLINE_CAPTION}
+    )
+    return {"headline_figure": headline, "figures": rest}
 
 
 def dataset(results):
-    def values(attribute):
-        found = sorted({getattr(r, attribute) for r in results})
-        return " / ".join(fmt.count(v) for v in found)
-
-    return {"train_images": values("train_images"), "test_images": values("test_images")}
+    """Training and test images per model, each distinct count once: '45,000 / 50,000'."""
+    return {
+        key: " / ".join(fmt.count(v) for v in sorted({getattr(r, key) for r in results}))
+        for key in ("train_images", "test_images")
+    }
 
 
 SETUP = (("epochs", "epochs"), ("input_size", "px input"), ("train_images", "training images"))
@@ -95,14 +92,12 @@ def setup_changes(results, earlier):
     """'alexnet_scratch_pytorch: 5 epochs here, 10 in the baseline' per differing model."""
     before = {r.name: r for r in earlier}
     changes = []
-    for r in results:
-        if r.name not in before:
-            continue
+    for r, e in ((r, before[r.name]) for r in results if r.name in before):
         differing = [
             f"{fmt.count(getattr(r, key))} {unit} here, "
-            f"{fmt.count(getattr(before[r.name], key))} in the baseline"
+            f"{fmt.count(getattr(e, key))} in the baseline"
             for key, unit in SETUP
-            if getattr(r, key) != getattr(before[r.name], key)
+            if getattr(r, key) != getattr(e, key)
         ]
         if differing:
             changes.append(f"{r.name}: {'; '.join(differing)}")
@@ -116,13 +111,12 @@ def baseline_section(results, baseline):
     earlier, folder = baseline
     order = {r.name: i for i, r in enumerate(results)}  # shared models in this run's order
     earlier = sorted(earlier, key=lambda e: order.get(e.name, len(order)))
-    stats = study_statistics(earlier)
     names = {r.name for r in results}
     return {
         "folder": folder,
         "device": tables.shared_device(earlier),
         "rows": tables.comparison_rows(run_comparisons(results, earlier)),
-        "models": tables.headline_rows(earlier, stats),
+        "models": tables.headline_rows(earlier, study_statistics(earlier)),
         "setup": setup_changes(results, earlier),
         "only_here": [r.name for r in results if r.name not in {e.name for e in earlier}],
         "only_there": [e.name for e in earlier if e.name not in names],
@@ -158,7 +152,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "versions": tables.version_rows(results),
         "environment": environment_rows(results),
         "weights": tables.weights_rows(results),
-        "benchmarks": tables.benchmark_rows(benchmarks["rows"]),
+        "benchmarks": benchmarks["rows"],
         "study_time": benchmarks["time"],
         "provenance": provenance,
     }

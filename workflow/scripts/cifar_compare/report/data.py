@@ -36,31 +36,12 @@ class ModelResult:
     records: tuple
 
 
-def group_records(records, configured):
-    """Records grouped by model, in the order of `configured` (model name -> seeds)."""
-    grouped = {name: [] for name in configured}
-    for record in records:
-        name, seed = record["model"], record["seed"]
-        if name not in configured or seed not in configured[name]:
-            raise ValueError(f"metrics for {name} seed {seed}: not part of this run's config")
-        grouped[name].append(record)
-    return {name: sorted(rs, key=lambda r: r["seed"]) for name, rs in grouped.items() if rs}
-
-
-def spread(values):
-    return statistics.stdev(values) if len(values) > 1 else None
-
-
-def peak(values):
-    known = [v for v in values if v is not None]
-    return max(known) if known else None
-
-
 def model_result(records):
     """Mean (accuracy, loss, time, throughput) or peak (memory) over a model's seeds."""
     first = records[0]
     accuracies = [r["test_accuracy"] for r in records]
     trainings = [r["training"] for r in records]
+    device_peaks = [t["peak_device_memory_mb"] for t in trainings]
     return ModelResult(
         name=first["model"],
         framework=first["framework"],
@@ -71,7 +52,7 @@ def model_result(records):
         epochs=first["model_config"]["epochs"],
         seeds=tuple(r["seed"] for r in records),
         accuracy_mean=statistics.fmean(accuracies),
-        accuracy_std=spread(accuracies),
+        accuracy_std=statistics.stdev(accuracies) if len(records) > 1 else None,
         loss_mean=statistics.fmean(r["test_loss"] for r in records),
         params_total=first["parameters"]["total"],
         params_trainable=first["parameters"]["trainable"],
@@ -81,7 +62,7 @@ def model_result(records):
             r["inference_images_per_second"] for r in records
         ),
         peak_rss_mb=max(t["peak_rss_mb"] for t in trainings),
-        peak_device_mb=peak(t["peak_device_memory_mb"] for t in trainings),
+        peak_device_mb=max((p for p in device_peaks if p is not None), default=None),
         train_images=first["training"]["train_images"],
         test_images=first["test_images"],
         weights=first["weights"],
@@ -91,8 +72,14 @@ def model_result(records):
 
 
 def model_results(records, configured):
-    """One ModelResult per configured model that has records, in config order."""
-    return [model_result(rs) for rs in group_records(records, configured).values()]
+    """One ModelResult per model of `configured` (name -> seeds) that has records, in its order."""
+    grouped = {name: [] for name in configured}
+    for record in records:
+        name, seed = record["model"], record["seed"]
+        if name not in configured or seed not in configured[name]:
+            raise ValueError(f"metrics for {name} seed {seed}: not part of this run's config")
+        grouped[name].append(record)
+    return [model_result(sorted(rs, key=lambda r: r["seed"])) for rs in grouped.values() if rs]
 
 
 def recorded_results(records):

@@ -1,5 +1,6 @@
 """How the report writes numbers; one place, so text, tables and tests agree."""
 
+DASH = "\u2014"  # no value
 BYTES_PER_FLOAT32 = 4
 CHANNELS = 3
 
@@ -12,11 +13,6 @@ def percent(fraction):
 def accuracy_text(mean, std):
     """'72.34 ± 0.56' over several seeds; '72.34' for one."""
     return percent(mean) if std is None else f"{percent(mean)} ± {percent(std)}"
-
-
-def points(difference):
-    """A difference of two accuracy fractions in percentage points: '3.20'."""
-    return f"{100 * abs(difference):.2f}"
 
 
 def count(number):
@@ -58,11 +54,6 @@ def interval_text(interval):
     return f"{percent(max(interval.low, 0.0))}–{percent(min(interval.high, 1.0))}"
 
 
-def accuracy_with_interval(interval):
-    """'72.34 [71.46–73.21]'."""
-    return f"{percent(interval.estimate)} [{interval_text(interval)}]"
-
-
 def signed_points(difference):
     """A signed difference of fractions in points: '+3.20', '−0.41'."""
     return f"{100 * difference:+.2f}".replace("-", "\u2212")
@@ -76,11 +67,8 @@ def difference_interval(interval):
 def p_value(value):
     """'0.031', '0.0004', '3.2e-12'; '—' when there is no test."""
     if value is None:
-        return "\u2014"
+        return DASH
     if value == 0:  # below the smallest float
         return "< 1e-300"
-    if value >= 0.001:
-        return f"{value:.3f}"
-    if value >= 0.0001:
-        return f"{value:.4f}"
-    return f"{value:.1e}"
+    digits = ".3f" if value >= 0.001 else ".4f" if value >= 0.0001 else ".1e"
+    return f"{value:{digits}}"

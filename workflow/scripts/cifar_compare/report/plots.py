@@ -50,47 +50,36 @@ def band(ax, histories, column, label, scale):
     )
 
 
-def learning_curves(results, histories):
-    fig, axes = plt.subplots(
-        2,
-        len(results),
-        squeeze=False,
-        sharex="col",
-        figsize=(PANEL_INCHES * len(results), 2 * PANEL_INCHES * 0.8),
+def panels(results, width, height, rows=1, **options):
+    """A figure of `rows` rows of one `width` x `height` inch panel per model: (fig, axes)."""
+    return plt.subplots(
+        rows, len(results), squeeze=False, figsize=(width * len(results), height), **options
     )
+
+
+def learning_curves(results, histories):
+    fig, axes = panels(results, PANEL_INCHES, 2 * PANEL_INCHES * 0.8, rows=2, sharex="col")
     for col, result in enumerate(results):
         runs = histories[result.name]
         loss, accuracy = axes[0, col], axes[1, col]
-        band(loss, runs, "train_loss", "train", 1)
-        band(loss, runs, "val_loss", "validation", 1)
-        band(accuracy, runs, "train_accuracy", "train", 100)
-        band(accuracy, runs, "val_accuracy", "validation", 100)
-        loss.set_title(
-            f"{result.name}\n({len(runs)} seed{'s' if len(runs) > 1 else ''})", fontsize=9
-        )
+        for ax, metric, scale in ((loss, "loss", 1), (accuracy, "accuracy", 100)):
+            band(ax, runs, f"train_{metric}", "train", scale)
+            band(ax, runs, f"val_{metric}", "validation", scale)
+            ax.ticklabel_format(axis="y", useOffset=False)
+            ax.grid(alpha=0.3)
+        plural = "s" if len(runs) > 1 else ""
+        loss.set_title(f"{result.name}\n({len(runs)} seed{plural})", fontsize=9)
         loss.set_ylabel("cross-entropy loss")
         accuracy.set_ylabel("accuracy (%)")
         accuracy.set_xlabel("epoch")
         accuracy.set_xticks(sorted(runs[0]["epoch"]))
-        for ax in (loss, accuracy):
-            ax.ticklabel_format(axis="y", useOffset=False)
-            ax.grid(alpha=0.3)
         loss.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
-def panel_row(results, width, height, **options):
-    """A figure of one `width` x `height` inch panel per model, side by side: (fig, axes)."""
-    fig, axes = plt.subplots(
-        1, len(results), squeeze=False, figsize=(width * len(results), height), **options
-    )
-    return fig, axes[0]
-
-
 def confusion_matrices(results):
-    fig, axes = panel_row(results, PANEL_INCHES * 1.3, PANEL_INCHES * 1.3)
-    for ax, result in zip(axes, results, strict=True):
+    fig, axes = panels(results, PANEL_INCHES * 1.3, PANEL_INCHES * 1.3)
+    for ax, result in zip(axes[0], results, strict=True):
         counts = np.sum([r["confusion_matrix"] for r in result.records], axis=0)
         fraction = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         image = ax.imshow(100 * fraction, cmap="Blues", vmin=0, vmax=100)
@@ -101,7 +90,6 @@ def confusion_matrices(results):
         ax.set_ylabel("true class")
         ax.set_title(f"{result.name}\n(test images summed over seeds)", fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class (%)")
-    fig.tight_layout()
     return fig
 
 
@@ -118,7 +106,6 @@ def per_class_plot(results):
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=7, ncols=2)
-    fig.tight_layout()
     return fig
 
 
@@ -135,74 +122,53 @@ def accuracy_vs_cost(results):
         ax.set_xlim(left=0)
         ax.grid(alpha=0.3)
     by_size.legend(fontsize=7)
-    fig.tight_layout()
     return fig
-
-
-def axis_start(results, original):
-    """Left end of the accuracy axis: 10 points below the lowest value shown, in tens."""
-    lows = [100 * accuracy_interval(r).low for r in results]
-    lows += [
-        original["models"][r.name]["accuracy_low"] for r in results if r.name in original["models"]
-    ]
-    return max(0, 10 * (int(min(lows)) // 10 - 1))
 
 
 def accuracy_intervals(results, original):
     """Page 1's chart: each model's accuracy and 95 % interval, the original's range beside."""
     fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(results) + 1.1))
     rows = np.arange(len(results))[::-1]
-    for row, result in zip(rows, results, strict=True):
-        entry = original["models"].get(result.name)
+    intervals = [accuracy_interval(r) for r in results]
+    entries = [original["models"].get(r.name) for r in results]  # the original's ranges
+    for row, interval, entry in zip(rows, intervals, entries, strict=True):
         if entry is not None:
             low, high = entry["accuracy_low"], entry["accuracy_high"]
             ax.barh(row - 0.18, max(high - low, 0.4), left=low, height=0.22, color="0.75")
-        interval = accuracy_interval(result)
-        x = 100 * interval.estimate
-        err = [[x - 100 * interval.low], [100 * interval.high - x]]
+        x, right = 100 * interval.estimate, 100 * interval.high
+        err = [[x - 100 * interval.low], [right - x]]
         ax.errorbar(x, row + 0.12, xerr=err, fmt="o", capsize=4, color="C0", ms=5)
         ax.annotate(
-            f"{x:.1f}",
-            (100 * interval.high, row + 0.12),
-            xytext=(4, -3),
-            textcoords="offset points",
-            fontsize=7,
+            f"{x:.1f}", (right, row + 0.12), xytext=(4, -3), textcoords="offset points", fontsize=7
         )
+    # The axis starts 10 points below the lowest value shown, in tens.
+    lows = [100 * i.low for i in intervals] + [e["accuracy_low"] for e in entries if e is not None]
     ax.set_yticks(rows, [r.name for r in results], fontsize=8)
     ax.set_xlabel("test accuracy (%): this run (dot, 95 % interval); original study (grey)")
-    ax.set_xlim(axis_start(results, original), 100)
+    ax.set_xlim(max(0, 10 * (int(min(lows)) // 10 - 1)), 100)
     ax.set_ylim(-0.6, len(results) - 0.4)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
 def reliability(results):
-    fig, axes = panel_row(results, PANEL_INCHES * 0.9, PANEL_INCHES * 0.95, sharey=True)
-    for ax, result in zip(axes, results, strict=True):
+    fig, axes = panels(results, PANEL_INCHES * 0.9, PANEL_INCHES * 0.95, sharey=True)
+    for ax, result in zip(axes[0], results, strict=True):
         pooled = pooled_calibration(result)
         ax.plot([0, 100], [0, 100], ls="--", color="0.5", lw=1)
+        title = "(no calibration recorded)"
         if pooled is not None:
             bins = len(pooled["count"])
-            edges = np.linspace(0, 100, bins + 1)
             filled = np.asarray(pooled["count"]) > 0
-            heights = 100 * np.asarray(pooled["accuracy"])
-            ax.bar(
-                edges[:-1][filled],
-                heights[filled],
-                width=100 / bins,
-                align="edge",
-                edgecolor="white",
-                alpha=0.8,
-            )
-            ax.set_title(f"{result.name}\nECE {100 * pooled['ece']:.2f} %", fontsize=9)
-        else:
-            ax.set_title(f"{result.name}\n(no calibration recorded)", fontsize=9)
+            left = np.linspace(0, 100, bins + 1)[:-1][filled]
+            height = 100 * np.asarray(pooled["accuracy"])[filled]
+            ax.bar(left, height, width=100 / bins, align="edge", edgecolor="white", alpha=0.8)
+            title = f"ECE {100 * pooled['ece']:.2f} %"
+        ax.set_title(f"{result.name}\n{title}", fontsize=9)
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 100)
         ax.set_xlabel("top softmax probability (%)")
-    axes[0].set_ylabel("accuracy in bin (%)")
-    fig.tight_layout()
+    axes[0, 0].set_ylabel("accuracy in bin (%)")
     return fig
 
 
@@ -217,17 +183,6 @@ def figures(results, histories, original):
     }
 
 
-def save(fig, path, image_format):
-    with atomic_path(path) as tmp:
-        fig.savefig(
-            tmp,
-            format=image_format,
-            dpi=150,
-            bbox_inches="tight",
-            metadata={"Date": None} if image_format == "svg" else None,
-        )
-
-
 def write_plots(inputs, params, outputs):
     """Every figure of the run, as `outputs.<name>_png` and `outputs.<name>_svg`;
     yields (figure name, number of models) as each is written."""
@@ -237,7 +192,11 @@ def write_plots(inputs, params, outputs):
     with open(inputs.original, encoding="utf-8") as handle:
         original = yaml.safe_load(handle)
     for name, fig in figures(results, histories, original).items():
-        for image_format in ("png", "svg"):
-            save(fig, getattr(outputs, f"{name}_{image_format}"), image_format)
+        fig.tight_layout()
+        for image_format, metadata in (("png", None), ("svg", {"Date": None})):
+            with atomic_path(getattr(outputs, f"{name}_{image_format}")) as tmp:
+                fig.savefig(
+                    tmp, format=image_format, dpi=150, bbox_inches="tight", metadata=metadata
+                )
         plt.close(fig)
         yield name, len(results)

@@ -10,6 +10,7 @@ import os
 import pandas as pd
 
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.report.format import DASH
 
 ENVIRONMENT_KEYS = ("cpu", "gpu", "gpu_driver", "cuda", "cudnn")
 
@@ -18,23 +19,20 @@ def data_summary(results, download):
     """The run's data provenance and, unless it is the official archive, a warning."""
     records = [record for result in results for record in result.records]
     md5s = sorted({(r.get("data") or {}).get("archive_md5") or "" for r in records})
-    known = [m for m in md5s if m]
-    official = bool(known) and len(md5s) == 1 and known[0] == OFFICIAL_CIFAR10_MD5
+    official = md5s == [OFFICIAL_CIFAR10_MD5]
     summary = {
         "archive_md5": ", ".join(m or "not recorded" for m in md5s),
         "official": official,
         "official_md5": OFFICIAL_CIFAR10_MD5,
-        "url": download.get("url", "not recorded") if download else "not recorded",
-        "bytes": download.get("bytes") if download else None,
-        "warning": None,
+        "url": (download or {}).get("url", "not recorded"),
+        "bytes": (download or {}).get("bytes"),
     }
-    if not official:
-        summary["warning"] = (
-            f"The CIFAR-10 archive of this run (md5 {summary['archive_md5']}) is not the "
-            f"official archive (md5 {OFFICIAL_CIFAR10_MD5}): its accuracies cannot be "
-            "compared with published CIFAR-10 results."
-        )
-    return summary
+    warning = (
+        f"The CIFAR-10 archive of this run (md5 {summary['archive_md5']}) is not the "
+        f"official archive (md5 {OFFICIAL_CIFAR10_MD5}): its accuracies cannot be "
+        "compared with published CIFAR-10 results."
+    )
+    return {**summary, "warning": None if official else warning}
 
 
 def study_time(paths):
@@ -60,10 +58,9 @@ def study_time(paths):
 
 def environment_rows(results):
     """training.environment per model, where the training job recorded one."""
-    rows = []
-    for r in results:
-        environment = r.records[0]["training"].get("environment")
-        if environment:
-            cells = {key: environment.get(key) or "\u2014" for key in ENVIRONMENT_KEYS}
-            rows.append({"model": r.name, **cells})
-    return rows
+    found = [(r.name, r.records[0]["training"].get("environment")) for r in results]
+    return [
+        {"model": name, **{key: environment.get(key) or DASH for key in ENVIRONMENT_KEYS}}
+        for name, environment in found
+        if environment
+    ]

@@ -18,13 +18,7 @@ import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
 from cifar_compare.report import format as fmt
-from cifar_compare.report.context import (
-    FIGURES,
-    HEADLINE,
-    figures,
-    headline_figure,
-    report_context,
-)
+from cifar_compare.report.context import FIGURES, figures, report_context
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import data_summary, study_time
 
@@ -68,17 +62,11 @@ def read_benchmarks(paths):
 def image_paths(plot_files, document, image_format):
     """Plot name -> path of its `image_format` file relative to the document."""
     found = {Path(p).stem: p for p in plot_files if Path(p).suffix == f".{image_format}"}
-    wanted = [*FIGURES, HEADLINE]
-    missing = set(wanted) - set(found)
+    missing = set(FIGURES) - set(found)
     if missing:
         raise ValueError(f"no {image_format} file for plots {sorted(missing)}")
     base = Path(document).resolve().parent
-    return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in wanted}
-
-
-def breakable(text):
-    """Allow a line break after each underscore (long model names in narrow headers)."""
-    return text.replace("_", "_\u200b")
+    return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in FIGURES}
 
 
 def template_from(path):
@@ -87,7 +75,8 @@ def template_from(path):
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    environment.filters["breakable"] = breakable
+    # A line break may follow each underscore (long model names in narrow headers).
+    environment.filters["breakable"] = lambda text: text.replace("_", "_\u200b")
     return environment.get_template(Path(path).name)
 
 
@@ -99,19 +88,14 @@ def write_pdf(html, destination):
         document.write_pdf(tmp)
 
 
-def provenance(config, repository):
-    return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": git_commit(repository),
-        "config_hash": config_hash(config),
-    }
-
-
 def benchmark_summary(paths):
     """Per-job rows and the study's time: from first start to last end, and summed."""
     span, total = study_time(paths)
     return {
-        "rows": read_benchmarks(paths),
+        "rows": [
+            {"job": job, "seconds": fmt.seconds(seconds), "max_rss_mb": fmt.megabytes(rss)}
+            for job, seconds, rss in read_benchmarks(paths)
+        ],
         "time": {"span": None if span is None else fmt.seconds(span), "total": fmt.seconds(total)},
     }
 
@@ -127,11 +111,14 @@ def baseline_of(paths, folder):
 
 def build_context(inputs, params):
     """The template's context, less the figure paths (they differ per document)."""
-    records = [read_json(p) for p in inputs.metrics]
-    results = model_results(records, params.models)
+    results = model_results([read_json(p) for p in inputs.metrics], params.models)
     original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
     benchmarks = benchmark_summary([*inputs.benchmarks, inputs.plots_benchmark])
-    facts = provenance(params.study, REPOSITORY)
+    facts = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git_commit(REPOSITORY),
+        "config_hash": config_hash(params.study),
+    }
     data = data_summary(results, read_json(inputs.data_provenance))
     baseline = baseline_of(list(inputs.baseline), params.baseline)
     # Disabled models are named in a visible note, so a reader knows what is left out.
@@ -139,18 +126,16 @@ def build_context(inputs, params):
     return {**context, "left_out": params.left_out}
 
 
-def with_figures(context, plot_files, document, image_format):
-    images = image_paths(plot_files, document, image_format)
-    return {**context, "figures": figures(images), "headline_figure": headline_figure(images)}
-
-
 def render(inputs, params, outputs):
     """Write the HTML (SVG figures) and PDF (PNG figures) report; returns its context."""
     template = template_from(inputs.template)
     stylesheet = Path(inputs.stylesheet).read_text(encoding="utf-8")
     context = build_context(inputs, params)
-    web = with_figures(context, inputs.plots, outputs.html, "svg")
-    write_text_atomic(outputs.html, template.render(**web, stylesheet=stylesheet))
-    printed = with_figures(context, inputs.plots, outputs.pdf, "png")
-    write_pdf(template.render(**printed, stylesheet=stylesheet), outputs.pdf)
+
+    def page(document, image_format):
+        images = figures(image_paths(inputs.plots, document, image_format))
+        return template.render(**context, **images, stylesheet=stylesheet)
+
+    write_text_atomic(outputs.html, page(outputs.html, "svg"))
+    write_pdf(page(outputs.pdf, "png"), outputs.pdf)
     return context

@@ -92,11 +92,12 @@ def bootstrap_standard_error(values):
     return float((draws @ distinct / n).std(ddof=1))
 
 
-def seed_variance_of_mean(accuracies):
-    """Variance of the mean over seeds from seed-to-seed spread; 0 with one seed."""
-    if len(accuracies) < 2:
-        return 0.0
-    return statistics.variance(accuracies) / len(accuracies)
+def over_seeds(matrix):
+    """Mean over seeds of each seed's accuracy, and that mean's variance from the
+    seed-to-seed spread (0 with one seed)."""
+    per_seed = matrix.mean(axis=1).tolist()
+    spread = statistics.variance(per_seed) / len(per_seed) if len(per_seed) > 1 else 0.0
+    return statistics.fmean(per_seed), spread
 
 
 def normal_interval(estimate, variance):
@@ -106,9 +107,8 @@ def normal_interval(estimate, variance):
 
 def accuracy_interval(result):
     matrix = correctness_matrix(result)
-    per_seed = matrix.mean(axis=1).tolist()
-    test_se = bootstrap_standard_error(matrix.mean(axis=0))
-    return normal_interval(statistics.fmean(per_seed), test_se**2 + seed_variance_of_mean(per_seed))
+    mean, seeds = over_seeds(matrix)
+    return normal_interval(mean, bootstrap_standard_error(matrix.mean(axis=0)) ** 2 + seeds)
 
 
 def mcnemar_p(b, c):
@@ -133,35 +133,18 @@ def discordant_pairs(first, second):
 def compare(first, second, kind):
     """Difference in accuracy of two ModelResults, its interval and the paired test."""
     a, b = correctness_matrix(first), correctness_matrix(second)
-    per_seed_a, per_seed_b = a.mean(axis=1).tolist(), b.mean(axis=1).tolist()
-    estimate = statistics.fmean(per_seed_a) - statistics.fmean(per_seed_b)
-    seeds = seed_variance_of_mean(per_seed_a) + seed_variance_of_mean(per_seed_b)
-    if not same_test_set(first, second) or a.shape[1] != b.shape[1]:
-        variance = (
-            bootstrap_standard_error(a.mean(axis=0)) ** 2
-            + bootstrap_standard_error(b.mean(axis=0)) ** 2
-        )
-        return Comparison(
-            kind,
-            first.name,
-            second.name,
-            normal_interval(estimate, variance + seeds),
-            None,
-            None,
-            (),
-        )
-    test_se = bootstrap_standard_error(a.mean(axis=0) - b.mean(axis=0))
-    discordant = discordant_pairs(a, b)
-    p_value = max(mcnemar_p(x, y) for x, y in discordant)
-    return Comparison(
-        kind,
-        first.name,
-        second.name,
-        normal_interval(estimate, test_se**2 + seeds),
-        p_value,
-        p_value < ALPHA,
-        discordant,
-    )
+    (mean_a, seeds_a), (mean_b, seeds_b) = over_seeds(a), over_seeds(b)
+    estimate, seeds = mean_a - mean_b, seeds_a + seeds_b
+    if same_test_set(first, second) and a.shape[1] == b.shape[1]:
+        variance = bootstrap_standard_error(a.mean(axis=0) - b.mean(axis=0)) ** 2
+        discordant = discordant_pairs(a, b)
+        p_value = max(mcnemar_p(x, y) for x, y in discordant)
+    else:  # no paired test: each model's own test-image variance
+        variance = sum(bootstrap_standard_error(m.mean(axis=0)) ** 2 for m in (a, b))
+        discordant, p_value = (), None
+    interval = normal_interval(estimate, variance + seeds)
+    significant = None if p_value is None else p_value < ALPHA
+    return Comparison(kind, first.name, second.name, interval, p_value, significant, discordant)
 
 
 def ranked(results):
@@ -176,20 +159,22 @@ def study_pairs(results):
     the other (in reverse name order: PyTorch, then Keras) on the same architecture
     (both pretrained or both from scratch).
     """
-    pairs = []
     order = ranked(results)
-    if len(order) > 1:
-        pairs.append(("best", order[0], order[1]))
-    for p in results:
-        for s in results:
-            if p.pretrained and not s.pretrained and p.framework == s.framework:
-                pairs.append(("pretrained", p, s))
-    for t in results:
-        for k in results:
-            same = t.architecture == k.architecture and t.pretrained == k.pretrained
-            if same and t.framework > k.framework:  # each cross-framework pair once
-                pairs.append(("framework", t, k))
-    return pairs
+    best = [("best", order[0], order[1])] if len(order) > 1 else []
+    pretrained = [
+        ("pretrained", p, s)
+        for p in results
+        for s in results
+        if p.pretrained and not s.pretrained and p.framework == s.framework
+    ]
+    framework = [  # each cross-framework pair once
+        ("framework", t, k)
+        for t in results
+        for k in results
+        if (t.architecture, t.pretrained) == (k.architecture, k.pretrained)
+        and t.framework > k.framework
+    ]
+    return best + pretrained + framework
 
 
 def pooled_calibration(result):

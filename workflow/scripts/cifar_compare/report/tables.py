@@ -1,44 +1,45 @@
 """The report's tables as rows of formatted cells, built from ModelResults only."""
 
 import statistics
+from collections import Counter
 
 from cifar_compare.report import format as fmt
 
-DASH = "\u2014"
 
-
-def precision(result):
-    """The precision the model trained in (training.precision), or a dash when not recorded."""
-    found = sorted({r["training"].get("precision") or DASH for r in result.records})
-    return ", ".join(found)
-
-
-def devices(result):
-    return ", ".join(sorted({r["training"]["device"] for r in result.records}))
+def recorded(result, key):
+    """training.<key> over the model's seeds (precision, device); a dash where not recorded."""
+    return ", ".join(sorted({r["training"].get(key) or fmt.DASH for r in result.records}))
 
 
 def shared_device(results):
     """The one training device of every model, or None when they differ."""
-    found = {devices(r) for r in results}
+    found = {recorded(r, "device") for r in results}
     return found.pop() if len(found) == 1 else None
+
+
+def cost_cells(r):
+    """The cells the headline and the summary table share."""
+    return {
+        "model": r.name,
+        "input": f"{r.input_size} px",
+        "seeds": str(len(r.seeds)),
+        "loss": f"{r.loss_mean:.3f}",
+        "params": fmt.count(r.params_total),
+        "train_seconds": fmt.seconds(r.train_seconds),
+        "images_per_second": fmt.rate(r.train_images_per_second),
+    }
 
 
 def headline_rows(results, stats):
     """Page 1's table: accuracy with its 95 % interval and what the model cost."""
     return [
         {
-            "model": r.name,
+            **cost_cells(r),
             "framework": r.framework,
-            "input": f"{r.input_size} px",
-            "seeds": str(len(r.seeds)),
             "accuracy": fmt.percent(stats.intervals[r.name].estimate),
             "interval": fmt.interval_text(stats.intervals[r.name]),
-            "loss": f"{r.loss_mean:.3f}",
-            "params": fmt.count(r.params_total),
-            "train_seconds": fmt.seconds(r.train_seconds),
-            "images_per_second": fmt.rate(r.train_images_per_second),
-            "precision": precision(r),
-            "device": devices(r),
+            "precision": recorded(r, "precision"),
+            "device": recorded(r, "device"),
         }
         for r in results
     ]
@@ -58,9 +59,9 @@ def comparison_rows(comparisons):
             "second": c.second,
             "difference": fmt.signed_points(c.difference.estimate),
             "interval": fmt.difference_interval(c.difference),
-            "discordant": "; ".join(f"{a} / {b}" for a, b in c.discordant) or DASH,
+            "discordant": "; ".join(f"{a} / {b}" for a, b in c.discordant) or fmt.DASH,
             "p_value": fmt.p_value(c.p_value),
-            "significant": DASH if c.significant is None else ("yes" if c.significant else "no"),
+            "significant": {None: fmt.DASH, True: "yes", False: "no"}[c.significant],
         }
         for c in comparisons
     ]
@@ -77,28 +78,18 @@ def calibration_rows(results, stats):
     for r in results:
         pooled = stats.calibration[r.name]
         known = pooled is not None
-        rows.append(
-            {
-                "model": r.name,
-                "ece": f"{100 * pooled['ece']:.2f}" if known else DASH,
-                "confidence": fmt.percent(mean_confidence(pooled)) if known else DASH,
-                "accuracy": fmt.percent(r.accuracy_mean),
-            }
-        )
+        ece = fmt.percent(pooled["ece"]) if known else fmt.DASH
+        confidence = fmt.percent(mean_confidence(pooled)) if known else fmt.DASH
+        accuracy = fmt.percent(r.accuracy_mean)
+        rows.append({"model": r.name, "ece": ece, "confidence": confidence, "accuracy": accuracy})
     return rows
 
 
 def summary_rows(results):
     return [
         {
-            "model": r.name,
-            "input": f"{r.input_size} px",
-            "seeds": str(len(r.seeds)),
+            **cost_cells(r),
             "accuracy": fmt.accuracy_text(r.accuracy_mean, r.accuracy_std),
-            "loss": f"{r.loss_mean:.3f}",
-            "params": fmt.count(r.params_total),
-            "train_seconds": fmt.seconds(r.train_seconds),
-            "images_per_second": fmt.rate(r.train_images_per_second),
             "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
             "peak_device_mb": fmt.megabytes(r.peak_device_mb),
         }
@@ -137,16 +128,12 @@ def per_class_rows(results):
     return [{"class": c, "cells": [fmt.percent(t[c]) for t in tables]} for c in classes]
 
 
-def shape_text(shape):
-    return "×".join(str(side) for side in shape) or "scalar"
-
-
 def layer_rows(record):
     return [
         {
             "index": str(i),
             "type": layer["type"],
-            "output_shape": shape_text(layer["output_shape"]),
+            "output_shape": "×".join(map(str, layer["output_shape"])) or "scalar",
             "parameters": fmt.count(layer["parameters"]),
         }
         for i, layer in enumerate(record["layers"], start=1)
@@ -155,9 +142,7 @@ def layer_rows(record):
 
 def layer_counts(record):
     """Layer type -> how many, in first-seen order (for models too deep to list)."""
-    counts = {}
-    for layer in record["layers"]:
-        counts[layer["type"]] = counts.get(layer["type"], 0) + 1
+    counts = Counter(layer["type"] for layer in record["layers"])
     return ", ".join(f"{n} {kind}" for kind, n in counts.items())
 
 
@@ -194,20 +179,17 @@ def pretrained_rows(results):
 
 
 def memory_rows(results):
-    rows = []
-    for r in results:
-        needed = fmt.materialised_bytes(r.train_images, r.input_size)
-        rows.append(
-            {
-                "model": r.name,
-                "input": f"{r.input_size} px",
-                "train_images": fmt.count(r.train_images),
-                "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
-                "peak_device_mb": fmt.megabytes(r.peak_device_mb),
-                "materialised": fmt.size_bytes(needed),
-            }
-        )
-    return rows
+    return [
+        {
+            "model": r.name,
+            "input": f"{r.input_size} px",
+            "train_images": fmt.count(r.train_images),
+            "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
+            "peak_device_mb": fmt.megabytes(r.peak_device_mb),
+            "materialised": fmt.size_bytes(fmt.materialised_bytes(r.train_images, r.input_size)),
+        }
+        for r in results
+    ]
 
 
 def original_range(entry):
@@ -266,24 +248,15 @@ def weights_rows(results):
 
 
 def version_rows(results):
-    rows = []
-    for r in results:
-        record = r.records[0]
-        versions = record.get("training_versions", record["versions"])
-        rows.append(
-            {
-                "model": r.name,
-                "training_device": record["training"]["device"],
-                "evaluation_device": record["evaluation_device"],
-                "libraries": ", ".join(f"{k} {v}" for k, v in versions.items()),
-            }
-        )
-    return rows
-
-
-def benchmark_rows(benchmarks):
-    """`benchmarks`: (job name, seconds, peak RSS MB or None) per benchmark file."""
     return [
-        {"job": job, "seconds": fmt.seconds(sec), "max_rss_mb": fmt.megabytes(rss)}
-        for job, sec, rss in benchmarks
+        {
+            "model": r.name,
+            "training_device": record["training"]["device"],
+            "evaluation_device": record["evaluation_device"],
+            "libraries": ", ".join(
+                f"{k} {v}" for k, v in record.get("training_versions", record["versions"]).items()
+            ),
+        }
+        for r in results
+        for record in r.records[:1]
     ]
