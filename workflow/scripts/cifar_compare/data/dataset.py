@@ -54,9 +54,7 @@ def stratified_holdout(labels, fraction, rng):
 
 
 def require_all_classes(labels, num_classes, what):
-    present = set(np.unique(labels).tolist())
-    missing = sorted(set(range(num_classes)) - present)
-    if missing:
+    if missing := np.setdiff1d(np.arange(num_classes), labels).tolist():
         raise ValueError(f"{what}: classes {missing} have no examples")
 
 
@@ -85,8 +83,7 @@ def save_prepared(path, splits, class_names, archive_md5=None):
     if archive_md5 is not None:
         arrays["archive_md5"] = np.asarray([archive_md5], dtype=np.str_)
     for name, split in splits.items():
-        arrays[f"x_{name}"] = split.images
-        arrays[f"y_{name}"] = split.labels
+        arrays |= {f"x_{name}": split.images, f"y_{name}": split.labels}
     remove_stale_partials(path)  # left by a prepare job that was killed
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
@@ -99,9 +96,3 @@ def load_prepared(path, splits=SPLITS):
         loaded = {name: Split(data[f"x_{name}"], data[f"y_{name}"]) for name in splits}
         class_names = [str(name) for name in data["class_names"]]
     return loaded, class_names
-
-
-def prepared_archive_md5(path):
-    """The md5 of the archive the prepared file was made from, None if it records none."""
-    with np.load(path, allow_pickle=False) as data:
-        return str(data["archive_md5"][0]) if "archive_md5" in data.files else None

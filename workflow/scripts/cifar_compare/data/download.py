@@ -34,6 +34,10 @@ DEADLINE_SECONDS = 3600  # for the whole fetch, retries included
 ATTEMPTS = 3
 RETRY_PAUSE_SECONDS = 10
 TRANSIENT_HTTP_CODES = {408, 429, 500, 502, 503, 504}
+OFFLINE_HINT = (
+    "On a machine without internet access, fetch the file elsewhere, copy it here and set {} "
+    "to its local path (or a file:// URL) and the matching checksum key to its checksum."
+)
 
 
 class DownloadError(RuntimeError):
@@ -54,50 +58,29 @@ def _local_source(url):
     return None
 
 
-def _offline_hint(config_key):
-    return (
-        "On a machine without internet access, fetch the file elsewhere, copy it here and "
-        f"set {config_key} to its local path (or a file:// URL) and the matching checksum "
-        "key to its checksum."
-    )
-
-
-def _open_local(source, max_bytes, config_key):
+def _open_local(source, config_key):
+    """(stream, size) of a local file."""
     if not source.is_file():
         raise DownloadError(
             f"{config_key}: local file {clip(source)} does not exist or is not a file"
         )
-    size = source.stat().st_size
-    if size > max_bytes:
-        raise DownloadError(
-            f"{config_key}: {clip(source)} has {size} bytes, more than the {max_bytes} "
-            "a genuine copy can have"
-        )
-    return open(source, "rb")
+    return open(source, "rb"), source.stat().st_size
 
 
-def _open_remote(url, max_bytes, config_key, deadline):
+def _open_remote(url, config_key, deadline):
+    """(response, the size the server declares or 0)."""
     timeout = max(1.0, min(SOCKET_TIMEOUT_SECONDS, deadline - time.monotonic()))
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        kind = TransientDownloadError if error.code in TRANSIENT_HTTP_CODES else DownloadError
-        raise kind(
-            f"could not download {clip(url)} (HTTP {error.code}). " + _offline_hint(config_key)
-        ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-        reason = one_line(getattr(error, "reason", error), 200)
-        raise TransientDownloadError(
-            f"could not download {clip(url)} ({reason}). " + _offline_hint(config_key)
-        ) from None
+        code = getattr(error, "code", None)  # an HTTPError's status
+        reason = f"HTTP {code}" if code else one_line(getattr(error, "reason", error), 200)
+        transient = code is None or code in TRANSIENT_HTTP_CODES
+        kind = TransientDownloadError if transient else DownloadError
+        hint = OFFLINE_HINT.format(config_key)
+        raise kind(f"could not download {clip(url)} ({reason}). {hint}") from None
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        response.close()
-        raise DownloadError(
-            f"{clip(url)} declares {declared} bytes, more than the {max_bytes} a genuine "
-            f"copy can have (config key {config_key})"
-        )
-    return response
+    return response, int(declared) if declared.isdigit() else 0
 
 
 def _copy_bounded(stream, handle, digest, max_bytes, deadline, where):
@@ -121,12 +104,17 @@ def _fetch_once(url, tmp, algorithm, max_bytes, config_key, deadline):
     source = _local_source(url)
     where = f"{clip(url)} (config key {config_key})"
     if source is None:
-        stream = _open_remote(url, max_bytes, config_key, deadline)
+        stream, size = _open_remote(url, config_key, deadline)
     else:
-        stream = _open_local(source, max_bytes, config_key)
+        stream, size = _open_local(source, config_key)
     digest = hashlib.new(algorithm)
     try:
         with stream, open(tmp, "wb") as handle:
+            if size > max_bytes:  # refused before a byte is copied
+                raise DownloadError(
+                    f"{config_key}: {clip(url)} {'declares' if source is None else 'has'} "
+                    f"{size} bytes, more than the {max_bytes} a genuine copy can have"
+                )
             _copy_bounded(stream, handle, digest, max_bytes, deadline, where)
     except (OSError, http.client.HTTPException) as error:
         reason = one_line(f"{type(error).__name__}: {error}", 200)
@@ -163,11 +151,11 @@ def fetch_verified(
     return digest
 
 
-def verify_file(path, algorithm, expected, checksum_key, max_bytes=CIFAR_MAX_BYTES):
-    """Refuse `path` unless it is at most `max_bytes` and its digest is `expected`."""
+def verify_file(path, algorithm, expected, checksum_key):
+    """Refuse `path` unless it is at most CIFAR_MAX_BYTES and its digest is `expected`."""
     size = Path(path).stat().st_size
-    if size > max_bytes:
-        raise DownloadError(f"{clip(path)} has {size} bytes, more than {max_bytes}")
+    if size > CIFAR_MAX_BYTES:
+        raise DownloadError(f"{clip(path)} has {size} bytes, more than {CIFAR_MAX_BYTES}")
     digest = file_digest(path, algorithm)
     if digest != expected.lower():
         raise DownloadError(
