@@ -12,8 +12,8 @@ from cifar_compare.metrics import encode_labels
 from cifar_compare.report import format as fmt
 from cifar_compare.report.conclusions import conclusions, weights_warnings
 from cifar_compare.report.data import model_results
-from cifar_compare.report.provenance import data_summary
-from cifar_compare.report.render import config_hash, git_commit, read_benchmarks
+from cifar_compare.report.provenance import benchmark_summary, data_summary
+from cifar_compare.report.render import config_hash, git_commit
 from cifar_compare.report.stats import study_statistics
 from cifar_compare.report.summary import to_csv, to_markdown
 from cifar_compare.report.tables import memory_rows, original_rows, versus_original
@@ -225,8 +225,12 @@ def test_benchmarks_are_named_by_job(tmp_path):
         path = tmp_path / f"{name}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(header + line)
-    rows = read_benchmarks([str(tmp_path / "train/m/seed0.tsv"), str(tmp_path / "plots.tsv")])
-    assert rows == [("train/m/seed0", 12.5, 880.2), ("plots", 1.0, None)]
+    summary = benchmark_summary([str(tmp_path / "train/m/seed0.tsv"), str(tmp_path / "plots.tsv")])
+    assert summary["rows"] == [
+        {"job": "train/m/seed0", "seconds": "12.5", "max_rss_mb": "880"},
+        {"job": "plots", "seconds": "1.0", "max_rss_mb": "n/a"},
+    ]
+    assert summary["time"]["total"] == "13.5"
 
 
 def imported_modules(path):

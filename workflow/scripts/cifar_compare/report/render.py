@@ -13,14 +13,12 @@ import subprocess
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
-from cifar_compare.report import format as fmt
 from cifar_compare.report.context import FIGURES, figures, report_context
 from cifar_compare.report.data import model_results, recorded_results
-from cifar_compare.report.provenance import data_summary, study_time
+from cifar_compare.report.provenance import benchmark_summary, data_summary
 
 # The checkout this code runs from: the one whose commit the report records.
 REPOSITORY = Path(__file__).resolve().parent
@@ -45,18 +43,6 @@ def git_commit(repository):
         return "not a git checkout"
     dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
     return head.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-
-
-def read_benchmarks(paths):
-    """(job, seconds, peak RSS MB) per benchmark file; job is its path under their root."""
-    root = os.path.commonpath([os.path.dirname(p) for p in paths])
-    rows = []
-    for path in paths:
-        frame = pd.read_csv(path, sep="\t")
-        rss = pd.to_numeric(frame["max_rss"], errors="coerce").max()
-        job = os.path.splitext(os.path.relpath(path, root))[0]
-        rows.append((job, float(frame["s"].mean()), None if pd.isna(rss) else float(rss)))
-    return rows
 
 
 def image_paths(plot_files, document, image_format):
@@ -86,18 +72,6 @@ def write_pdf(html, destination):
     document = weasyprint.HTML(string=html, base_url=str(Path(destination).resolve().parent))
     with atomic_path(destination) as tmp:
         document.write_pdf(tmp)
-
-
-def benchmark_summary(paths):
-    """Per-job rows and the study's time: from first start to last end, and summed."""
-    span, total = study_time(paths)
-    return {
-        "rows": [
-            {"job": job, "seconds": fmt.seconds(seconds), "max_rss_mb": fmt.megabytes(rss)}
-            for job, seconds, rss in read_benchmarks(paths)
-        ],
-        "time": {"span": None if span is None else fmt.seconds(span), "total": fmt.seconds(total)},
-    }
 
 
 def baseline_of(paths, folder):
