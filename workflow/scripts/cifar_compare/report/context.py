@@ -6,40 +6,6 @@ from cifar_compare.report.conclusions import answer, conclusions, weights_warnin
 from cifar_compare.report.provenance import environment_rows
 from cifar_compare.report.stats import run_comparisons, study_statistics
 
-FIGURES = {  # plot name -> title and caption; the first is page 1's chart
-    "accuracy_intervals": (
-        "Test accuracy",
-        "Test accuracy of each model with its 95 % interval (test images and, with several "
-        "seeds, seed-to-seed spread), and the range the original study reported for the same "
-        "model (grey band), where it reported one.",
-    ),
-    "learning_curves": (
-        "Learning curves",
-        "Training and validation loss (top) and accuracy (bottom) per epoch, one column per "
-        "model; lines are the mean over seeds, shaded bands the range between seeds.",
-    ),
-    "confusion_matrices": (
-        "Confusion matrices",
-        "Test-set confusion matrix per model (rows: true class, columns: predicted class), "
-        "as the share of each true class, counts summed over seeds.",
-    ),
-    "per_class_accuracy": (
-        "Per-class accuracy",
-        "Test accuracy per class and model, mean over seeds.",
-    ),
-    "accuracy_vs_cost": (
-        "Accuracy against cost",
-        "Mean test accuracy (error bars: standard deviation over seeds) against mean "
-        "training time per run (left) and parameter count (right).",
-    ),
-    "reliability": (
-        "Reliability diagrams",
-        "Calibration per model: test accuracy of the images in each bin of the top softmax "
-        "probability (bars, images of all seeds) against the diagonal of perfect "
-        "calibration; ECE in each title.",
-    ),
-}
-
 
 def recipe_text(config, seeds):
     optimizer = config.get("optimizer", {})
@@ -66,15 +32,6 @@ def scratch_models(results):
         for r in results
         if not r.pretrained
     ]
-
-
-def figures(image_paths):
-    """`image_paths`: plot name -> path as the document should reference it."""
-    headline, *rest = (
-        {"src": image_paths[name], "title": title, "caption": caption}
-        for name, (title, caption) in FIGURES.items()
-    )
-    return {"headline_figure": headline, "figures": rest}
 
 
 def dataset(results):

@@ -17,14 +17,6 @@ from cifar_compare.report.data import model_results  # noqa: E402
 from cifar_compare.report.stats import accuracy_interval, pooled_calibration  # noqa: E402
 from cifar_compare.report.tables import per_class_accuracy  # noqa: E402
 
-PLOTS = (
-    "accuracy_intervals",
-    "learning_curves",
-    "confusion_matrices",
-    "per_class_accuracy",
-    "accuracy_vs_cost",
-    "reliability",
-)
 PANEL_INCHES = 3.2
 
 

@@ -16,7 +16,8 @@ import jinja2
 import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
-from cifar_compare.report.context import FIGURES, figures, report_context
+from cifar_compare.report import FIGURES
+from cifar_compare.report.context import report_context
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import benchmark_summary, data_summary
 
@@ -107,8 +108,8 @@ def render(inputs, params, outputs):
     context = build_context(inputs, params)
 
     def page(document, image_format):
-        images = figures(image_paths(inputs.plots, document, image_format))
-        return template.render(**context, **images, stylesheet=stylesheet)
+        images = image_paths(inputs.plots, document, image_format)
+        return template.render(**context, images=images, stylesheet=stylesheet)
 
     write_text_atomic(outputs.html, page(outputs.html, "svg"))
     write_pdf(page(outputs.pdf, "png"), outputs.pdf)
