@@ -99,7 +99,7 @@ def test_numbers_are_formatted_one_way():
     assert fmt.percent(0.7234) == "72.34"
     assert fmt.accuracy_text(0.7234, None) == "72.34"
     assert fmt.accuracy_text(0.7234, 0.0056) == "72.34 ± 0.56"
-    assert fmt.size_bytes(fmt.materialised_bytes(50_000, 224)) == "28.0 GiB"
+    assert fmt.size_bytes(50_000 * 3 * 224**2 * 4) == "28.0 GiB"
     assert fmt.megabytes(None) == "n/a"
 
 

@@ -2,7 +2,7 @@
 
 from cifar_compare.report import format as fmt
 from cifar_compare.report import tables
-from cifar_compare.report.conclusions import answer, conclusions, weights_warnings
+from cifar_compare.report.conclusions import conclusions, findings, weights_warnings
 from cifar_compare.report.provenance import environment_rows
 from cifar_compare.report.stats import run_comparisons, study_statistics
 
@@ -18,20 +18,6 @@ def recipe_text(config, seeds):
         f"{augmentation.get('crop_padding')}, flip {augmentation.get('flip')}; "
         f"seeds {', '.join(str(s) for s in seeds)}."
     )
-
-
-def scratch_models(results):
-    return [
-        {
-            "name": r.name,
-            "framework": r.framework,
-            "summary": recipe_text(r.config, r.seeds),
-            "layers": tables.layer_rows(r.records[0]),
-            "params": fmt.count(r.params_total),
-        }
-        for r in results
-        if not r.pretrained
-    ]
 
 
 def dataset(results):
@@ -88,16 +74,13 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
     return {
         "classes": results[0].records[0]["class_names"],
         "dataset": dataset(results),
-        "model_names": [r.name for r in results],
-        "answer": answer(results, stats),
+        "results": results,
+        "answer": " ".join(findings(results, stats)),
         "headline": tables.headline_rows(results, stats),
         "headline_device": tables.shared_device(results),
         "comparisons": tables.comparison_rows(stats.comparisons),
         "calibration": tables.calibration_rows(results, stats),
-        "scratch": scratch_models(results),
         "pretrained": tables.pretrained_rows(results),
-        "summary": tables.summary_rows(results),
-        "seeds": tables.seed_rows(results),
         "per_class": tables.per_class_rows(results),
         "memory": tables.memory_rows(results),
         "original": original,
@@ -106,9 +89,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "warnings": [w for w in (data["warning"],) if w] + weights_warnings(results),
         "data": data,
         "baseline": baseline_section(results, baseline),
-        "versions": tables.version_rows(results),
         "environment": environment_rows(results),
-        "weights": tables.weights_rows(results),
         "benchmarks": benchmarks["rows"],
         "study_time": benchmarks["time"],
         "provenance": provenance,

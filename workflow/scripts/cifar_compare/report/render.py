@@ -17,9 +17,11 @@ import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
 from cifar_compare.report import FIGURES
-from cifar_compare.report.context import report_context
+from cifar_compare.report import format as fmt
+from cifar_compare.report.context import recipe_text, report_context
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import benchmark_summary, data_summary
+from cifar_compare.report.tables import weights_check
 
 # The checkout this code runs from: the one whose commit the report records.
 REPOSITORY = Path(__file__).resolve().parent
@@ -64,6 +66,11 @@ def template_from(path):
     )
     # A line break may follow each underscore (long model names in narrow headers).
     environment.filters["breakable"] = lambda text: text.replace("_", "_\u200b")
+    # Cells the template writes from the results, in the numbers' one format.
+    for write in (fmt.percent, fmt.accuracy_text, fmt.seconds, fmt.rate, fmt.megabytes):
+        environment.filters[write.__name__] = write
+    environment.filters["weights_check"] = weights_check
+    environment.filters["recipe_text"] = recipe_text
     return environment.get_template(Path(path).name)
 
 

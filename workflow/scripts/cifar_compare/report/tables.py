@@ -17,27 +17,20 @@ def shared_device(results):
     return found.pop() if len(found) == 1 else None
 
 
-def cost_cells(r):
-    """The cells the headline and the summary table share."""
-    return {
-        "model": r.name,
-        "input": f"{r.input_size} px",
-        "seeds": str(len(r.seeds)),
-        "loss": f"{r.loss_mean:.3f}",
-        "params": fmt.count(r.params_total),
-        "train_seconds": fmt.seconds(r.train_seconds),
-        "images_per_second": fmt.rate(r.train_images_per_second),
-    }
-
-
 def headline_rows(results, stats):
     """Page 1's table: accuracy with its 95 % interval and what the model cost."""
     return [
         {
-            **cost_cells(r),
+            "model": r.name,
             "framework": r.framework,
+            "input": f"{r.input_size} px",
+            "seeds": str(len(r.seeds)),
             "accuracy": fmt.percent(stats.intervals[r.name].estimate),
             "interval": fmt.interval_text(stats.intervals[r.name]),
+            "loss": f"{r.loss_mean:.3f}",
+            "params": fmt.count(r.params_total),
+            "train_seconds": fmt.seconds(r.train_seconds),
+            "images_per_second": fmt.rate(r.train_images_per_second),
             "precision": recorded(r, "precision"),
             "device": recorded(r, "device"),
         }
@@ -85,33 +78,6 @@ def calibration_rows(results, stats):
     return rows
 
 
-def summary_rows(results):
-    return [
-        {
-            **cost_cells(r),
-            "accuracy": fmt.accuracy_text(r.accuracy_mean, r.accuracy_std),
-            "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
-            "peak_device_mb": fmt.megabytes(r.peak_device_mb),
-        }
-        for r in results
-    ]
-
-
-def seed_rows(results):
-    return [
-        {
-            "model": r.name,
-            "seed": str(record["seed"]),
-            "accuracy": fmt.percent(record["test_accuracy"]),
-            "loss": f"{record['test_loss']:.3f}",
-            "train_seconds": fmt.seconds(record["training"]["wall_seconds"]),
-            "device": record["training"]["device"],
-        }
-        for r in results
-        for record in r.records
-    ]
-
-
 def per_class_accuracy(result):
     """Class name -> accuracy averaged over the model's seeds."""
     names = result.records[0]["class_names"]
@@ -126,18 +92,6 @@ def per_class_rows(results):
     tables = [per_class_accuracy(r) for r in results]
     classes = results[0].records[0]["class_names"]
     return [{"class": c, "cells": [fmt.percent(t[c]) for t in tables]} for c in classes]
-
-
-def layer_rows(record):
-    return [
-        {
-            "index": str(i),
-            "type": layer["type"],
-            "output_shape": "×".join(map(str, layer["output_shape"])) or "scalar",
-            "parameters": fmt.count(layer["parameters"]),
-        }
-        for i, layer in enumerate(record["layers"], start=1)
-    ]
 
 
 def layer_counts(record):
@@ -186,7 +140,8 @@ def memory_rows(results):
             "train_images": fmt.count(r.train_images),
             "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
             "peak_device_mb": fmt.megabytes(r.peak_device_mb),
-            "materialised": fmt.size_bytes(fmt.materialised_bytes(r.train_images, r.input_size)),
+            # the whole training set resized to input_size² as float32 (3 channels, 4 bytes)
+            "materialised": fmt.size_bytes(r.train_images * 3 * r.input_size**2 * 4),
         }
         for r in results
     ]
@@ -230,33 +185,3 @@ def weights_check(weights):
     basis = weights.get("checked_against") or "no recorded check"
     reference = weights.get("official_hash")
     return f"checked against the {basis}: {reference}" if reference else basis
-
-
-def weights_rows(results):
-    return [
-        {
-            "model": r.name,
-            "name": r.weights["name"],
-            "source": r.weights.get("source", ""),
-            "sha256": r.weights["sha256"],
-            "check": weights_check(r.weights),
-            "official": r.weights["official"],
-        }
-        for r in results
-        if r.weights
-    ]
-
-
-def version_rows(results):
-    return [
-        {
-            "model": r.name,
-            "training_device": record["training"]["device"],
-            "evaluation_device": record["evaluation_device"],
-            "libraries": ", ".join(
-                f"{k} {v}" for k, v in record.get("training_versions", record["versions"]).items()
-            ),
-        }
-        for r in results
-        for record in r.records[:1]
-    ]
