@@ -16,7 +16,7 @@ from cifar_compare.report.provenance import benchmark_summary, data_summary
 from cifar_compare.report.render import config_hash, git_commit
 from cifar_compare.report.stats import study_statistics
 from cifar_compare.report.summary import to_csv, to_markdown
-from cifar_compare.report.tables import memory_rows, original_rows, versus_original
+from cifar_compare.report.tables import original_rows, versus_original
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -183,13 +183,6 @@ def test_unofficial_weights_are_called_out():
     assert len(warned) == 1 and warned[0].startswith("alexnet_pretrained_pytorch")
     (warning,) = weights_warnings(run(official=False))
     assert warning.startswith("alexnet_pretrained_pytorch used weights that are not the official")
-
-
-def test_memory_table_sizes_the_resized_training_set():
-    rows = memory_rows(run())
-    assert rows[0]["materialised"] == fmt.size_bytes(45000 * 3 * 32 * 32 * 4)
-    assert rows[1]["materialised"] == "25.2 GiB" and rows[1]["peak_rss_mb"] == "2,001"
-    assert all("versus_peak" not in row for row in rows)  # a ratio meaningless at 32 px
 
 
 def test_position_against_the_original_range():

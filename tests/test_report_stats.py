@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.metrics import calibration
+from cifar_compare.report import format as fmt
 from cifar_compare.report import stats as report_stats
 from cifar_compare.report.data import model_results
 from pypdf import PdfReader
@@ -78,6 +79,15 @@ def test_page_one_holds_the_answer_the_headline_table_and_the_chart(official):
     resources = PdfReader(pdf).pages[0]["/Resources"]
     assert len(resources["/XObject"]) >= 1  # the chart is an image on page 1
     assert "WARNING" not in first  # official data, official weights
+
+
+def test_memory_table_sizes_the_resized_training_set(official):
+    memory = flat(" ".join(pages(official[0]))).split("6 Memory")[1]
+    assert (
+        f"alexnet_scratch_pytorch 32 px 45,000 2,000 n/a {fmt.size_bytes(45000 * 3 * 32**2 * 4)}"
+        in memory
+    )
+    assert "alexnet_pretrained_pytorch 224 px 45,000 2,000 n/a 25.2 GiB" in memory
 
 
 def test_warnings_leave_page_one_its_answer_table_and_chart(unofficial_with_baseline):

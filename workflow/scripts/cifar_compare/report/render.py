@@ -21,7 +21,7 @@ from cifar_compare.report import format as fmt
 from cifar_compare.report.context import recipe_text, report_context
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import benchmark_summary, data_summary
-from cifar_compare.report.tables import weights_check
+from cifar_compare.report.tables import layer_counts, training_phases, weights_check
 
 # The checkout this code runs from: the one whose commit the report records.
 REPOSITORY = Path(__file__).resolve().parent
@@ -69,8 +69,8 @@ def template_from(path):
     # Cells the template writes from the results, in the numbers' one format.
     for write in (fmt.percent, fmt.accuracy_text, fmt.seconds, fmt.rate, fmt.megabytes):
         environment.filters[write.__name__] = write
-    environment.filters["weights_check"] = weights_check
-    environment.filters["recipe_text"] = recipe_text
+    for write in (fmt.size_bytes, recipe_text, training_phases, layer_counts, weights_check):
+        environment.filters[write.__name__] = write
     return environment.get_template(Path(path).name)
 
 

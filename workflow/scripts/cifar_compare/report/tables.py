@@ -115,38 +115,6 @@ def training_phases(config):
     )
 
 
-def pretrained_rows(results):
-    return [
-        {
-            "model": r.name,
-            "architecture": r.architecture,
-            "weights": r.weights["name"] if r.weights else "none",
-            "official": "yes" if r.weights and r.weights["official"] else "NO",
-            "input": f"{r.input_size} px",
-            "training": training_phases(r.config),
-            "trainable": f"{fmt.count(r.params_trainable)} of {fmt.count(r.params_total)}",
-            "layers": layer_counts(r.records[0]),
-        }
-        for r in results
-        if r.pretrained
-    ]
-
-
-def memory_rows(results):
-    return [
-        {
-            "model": r.name,
-            "input": f"{r.input_size} px",
-            "train_images": fmt.count(r.train_images),
-            "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
-            "peak_device_mb": fmt.megabytes(r.peak_device_mb),
-            # the whole training set resized to input_size² as float32 (3 channels, 4 bytes)
-            "materialised": fmt.size_bytes(r.train_images * 3 * r.input_size**2 * 4),
-        }
-        for r in results
-    ]
-
-
 def original_range(entry):
     low, high = entry["accuracy_low"], entry["accuracy_high"]
     return f"~{low} %" if low == high else f"{low}–{high} %"
