@@ -73,14 +73,13 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
     stats = study_statistics(results)
     return {
         "classes": results[0].records[0]["class_names"],
+        "calibration": stats.calibration,
         "dataset": dataset(results),
         "results": results,
         "answer": " ".join(findings(results, stats)),
         "headline": tables.headline_rows(results, stats),
         "headline_device": tables.shared_device(results),
         "comparisons": tables.comparison_rows(stats.comparisons),
-        "calibration": tables.calibration_rows(results, stats),
-        "per_class": tables.per_class_rows(results),
         "original": original,
         "original_rows": tables.original_rows(results, original),
         "conclusions": conclusions(results, stats, original, data),

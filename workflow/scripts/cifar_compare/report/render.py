@@ -21,7 +21,12 @@ from cifar_compare.report import format as fmt
 from cifar_compare.report.context import recipe_text, report_context
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import benchmark_summary, data_summary
-from cifar_compare.report.tables import layer_counts, training_phases, weights_check
+from cifar_compare.report.tables import (
+    layer_counts,
+    per_class_accuracy,
+    training_phases,
+    weights_check,
+)
 
 # The checkout this code runs from: the one whose commit the report records.
 REPOSITORY = Path(__file__).resolve().parent
@@ -66,11 +71,10 @@ def template_from(path):
     )
     # A line break may follow each underscore (long model names in narrow headers).
     environment.filters["breakable"] = lambda text: text.replace("_", "_\u200b")
-    # Cells the template writes from the results, in the numbers' one format.
-    for write in (fmt.percent, fmt.accuracy_text, fmt.seconds, fmt.rate, fmt.megabytes):
-        environment.filters[write.__name__] = write
-    for write in (fmt.size_bytes, recipe_text, training_phases, layer_counts, weights_check):
-        environment.filters[write.__name__] = write
+    # The template writes cells from the results with the functions the text uses.
+    cells = (fmt.percent, fmt.accuracy_text, fmt.seconds, fmt.rate, fmt.megabytes, fmt.size_bytes)
+    cells += (recipe_text, training_phases, layer_counts, per_class_accuracy, weights_check)
+    environment.filters.update({write.__name__: write for write in cells})
     return environment.get_template(Path(path).name)
 
 

@@ -173,7 +173,8 @@ def study_pairs(results):
 
 
 def pooled_calibration(result):
-    """Reliability bins summed over a model's seeds, and the mean of their ECEs."""
+    """Reliability bins summed over a model's seeds, the mean of their ECEs, and the mean
+    confidence."""
     blocks = [r["calibration"] for r in result.records if r.get("calibration")]
     if not blocks:
         return None
@@ -183,11 +184,15 @@ def pooled_calibration(result):
     def pooled(key):  # a per-bin mean over seeds, weighted by each seed's images in the bin
         return ((counts * [b[key] for b in blocks]).sum(axis=0) / np.maximum(total, 1)).tolist()
 
+    confidence = pooled("mean_confidence")
     return {
         "count": total.tolist(),
-        "mean_confidence": pooled("mean_confidence"),
+        "mean_confidence": confidence,
         "accuracy": pooled("accuracy"),
         "ece": statistics.fmean(b["ece"] for b in blocks),
+        # the mean top softmax probability over all test images
+        "confidence": sum(c * n for c, n in zip(confidence, total.tolist(), strict=True))
+        / max(int(total.sum()), 1),
     }
 
 

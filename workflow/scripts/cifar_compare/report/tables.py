@@ -60,24 +60,6 @@ def comparison_rows(comparisons):
     ]
 
 
-def mean_confidence(pooled):
-    """Mean top softmax probability over all test images, from the reliability bins."""
-    pairs = zip(pooled["mean_confidence"], pooled["count"], strict=True)
-    return sum(c * n for c, n in pairs) / max(sum(pooled["count"]), 1)
-
-
-def calibration_rows(results, stats):
-    rows = []
-    for r in results:
-        pooled = stats.calibration[r.name]
-        known = pooled is not None
-        ece = fmt.percent(pooled["ece"]) if known else fmt.DASH
-        confidence = fmt.percent(mean_confidence(pooled)) if known else fmt.DASH
-        accuracy = fmt.percent(r.accuracy_mean)
-        rows.append({"model": r.name, "ece": ece, "confidence": confidence, "accuracy": accuracy})
-    return rows
-
-
 def per_class_accuracy(result):
     """Class name -> accuracy averaged over the model's seeds."""
     names = result.records[0]["class_names"]
@@ -85,13 +67,6 @@ def per_class_accuracy(result):
         name: statistics.fmean(rec["per_class_accuracy"][name] for rec in result.records)
         for name in names
     }
-
-
-def per_class_rows(results):
-    """One row per class; one accuracy cell (percent) per model, in result order."""
-    tables = [per_class_accuracy(r) for r in results]
-    classes = results[0].records[0]["class_names"]
-    return [{"class": c, "cells": [fmt.percent(t[c]) for t in tables]} for c in classes]
 
 
 def layer_counts(record):
