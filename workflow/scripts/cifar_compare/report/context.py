@@ -3,7 +3,6 @@
 from cifar_compare.report import format as fmt
 from cifar_compare.report import tables
 from cifar_compare.report.conclusions import conclusions, findings, weights_warnings
-from cifar_compare.report.provenance import environment_rows
 from cifar_compare.report.stats import run_comparisons, study_statistics
 
 
@@ -67,7 +66,7 @@ def baseline_section(results, baseline):
 
 
 def report_context(results, original, benchmarks, provenance, data, baseline=None):
-    """`data`: report_provenance.data_summary; `baseline`: (ModelResults, folder) or None."""
+    """`data`: provenance.data_summary; `baseline`: (ModelResults, folder) or None."""
     if not results:
         raise ValueError("no model has metrics: there is nothing to report")
     stats = study_statistics(results)
@@ -86,7 +85,6 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "warnings": [w for w in (data["warning"],) if w] + weights_warnings(results),
         "data": data,
         "baseline": baseline_section(results, baseline),
-        "environment": environment_rows(results),
         "benchmarks": benchmarks["rows"],
         "study_time": benchmarks["time"],
         "provenance": provenance,

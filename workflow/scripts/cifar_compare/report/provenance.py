@@ -12,8 +12,6 @@ import pandas as pd
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.report import format as fmt
 
-ENVIRONMENT_KEYS = ("cpu", "gpu", "gpu_driver", "cuda", "cudnn")
-
 
 def data_summary(results, download):
     """The run's data provenance and, unless it is the official archive, a warning."""
@@ -62,13 +60,3 @@ def benchmark_summary(paths):
     longest = max(end - start for start, end in runs)
     span = fmt.seconds(span) if span >= longest else None
     return {"rows": rows, "time": {"span": span, "total": fmt.seconds(total)}}
-
-
-def environment_rows(results):
-    """training.environment per model, where the training job recorded one."""
-    found = [(r.name, r.records[0]["training"].get("environment")) for r in results]
-    return [
-        {"model": name, **{key: environment.get(key) or fmt.DASH for key in ENVIRONMENT_KEYS}}
-        for name, environment in found
-        if environment
-    ]
