@@ -14,6 +14,7 @@ from cifar_compare.metrics import calibration
 from cifar_compare.report import format as fmt
 from cifar_compare.report import stats as report_stats
 from cifar_compare.report.data import model_results
+from cifar_compare.report.tables import recorded
 from pypdf import PdfReader
 from report_fixtures import (
     MODELS,
@@ -99,7 +100,7 @@ def test_warnings_leave_page_one_its_answer_table_and_chart(unofficial_with_base
     # the sentence for a file with no published hash reads as a sentence
     assert "no published hash and none pinned yet; a local copy cannot be verified)" in first
     assert "the no published hash" not in flat(" ".join(pages(pdf)))
-    assert {row["precision"] for row in context["headline"]} == {"\u2014"}
+    assert {recorded(r, "precision") for r in context["results"]} == {"\u2014"}
 
 
 def interval_bounds(text, model):

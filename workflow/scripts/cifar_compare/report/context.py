@@ -3,7 +3,7 @@
 from cifar_compare.report import format as fmt
 from cifar_compare.report import tables
 from cifar_compare.report.conclusions import conclusions, findings, weights_warnings
-from cifar_compare.report.stats import run_comparisons, study_statistics
+from cifar_compare.report.stats import accuracy_interval, run_comparisons, study_statistics
 
 
 def recipe_text(config, seeds):
@@ -58,7 +58,8 @@ def baseline_section(results, baseline):
         "folder": folder,
         "device": tables.shared_device(earlier),
         "rows": tables.comparison_rows(run_comparisons(results, earlier)),
-        "models": tables.headline_rows(earlier, study_statistics(earlier)),
+        "results": earlier,
+        "intervals": {e.name: accuracy_interval(e) for e in earlier},
         "setup": setup_changes(results, earlier),
         "only_here": [r.name for r in results if r.name not in {e.name for e in earlier}],
         "only_there": [e.name for e in earlier if e.name not in names],
@@ -76,7 +77,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "dataset": dataset(results),
         "results": results,
         "answer": " ".join(findings(results, stats)),
-        "headline": tables.headline_rows(results, stats),
+        "intervals": stats.intervals,
         "headline_device": tables.shared_device(results),
         "comparisons": tables.comparison_rows(stats.comparisons),
         "original": original,

@@ -24,6 +24,7 @@ from cifar_compare.report.provenance import benchmark_summary, data_summary
 from cifar_compare.report.tables import (
     layer_counts,
     per_class_accuracy,
+    recorded,
     training_phases,
     weights_check,
 )
@@ -72,8 +73,9 @@ def template_from(path):
     # A line break may follow each underscore (long model names in narrow headers).
     environment.filters["breakable"] = lambda text: text.replace("_", "_\u200b")
     # The template writes cells from the results with the functions the text uses.
-    cells = (fmt.percent, fmt.accuracy_text, fmt.seconds, fmt.rate, fmt.megabytes, fmt.size_bytes)
-    cells += (recipe_text, training_phases, layer_counts, per_class_accuracy, weights_check)
+    cells = (fmt.percent, fmt.accuracy_text, fmt.interval_text, fmt.seconds, fmt.rate)
+    cells += (fmt.megabytes, fmt.size_bytes, recipe_text, training_phases, layer_counts)
+    cells += (per_class_accuracy, recorded, weights_check)
     environment.filters.update({write.__name__: write for write in cells})
     return environment.get_template(Path(path).name)
 

@@ -17,27 +17,6 @@ def shared_device(results):
     return found.pop() if len(found) == 1 else None
 
 
-def headline_rows(results, stats):
-    """Page 1's table: accuracy with its 95 % interval and what the model cost."""
-    return [
-        {
-            "model": r.name,
-            "framework": r.framework,
-            "input": f"{r.input_size} px",
-            "seeds": str(len(r.seeds)),
-            "accuracy": fmt.percent(stats.intervals[r.name].estimate),
-            "interval": fmt.interval_text(stats.intervals[r.name]),
-            "loss": f"{r.loss_mean:.3f}",
-            "params": fmt.count(r.params_total),
-            "train_seconds": fmt.seconds(r.train_seconds),
-            "images_per_second": fmt.rate(r.train_images_per_second),
-            "precision": recorded(r, "precision"),
-            "device": recorded(r, "device"),
-        }
-        for r in results
-    ]
-
-
 def comparison_rows(comparisons):
     questions = {
         "best": "best against runner-up",
