@@ -261,7 +261,7 @@ def test_a_tie_for_the_best_model_is_said():
 
 def test_recipe_text_names_the_seeds_the_run_trained():
     """The recipe in the metrics has no seeds (README: Reruns): they come from the run."""
-    from cifar_compare.report.context import recipe_text
+    from cifar_compare.report.tables import recipe_text
 
     config = {"input_size": 32, "epochs": 10, "batch_size": 128, "optimizer": {"name": "adamw"}}
     assert recipe_text(config, (0, 2)).endswith("; seeds 0, 2.")

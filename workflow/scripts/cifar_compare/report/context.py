@@ -1,22 +1,10 @@
-"""Everything the report template shows, as one dictionary built from the run's results."""
+"""Everything the report template shows, as one dictionary built from the run's results
+(the template formats plain fields of the results itself, with render.py's filters)."""
 
 from cifar_compare.report import format as fmt
 from cifar_compare.report import tables
 from cifar_compare.report.conclusions import conclusions, findings, weights_warnings
 from cifar_compare.report.stats import accuracy_interval, run_comparisons, study_statistics
-
-
-def recipe_text(config, seeds):
-    optimizer = config.get("optimizer", {})
-    schedule = config.get("schedule", {})
-    augmentation = config.get("augmentation", {})
-    return (
-        f"Input {config['input_size']} px, {config['epochs']} epochs, batch "
-        f"{config['batch_size']}, optimizer {optimizer.get('name')} (lr {optimizer.get('lr')}), "
-        f"schedule {schedule.get('name')}, augmentation: crop padding "
-        f"{augmentation.get('crop_padding')}, flip {augmentation.get('flip')}; "
-        f"seeds {', '.join(str(s) for s in seeds)}."
-    )
 
 
 def dataset(results):

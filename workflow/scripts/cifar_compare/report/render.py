@@ -18,12 +18,13 @@ import yaml
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
 from cifar_compare.report import FIGURES
 from cifar_compare.report import format as fmt
-from cifar_compare.report.context import recipe_text, report_context
+from cifar_compare.report.context import report_context
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import benchmark_summary, data_summary
 from cifar_compare.report.tables import (
     layer_counts,
     per_class_accuracy,
+    recipe_text,
     recorded,
     training_phases,
     weights_check,

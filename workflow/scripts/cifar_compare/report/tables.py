@@ -1,4 +1,4 @@
-"""The report's tables as rows of formatted cells, built from ModelResults only."""
+"""The report's cells and rows that take more than formatting one field, from ModelResults only."""
 
 import statistics
 from collections import Counter
@@ -52,6 +52,19 @@ def layer_counts(record):
     """Layer type -> how many, in first-seen order (for models too deep to list)."""
     counts = Counter(layer["type"] for layer in record["layers"])
     return ", ".join(f"{n} {kind}" for kind, n in counts.items())
+
+
+def recipe_text(config, seeds):
+    optimizer = config.get("optimizer", {})
+    schedule = config.get("schedule", {})
+    augmentation = config.get("augmentation", {})
+    return (
+        f"Input {config['input_size']} px, {config['epochs']} epochs, batch "
+        f"{config['batch_size']}, optimizer {optimizer.get('name')} (lr {optimizer.get('lr')}), "
+        f"schedule {schedule.get('name')}, augmentation: crop padding "
+        f"{augmentation.get('crop_padding')}, flip {augmentation.get('flip')}; "
+        f"seeds {', '.join(str(s) for s in seeds)}."
+    )
 
 
 def training_phases(config):
