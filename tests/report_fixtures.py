@@ -145,11 +145,12 @@ def write_run(folder, md5=OFFICIAL_CIFAR10_MD5, shift=0, precision=None, weights
 def draw_plots(folder, metrics, histories):
     """Every figure, written by the plots rule's own function; returns the files."""
     from cifar_compare.fileio import read_json
-    from cifar_compare.report.plots import PLOTS, write_plots
+    from cifar_compare.report import FIGURES
+    from cifar_compare.report.plots import write_plots
 
     paths = {
         f"{name}_{image_format}": str(Path(folder) / "plots" / f"{name}.{image_format}")
-        for name in PLOTS
+        for name in FIGURES
         for image_format in ("png", "svg")
     }
     inputs = SimpleNamespace(

@@ -12,11 +12,11 @@ from cifar_compare.metrics import encode_labels
 from cifar_compare.report import format as fmt
 from cifar_compare.report.conclusions import conclusions, weights_warnings
 from cifar_compare.report.data import model_results
-from cifar_compare.report.provenance import data_summary
-from cifar_compare.report.render import config_hash, git_commit, read_benchmarks
+from cifar_compare.report.provenance import benchmark_summary, data_summary
+from cifar_compare.report.render import config_hash, git_commit
 from cifar_compare.report.stats import study_statistics
 from cifar_compare.report.summary import to_csv, to_markdown
-from cifar_compare.report.tables import memory_rows, original_rows, versus_original
+from cifar_compare.report.tables import original_rows, versus_original
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -99,7 +99,7 @@ def test_numbers_are_formatted_one_way():
     assert fmt.percent(0.7234) == "72.34"
     assert fmt.accuracy_text(0.7234, None) == "72.34"
     assert fmt.accuracy_text(0.7234, 0.0056) == "72.34 ± 0.56"
-    assert fmt.size_bytes(fmt.materialised_bytes(50_000, 224)) == "28.0 GiB"
+    assert fmt.size_bytes(50_000 * 3 * 224**2 * 4) == "28.0 GiB"
     assert fmt.megabytes(None) == "n/a"
 
 
@@ -185,13 +185,6 @@ def test_unofficial_weights_are_called_out():
     assert warning.startswith("alexnet_pretrained_pytorch used weights that are not the official")
 
 
-def test_memory_table_sizes_the_resized_training_set():
-    rows = memory_rows(run())
-    assert rows[0]["materialised"] == fmt.size_bytes(45000 * 3 * 32 * 32 * 4)
-    assert rows[1]["materialised"] == "25.2 GiB" and rows[1]["peak_rss_mb"] == "2,001"
-    assert all("versus_peak" not in row for row in rows)  # a ratio meaningless at 32 px
-
-
 def test_position_against_the_original_range():
     entry = {"accuracy_low": 70, "accuracy_high": 70}
     assert versus_original(0.70, entry) == "within its range"
@@ -225,8 +218,12 @@ def test_benchmarks_are_named_by_job(tmp_path):
         path = tmp_path / f"{name}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(header + line)
-    rows = read_benchmarks([str(tmp_path / "train/m/seed0.tsv"), str(tmp_path / "plots.tsv")])
-    assert rows == [("train/m/seed0", 12.5, 880.2), ("plots", 1.0, None)]
+    summary = benchmark_summary([str(tmp_path / "train/m/seed0.tsv"), str(tmp_path / "plots.tsv")])
+    assert summary["rows"] == [
+        {"job": "train/m/seed0", "seconds": "12.5", "max_rss_mb": "880"},
+        {"job": "plots", "seconds": "1.0", "max_rss_mb": "n/a"},
+    ]
+    assert summary["time"]["total"] == "13.5"
 
 
 def imported_modules(path):
@@ -264,7 +261,7 @@ def test_a_tie_for_the_best_model_is_said():
 
 def test_recipe_text_names_the_seeds_the_run_trained():
     """The recipe in the metrics has no seeds (README: Reruns): they come from the run."""
-    from cifar_compare.report.context import recipe_text
+    from cifar_compare.report.tables import recipe_text
 
     config = {"input_size": 32, "epochs": 10, "batch_size": 128, "optimizer": {"name": "adamw"}}
     assert recipe_text(config, (0, 2)).endswith("; seeds 0, 2.")

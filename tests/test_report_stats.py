@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.metrics import calibration
+from cifar_compare.report import format as fmt
 from cifar_compare.report import stats as report_stats
 from cifar_compare.report.data import model_results
+from cifar_compare.report.tables import recorded
 from pypdf import PdfReader
 from report_fixtures import (
     MODELS,
@@ -80,6 +82,15 @@ def test_page_one_holds_the_answer_the_headline_table_and_the_chart(official):
     assert "WARNING" not in first  # official data, official weights
 
 
+def test_memory_table_sizes_the_resized_training_set(official):
+    memory = flat(" ".join(pages(official[0]))).split("6 Memory")[1]
+    assert (
+        f"alexnet_scratch_pytorch 32 px 45,000 2,000 n/a {fmt.size_bytes(45000 * 3 * 32**2 * 4)}"
+        in memory
+    )
+    assert "alexnet_pretrained_pytorch 224 px 45,000 2,000 n/a 25.2 GiB" in memory
+
+
 def test_warnings_leave_page_one_its_answer_table_and_chart(unofficial_with_baseline):
     pdf, context = unofficial_with_baseline
     first = flat(pages(pdf)[0])
@@ -89,7 +100,7 @@ def test_warnings_leave_page_one_its_answer_table_and_chart(unofficial_with_base
     # the sentence for a file with no published hash reads as a sentence
     assert "no published hash and none pinned yet; a local copy cannot be verified)" in first
     assert "the no published hash" not in flat(" ".join(pages(pdf)))
-    assert {row["precision"] for row in context["headline"]} == {"\u2014"}
+    assert {recorded(r, "precision") for r in context["results"]} == {"\u2014"}
 
 
 def interval_bounds(text, model):

@@ -8,4 +8,4 @@ if __name__ == "__main__":
     logger = open_log(snakemake.log[0])
     with errors_logged(logger):
         context = render(snakemake.input, snakemake.params, snakemake.output)
-        logger.info("report of %d models: %s", len(context["headline"]), snakemake.output.pdf)
+        logger.info("report of %d models: %s", len(context["results"]), snakemake.output.pdf)

@@ -65,10 +65,6 @@ def findings(results, stats):
     return sentences
 
 
-def answer(results, stats):
-    return " ".join(findings(results, stats)) if results else ""
-
-
 def cost_sentence(results):
     """Time, throughput, parameters and memory of the cheapest and the best model."""
     cheap = min(results, key=lambda r: r.train_seconds)

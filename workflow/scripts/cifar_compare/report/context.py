@@ -1,80 +1,10 @@
-"""Everything the report template shows, as one dictionary built from the run's results."""
+"""Everything the report template shows, as one dictionary built from the run's results
+(the template formats plain fields of the results itself, with render.py's filters)."""
 
 from cifar_compare.report import format as fmt
 from cifar_compare.report import tables
-from cifar_compare.report.conclusions import answer, conclusions, weights_warnings
-from cifar_compare.report.provenance import environment_rows
-from cifar_compare.report.stats import run_comparisons, study_statistics
-
-FIGURES = {  # plot name -> title and caption; the first is page 1's chart
-    "accuracy_intervals": (
-        "Test accuracy",
-        "Test accuracy of each model with its 95 % interval (test images and, with several "
-        "seeds, seed-to-seed spread), and the range the original study reported for the same "
-        "model (grey band), where it reported one.",
-    ),
-    "learning_curves": (
-        "Learning curves",
-        "Training and validation loss (top) and accuracy (bottom) per epoch, one column per "
-        "model; lines are the mean over seeds, shaded bands the range between seeds.",
-    ),
-    "confusion_matrices": (
-        "Confusion matrices",
-        "Test-set confusion matrix per model (rows: true class, columns: predicted class), "
-        "as the share of each true class, counts summed over seeds.",
-    ),
-    "per_class_accuracy": (
-        "Per-class accuracy",
-        "Test accuracy per class and model, mean over seeds.",
-    ),
-    "accuracy_vs_cost": (
-        "Accuracy against cost",
-        "Mean test accuracy (error bars: standard deviation over seeds) against mean "
-        "training time per run (left) and parameter count (right).",
-    ),
-    "reliability": (
-        "Reliability diagrams",
-        "Calibration per model: test accuracy of the images in each bin of the top softmax "
-        "probability (bars, images of all seeds) against the diagonal of perfect "
-        "calibration; ECE in each title.",
-    ),
-}
-
-
-def recipe_text(config, seeds):
-    optimizer = config.get("optimizer", {})
-    schedule = config.get("schedule", {})
-    augmentation = config.get("augmentation", {})
-    return (
-        f"Input {config['input_size']} px, {config['epochs']} epochs, batch "
-        f"{config['batch_size']}, optimizer {optimizer.get('name')} (lr {optimizer.get('lr')}), "
-        f"schedule {schedule.get('name')}, augmentation: crop padding "
-        f"{augmentation.get('crop_padding')}, flip {augmentation.get('flip')}; "
-        f"seeds {', '.join(str(s) for s in seeds)}."
-    )
-
-
-def scratch_models(results):
-    return [
-        {
-            "name": r.name,
-            "framework": r.framework,
-            "summary": recipe_text(r.config, r.seeds),
-            "layers": tables.layer_rows(r.records[0]),
-            "params": fmt.count(r.params_total),
-        }
-        for r in results
-        if not r.pretrained
-    ]
-
-
-def figures(image_paths):
-    """`image_paths`: plot name -> path as the document should reference it."""
-    headline, *rest = (
-        {"src": image_paths[name], "title": title, "caption": caption}
-        for name, (title, caption) in FIGURES.items()
-    )
-    return {"headline_figure": headline, "figures": rest}
+from cifar_compare.report.conclusions import conclusions, findings, weights_warnings
+from cifar_compare.report.stats import accuracy_interval, run_comparisons, study_statistics
 
 
 def dataset(results):
@@ -116,7 +46,8 @@ def baseline_section(results, baseline):
         "folder": folder,
         "device": tables.shared_device(earlier),
         "rows": tables.comparison_rows(run_comparisons(results, earlier)),
-        "models": tables.headline_rows(earlier, study_statistics(earlier)),
+        "results": earlier,
+        "intervals": {e.name: accuracy_interval(e) for e in earlier},
         "setup": setup_changes(results, earlier),
         "only_here": [r.name for r in results if r.name not in {e.name for e in earlier}],
         "only_there": [e.name for e in earlier if e.name not in names],
@@ -124,34 +55,25 @@ def baseline_section(results, baseline):
 
 
 def report_context(results, original, benchmarks, provenance, data, baseline=None):
-    """`data`: report_provenance.data_summary; `baseline`: (ModelResults, folder) or None."""
+    """`data`: provenance.data_summary; `baseline`: (ModelResults, folder) or None."""
     if not results:
         raise ValueError("no model has metrics: there is nothing to report")
     stats = study_statistics(results)
     return {
         "classes": results[0].records[0]["class_names"],
+        "calibration": stats.calibration,
         "dataset": dataset(results),
-        "model_names": [r.name for r in results],
-        "answer": answer(results, stats),
-        "headline": tables.headline_rows(results, stats),
+        "results": results,
+        "answer": " ".join(findings(results, stats)),
+        "intervals": stats.intervals,
         "headline_device": tables.shared_device(results),
         "comparisons": tables.comparison_rows(stats.comparisons),
-        "calibration": tables.calibration_rows(results, stats),
-        "scratch": scratch_models(results),
-        "pretrained": tables.pretrained_rows(results),
-        "summary": tables.summary_rows(results),
-        "seeds": tables.seed_rows(results),
-        "per_class": tables.per_class_rows(results),
-        "memory": tables.memory_rows(results),
         "original": original,
         "original_rows": tables.original_rows(results, original),
         "conclusions": conclusions(results, stats, original, data),
         "warnings": [w for w in (data["warning"],) if w] + weights_warnings(results),
         "data": data,
         "baseline": baseline_section(results, baseline),
-        "versions": tables.version_rows(results),
-        "environment": environment_rows(results),
-        "weights": tables.weights_rows(results),
         "benchmarks": benchmarks["rows"],
         "study_time": benchmarks["time"],
         "provenance": provenance,

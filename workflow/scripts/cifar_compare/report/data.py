@@ -32,6 +32,7 @@ class ModelResult:
     train_images: int
     test_images: int
     weights: dict | None
+    environment: dict | None  # the machine of the first seed's training, where recorded
     config: dict
     records: tuple
 
@@ -66,6 +67,7 @@ def model_result(records):
         train_images=first["training"]["train_images"],
         test_images=first["test_images"],
         weights=first["weights"],
+        environment=first["training"].get("environment"),
         config=first["model_config"],
         records=tuple(records),
     )

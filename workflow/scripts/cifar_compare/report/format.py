@@ -1,8 +1,6 @@
 """How the report writes numbers; one place, so text, tables and tests agree."""
 
 DASH = "\u2014"  # no value
-BYTES_PER_FLOAT32 = 4
-CHANNELS = 3
 
 
 def percent(fraction):
@@ -42,11 +40,6 @@ def size_bytes(number):
 def ratio(value):
     """A ratio to three significant digits: '59.6', '0.00221'."""
     return f"{value:,.3g}" if value < 1000 else f"{value:,.0f}"
-
-
-def materialised_bytes(train_images, input_size):
-    """Bytes to hold a training set resized to input_size² as float32 all at once."""
-    return train_images * CHANNELS * input_size**2 * BYTES_PER_FLOAT32
 
 
 def interval_text(interval):

@@ -3,28 +3,16 @@
 Reads only metrics JSON and training histories; no training code is imported.
 """
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure  # not pyplot: no GUI backend, no global figures to close
 
-matplotlib.use("Agg")
+from cifar_compare.fileio import atomic_path, read_json
+from cifar_compare.report.data import model_results
+from cifar_compare.report.stats import accuracy_interval, pooled_calibration
+from cifar_compare.report.tables import per_class_accuracy
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from cifar_compare.fileio import atomic_path, read_json  # noqa: E402
-from cifar_compare.report.data import model_results  # noqa: E402
-from cifar_compare.report.stats import accuracy_interval, pooled_calibration  # noqa: E402
-from cifar_compare.report.tables import per_class_accuracy  # noqa: E402
-
-PLOTS = (
-    "accuracy_intervals",
-    "learning_curves",
-    "confusion_matrices",
-    "per_class_accuracy",
-    "accuracy_vs_cost",
-    "reliability",
-)
 PANEL_INCHES = 3.2
 
 
@@ -52,9 +40,8 @@ def band(ax, histories, column, label, scale):
 
 def panels(results, width, height, rows=1, **options):
     """A figure of `rows` rows of one `width` x `height` inch panel per model: (fig, axes)."""
-    return plt.subplots(
-        rows, len(results), squeeze=False, figsize=(width * len(results), height), **options
-    )
+    fig = Figure(figsize=(width * len(results), height))
+    return fig, fig.subplots(rows, len(results), squeeze=False, **options)
 
 
 def learning_curves(results, histories):
@@ -95,7 +82,8 @@ def confusion_matrices(results):
 
 def per_class_plot(results):
     names = results[0].records[0]["class_names"]
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig = Figure(figsize=(9, 3.6))
+    ax = fig.subplots()
     width = 0.8 / len(results)
     for i, result in enumerate(results):
         values = per_class_accuracy(result)
@@ -110,7 +98,8 @@ def per_class_plot(results):
 
 
 def accuracy_vs_cost(results):
-    fig, (by_time, by_size) = plt.subplots(1, 2, sharey=True, figsize=(9, 3.6))
+    fig = Figure(figsize=(9, 3.6))
+    by_time, by_size = fig.subplots(1, 2, sharey=True)
     for result in results:
         y, err = 100 * result.accuracy_mean, 100 * (result.accuracy_std or 0)
         for ax, x in ((by_time, result.train_seconds), (by_size, result.params_total / 1e6)):
@@ -127,7 +116,8 @@ def accuracy_vs_cost(results):
 
 def accuracy_intervals(results, original):
     """Page 1's chart: each model's accuracy and 95 % interval, the original's range beside."""
-    fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(results) + 1.1))
+    fig = Figure(figsize=(7.2, 0.42 * len(results) + 1.1))
+    ax = fig.subplots()
     rows = np.arange(len(results))[::-1]
     intervals = [accuracy_interval(r) for r in results]
     entries = [original["models"].get(r.name) for r in results]  # the original's ranges
@@ -198,5 +188,4 @@ def write_plots(inputs, params, outputs):
                 fig.savefig(
                     tmp, format=image_format, dpi=150, bbox_inches="tight", metadata=metadata
                 )
-        plt.close(fig)
         yield name, len(results)

@@ -10,9 +10,7 @@ import os
 import pandas as pd
 
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
-from cifar_compare.report.format import DASH
-
-ENVIRONMENT_KEYS = ("cpu", "gpu", "gpu_driver", "cuda", "cudnn")
+from cifar_compare.report import format as fmt
 
 
 def data_summary(results, download):
@@ -35,32 +33,30 @@ def data_summary(results, download):
     return {**summary, "warning": None if official else warning}
 
 
-def study_time(paths):
-    """(span, total) seconds of the benchmarked jobs.
+def benchmark_summary(paths):
+    """Per-job rows (a job is named by its file's path under their root) and the study's time.
 
     total: the sum of every job's wall time. span: from the start of the first job
     to the end of the last (a file's mtime is its job's end; minus its seconds, its
     start); None when the mtimes cannot be right (files copied, say).
     """
-    ends, starts, total = [], [], 0.0
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    rows, runs, total = [], [], 0.0  # runs: (start, end) per job
     for path in paths:
-        seconds = float(pd.read_csv(path, sep="\t")["s"].sum())
-        end = os.path.getmtime(path)
+        frame = pd.read_csv(path, sep="\t")
+        rss = pd.to_numeric(frame["max_rss"], errors="coerce").max()
+        job = os.path.splitext(os.path.relpath(path, root))[0]
+        rows.append(
+            {
+                "job": job,
+                "seconds": fmt.seconds(frame["s"].mean()),
+                "max_rss_mb": fmt.megabytes(None if pd.isna(rss) else rss),
+            }
+        )
+        seconds, end = float(frame["s"].sum()), os.path.getmtime(path)
         total += seconds
-        ends.append(end)
-        starts.append(end - seconds)
-    if not paths:
-        return None, 0.0
-    span = max(ends) - min(starts)
-    longest = max(e - s for s, e in zip(starts, ends, strict=True))
-    return (span if span >= longest else None), total
-
-
-def environment_rows(results):
-    """training.environment per model, where the training job recorded one."""
-    found = [(r.name, r.records[0]["training"].get("environment")) for r in results]
-    return [
-        {"model": name, **{key: environment.get(key) or DASH for key in ENVIRONMENT_KEYS}}
-        for name, environment in found
-        if environment
-    ]
+        runs.append((end - seconds, end))
+    span = max(end for _, end in runs) - min(start for start, _ in runs)
+    longest = max(end - start for start, end in runs)
+    span = fmt.seconds(span) if span >= longest else None
+    return {"rows": rows, "time": {"span": span, "total": fmt.seconds(total)}}

@@ -13,14 +13,22 @@ import subprocess
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
+from cifar_compare.report import FIGURES
 from cifar_compare.report import format as fmt
-from cifar_compare.report.context import FIGURES, figures, report_context
+from cifar_compare.report.context import report_context
 from cifar_compare.report.data import model_results, recorded_results
-from cifar_compare.report.provenance import data_summary, study_time
+from cifar_compare.report.provenance import benchmark_summary, data_summary
+from cifar_compare.report.tables import (
+    layer_counts,
+    per_class_accuracy,
+    recipe_text,
+    recorded,
+    training_phases,
+    weights_check,
+)
 
 # The checkout this code runs from: the one whose commit the report records.
 REPOSITORY = Path(__file__).resolve().parent
@@ -47,18 +55,6 @@ def git_commit(repository):
     return head.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
 
 
-def read_benchmarks(paths):
-    """(job, seconds, peak RSS MB) per benchmark file; job is its path under their root."""
-    root = os.path.commonpath([os.path.dirname(p) for p in paths])
-    rows = []
-    for path in paths:
-        frame = pd.read_csv(path, sep="\t")
-        rss = pd.to_numeric(frame["max_rss"], errors="coerce").max()
-        job = os.path.splitext(os.path.relpath(path, root))[0]
-        rows.append((job, float(frame["s"].mean()), None if pd.isna(rss) else float(rss)))
-    return rows
-
-
 def image_paths(plot_files, document, image_format):
     """Plot name -> path of its `image_format` file relative to the document."""
     found = {Path(p).stem: p for p in plot_files if Path(p).suffix == f".{image_format}"}
@@ -77,6 +73,11 @@ def template_from(path):
     )
     # A line break may follow each underscore (long model names in narrow headers).
     environment.filters["breakable"] = lambda text: text.replace("_", "_\u200b")
+    # The template writes cells from the results with the functions the text uses.
+    cells = (fmt.percent, fmt.accuracy_text, fmt.interval_text, fmt.seconds, fmt.rate)
+    cells += (fmt.megabytes, fmt.size_bytes, recipe_text, training_phases, layer_counts)
+    cells += (per_class_accuracy, recorded, weights_check)
+    environment.filters.update({write.__name__: write for write in cells})
     return environment.get_template(Path(path).name)
 
 
@@ -86,18 +87,6 @@ def write_pdf(html, destination):
     document = weasyprint.HTML(string=html, base_url=str(Path(destination).resolve().parent))
     with atomic_path(destination) as tmp:
         document.write_pdf(tmp)
-
-
-def benchmark_summary(paths):
-    """Per-job rows and the study's time: from first start to last end, and summed."""
-    span, total = study_time(paths)
-    return {
-        "rows": [
-            {"job": job, "seconds": fmt.seconds(seconds), "max_rss_mb": fmt.megabytes(rss)}
-            for job, seconds, rss in read_benchmarks(paths)
-        ],
-        "time": {"span": None if span is None else fmt.seconds(span), "total": fmt.seconds(total)},
-    }
 
 
 def baseline_of(paths, folder):
@@ -133,8 +122,8 @@ def render(inputs, params, outputs):
     context = build_context(inputs, params)
 
     def page(document, image_format):
-        images = figures(image_paths(inputs.plots, document, image_format))
-        return template.render(**context, **images, stylesheet=stylesheet)
+        images = image_paths(inputs.plots, document, image_format)
+        return template.render(**context, images=images, stylesheet=stylesheet)
 
     write_text_atomic(outputs.html, page(outputs.html, "svg"))
     write_pdf(page(outputs.pdf, "png"), outputs.pdf)

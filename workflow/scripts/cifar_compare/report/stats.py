@@ -66,16 +66,10 @@ def correctness_matrix(result):
 
 
 def test_set_id(record):
-    """Fingerprint of the test set a record was scored on (images and labels)."""
-    data = record.get("data") or {}
-    if "test_set_sha256" in data:
-        return data["test_set_sha256"]
-    return hashlib.sha256(record["test_predictions"]["labels"].encode()).hexdigest()
-
-
-def same_test_set(a, b):
-    """Were every seed of both models scored on one and the same test set."""
-    return len({test_set_id(r) for r in (*a.records, *b.records)}) == 1
+    """Fingerprint of the test set a record was scored on (images and labels; the labels
+    alone in records written before the fingerprint was)."""
+    recorded = (record.get("data") or {}).get("test_set_sha256")
+    return recorded or hashlib.sha256(record["test_predictions"]["labels"].encode()).hexdigest()
 
 
 def bootstrap_standard_error(values):
@@ -135,7 +129,8 @@ def compare(first, second, kind):
     a, b = correctness_matrix(first), correctness_matrix(second)
     (mean_a, seeds_a), (mean_b, seeds_b) = over_seeds(a), over_seeds(b)
     estimate, seeds = mean_a - mean_b, seeds_a + seeds_b
-    if same_test_set(first, second) and a.shape[1] == b.shape[1]:
+    same_test_set = len({test_set_id(r) for r in (*first.records, *second.records)}) == 1
+    if same_test_set and a.shape[1] == b.shape[1]:
         variance = bootstrap_standard_error(a.mean(axis=0) - b.mean(axis=0)) ** 2
         discordant = discordant_pairs(a, b)
         p_value = max(mcnemar_p(x, y) for x, y in discordant)
@@ -178,20 +173,26 @@ def study_pairs(results):
 
 
 def pooled_calibration(result):
-    """Reliability bins summed over a model's seeds, and the mean of their ECEs."""
+    """Reliability bins summed over a model's seeds, the mean of their ECEs, and the mean
+    confidence."""
     blocks = [r["calibration"] for r in result.records if r.get("calibration")]
     if not blocks:
         return None
-    counts = np.sum([b["count"] for b in blocks], axis=0)
-    weights = [np.asarray(b["count"], dtype=float) for b in blocks]
-    filled = np.maximum(counts, 1)
-    confidence = np.sum([w * b["mean_confidence"] for w, b in zip(weights, blocks, strict=True)], 0)
-    accuracy = np.sum([w * b["accuracy"] for w, b in zip(weights, blocks, strict=True)], 0)
+    counts = np.array([b["count"] for b in blocks])  # seeds × bins
+    total = counts.sum(axis=0)
+
+    def pooled(key):  # a per-bin mean over seeds, weighted by each seed's images in the bin
+        return ((counts * [b[key] for b in blocks]).sum(axis=0) / np.maximum(total, 1)).tolist()
+
+    confidence = pooled("mean_confidence")
     return {
-        "count": counts.tolist(),
-        "mean_confidence": (confidence / filled).tolist(),
-        "accuracy": (accuracy / filled).tolist(),
+        "count": total.tolist(),
+        "mean_confidence": confidence,
+        "accuracy": pooled("accuracy"),
         "ece": statistics.fmean(b["ece"] for b in blocks),
+        # the mean top softmax probability over all test images
+        "confidence": sum(c * n for c, n in zip(confidence, total.tolist(), strict=True))
+        / max(int(total.sum()), 1),
     }
 
 

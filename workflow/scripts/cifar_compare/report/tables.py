@@ -1,4 +1,4 @@
-"""The report's tables as rows of formatted cells, built from ModelResults only."""
+"""The report's cells and rows that take more than formatting one field, from ModelResults only."""
 
 import statistics
 from collections import Counter
@@ -15,34 +15,6 @@ def shared_device(results):
     """The one training device of every model, or None when they differ."""
     found = {recorded(r, "device") for r in results}
     return found.pop() if len(found) == 1 else None
-
-
-def cost_cells(r):
-    """The cells the headline and the summary table share."""
-    return {
-        "model": r.name,
-        "input": f"{r.input_size} px",
-        "seeds": str(len(r.seeds)),
-        "loss": f"{r.loss_mean:.3f}",
-        "params": fmt.count(r.params_total),
-        "train_seconds": fmt.seconds(r.train_seconds),
-        "images_per_second": fmt.rate(r.train_images_per_second),
-    }
-
-
-def headline_rows(results, stats):
-    """Page 1's table: accuracy with its 95 % interval and what the model cost."""
-    return [
-        {
-            **cost_cells(r),
-            "framework": r.framework,
-            "accuracy": fmt.percent(stats.intervals[r.name].estimate),
-            "interval": fmt.interval_text(stats.intervals[r.name]),
-            "precision": recorded(r, "precision"),
-            "device": recorded(r, "device"),
-        }
-        for r in results
-    ]
 
 
 def comparison_rows(comparisons):
@@ -67,51 +39,6 @@ def comparison_rows(comparisons):
     ]
 
 
-def mean_confidence(pooled):
-    """Mean top softmax probability over all test images, from the reliability bins."""
-    pairs = zip(pooled["mean_confidence"], pooled["count"], strict=True)
-    return sum(c * n for c, n in pairs) / max(sum(pooled["count"]), 1)
-
-
-def calibration_rows(results, stats):
-    rows = []
-    for r in results:
-        pooled = stats.calibration[r.name]
-        known = pooled is not None
-        ece = fmt.percent(pooled["ece"]) if known else fmt.DASH
-        confidence = fmt.percent(mean_confidence(pooled)) if known else fmt.DASH
-        accuracy = fmt.percent(r.accuracy_mean)
-        rows.append({"model": r.name, "ece": ece, "confidence": confidence, "accuracy": accuracy})
-    return rows
-
-
-def summary_rows(results):
-    return [
-        {
-            **cost_cells(r),
-            "accuracy": fmt.accuracy_text(r.accuracy_mean, r.accuracy_std),
-            "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
-            "peak_device_mb": fmt.megabytes(r.peak_device_mb),
-        }
-        for r in results
-    ]
-
-
-def seed_rows(results):
-    return [
-        {
-            "model": r.name,
-            "seed": str(record["seed"]),
-            "accuracy": fmt.percent(record["test_accuracy"]),
-            "loss": f"{record['test_loss']:.3f}",
-            "train_seconds": fmt.seconds(record["training"]["wall_seconds"]),
-            "device": record["training"]["device"],
-        }
-        for r in results
-        for record in r.records
-    ]
-
-
 def per_class_accuracy(result):
     """Class name -> accuracy averaged over the model's seeds."""
     names = result.records[0]["class_names"]
@@ -121,29 +48,23 @@ def per_class_accuracy(result):
     }
 
 
-def per_class_rows(results):
-    """One row per class; one accuracy cell (percent) per model, in result order."""
-    tables = [per_class_accuracy(r) for r in results]
-    classes = results[0].records[0]["class_names"]
-    return [{"class": c, "cells": [fmt.percent(t[c]) for t in tables]} for c in classes]
-
-
-def layer_rows(record):
-    return [
-        {
-            "index": str(i),
-            "type": layer["type"],
-            "output_shape": "×".join(map(str, layer["output_shape"])) or "scalar",
-            "parameters": fmt.count(layer["parameters"]),
-        }
-        for i, layer in enumerate(record["layers"], start=1)
-    ]
-
-
 def layer_counts(record):
     """Layer type -> how many, in first-seen order (for models too deep to list)."""
     counts = Counter(layer["type"] for layer in record["layers"])
     return ", ".join(f"{n} {kind}" for kind, n in counts.items())
+
+
+def recipe_text(config, seeds):
+    optimizer = config.get("optimizer", {})
+    schedule = config.get("schedule", {})
+    augmentation = config.get("augmentation", {})
+    return (
+        f"Input {config['input_size']} px, {config['epochs']} epochs, batch "
+        f"{config['batch_size']}, optimizer {optimizer.get('name')} (lr {optimizer.get('lr')}), "
+        f"schedule {schedule.get('name')}, augmentation: crop padding "
+        f"{augmentation.get('crop_padding')}, flip {augmentation.get('flip')}; "
+        f"seeds {', '.join(str(s) for s in seeds)}."
+    )
 
 
 def training_phases(config):
@@ -159,37 +80,6 @@ def training_phases(config):
         f"head only for {head_epochs} epochs, then top {layers} base layers "
         f"at lr {fine_tune['lr']:g} for {fine_tune['epochs']}"
     )
-
-
-def pretrained_rows(results):
-    return [
-        {
-            "model": r.name,
-            "architecture": r.architecture,
-            "weights": r.weights["name"] if r.weights else "none",
-            "official": "yes" if r.weights and r.weights["official"] else "NO",
-            "input": f"{r.input_size} px",
-            "training": training_phases(r.config),
-            "trainable": f"{fmt.count(r.params_trainable)} of {fmt.count(r.params_total)}",
-            "layers": layer_counts(r.records[0]),
-        }
-        for r in results
-        if r.pretrained
-    ]
-
-
-def memory_rows(results):
-    return [
-        {
-            "model": r.name,
-            "input": f"{r.input_size} px",
-            "train_images": fmt.count(r.train_images),
-            "peak_rss_mb": fmt.megabytes(r.peak_rss_mb),
-            "peak_device_mb": fmt.megabytes(r.peak_device_mb),
-            "materialised": fmt.size_bytes(fmt.materialised_bytes(r.train_images, r.input_size)),
-        }
-        for r in results
-    ]
 
 
 def original_range(entry):
@@ -230,33 +120,3 @@ def weights_check(weights):
     basis = weights.get("checked_against") or "no recorded check"
     reference = weights.get("official_hash")
     return f"checked against the {basis}: {reference}" if reference else basis
-
-
-def weights_rows(results):
-    return [
-        {
-            "model": r.name,
-            "name": r.weights["name"],
-            "source": r.weights.get("source", ""),
-            "sha256": r.weights["sha256"],
-            "check": weights_check(r.weights),
-            "official": r.weights["official"],
-        }
-        for r in results
-        if r.weights
-    ]
-
-
-def version_rows(results):
-    return [
-        {
-            "model": r.name,
-            "training_device": record["training"]["device"],
-            "evaluation_device": record["evaluation_device"],
-            "libraries": ", ".join(
-                f"{k} {v}" for k, v in record.get("training_versions", record["versions"]).items()
-            ),
-        }
-        for r in results
-        for record in r.records[:1]
-    ]
