@@ -84,7 +84,7 @@ def time_evaluation(model, images, recipe, args):
     """Evaluation images/s through the pipeline's own predict, one eval batch per step."""
     from cifar_compare.pytorch.train import predict
 
-    size = args.eval_batch_size or recipe.eval_batch_size
+    size = args.eval_batch_size or recipe.batch_size
 
     def step(i):
         predict(model, images[(i * size) % len(images) :][:size], recipe)

@@ -109,6 +109,8 @@ def test_random_crops_are_per_image_and_inference_is_identity():
     assert len({tuple(row) for row in cropped[:, :, 5, 0]}) > 1  # offsets differ per image
     same = keras.ops.convert_to_numpy(layer(images, training=False))
     assert np.array_equal(same, images.astype(np.float32))
+    # Keras 3 derives the layer's config from its constructor's arguments.
+    assert RandomCropFlip.from_config(layer.get_config()).padding == 4
 
 
 @pytest.mark.parametrize("architecture", sorted(KERAS_CONSTRUCTORS))

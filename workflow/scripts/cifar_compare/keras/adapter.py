@@ -6,12 +6,7 @@ import importlib
 
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.fileio import atomic_path, read_json, write_json_atomic
-from cifar_compare.keras.runtime import (
-    compute_precision,
-    configure,
-    peak_device_memory_mb,
-    select_backend,
-)
+from cifar_compare.keras import runtime as keras_runtime
 from cifar_compare.runtime.environment import environment, torch_environment
 from cifar_compare.runtime.resources import library_versions
 
@@ -20,9 +15,9 @@ class Keras:
     name = "keras"
 
     def start(self, model_config, threads, precision):
-        select_backend(model_config["backend"])
+        keras_runtime.select_backend(model_config["backend"])
         self.config = model_config
-        return configure(threads, model_config["deterministic"], precision)
+        return keras_runtime.configure(threads, model_config["deterministic"], precision)
 
     def build(self, weights_path, seed):
         import keras
@@ -61,7 +56,7 @@ class Keras:
         return model
 
     def precision(self):
-        return compute_precision()
+        return keras_runtime.compute_precision()
 
     def library(self):
         import keras
@@ -69,7 +64,7 @@ class Keras:
         return f"Keras {keras.__version__} ({keras.backend.backend()} backend)"
 
     def peak_device_memory_mb(self):
-        return peak_device_memory_mb()
+        return keras_runtime.peak_device_memory_mb()
 
     def environment(self):
         """The environment of the backend's first GPU, if any."""
@@ -91,10 +86,8 @@ class Keras:
     def versions(self):
         import keras
 
-        backend = importlib.import_module(
-            {"torch": "torch", "jax": "jax"}.get(keras.backend.backend(), "tensorflow")
-        )
-        return library_versions(keras, backend)
+        # The backend's name is its module's (keras_runtime.SETUPS has no other).
+        return library_versions(keras, importlib.import_module(keras.backend.backend()))
 
     def layers(self, model):
         from cifar_compare.keras.models import count_parameters, layer_summary

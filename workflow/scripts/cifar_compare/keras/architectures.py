@@ -1,8 +1,5 @@
-"""The Keras architectures: name -> what building and feeding one needs.
-
-Plain data (no keras import), so the workflow checks a config's architectures and
-input sizes against it when it loads; cifar_compare.keras.models builds from it.
-"""
+"""The Keras architectures: name -> what building and feeding one needs. Plain data (no
+keras import), so the workflow checks configs against it when it loads."""
 
 from dataclasses import dataclass
 

@@ -1,6 +1,6 @@
-"""Keras layers of the on-device batch pipeline: the uint8 32x32 images go in,
-augmentation, the resize and each model's own preprocessing happen inside the
-model, per batch, on the accelerator. Keras 3 ops only, so any backend runs them.
+"""Keras layers of the on-device batch pipeline: augmentation and preprocessing of the
+uint8 32x32 images run inside the model, per batch, on the accelerator. Keras 3 ops only,
+so any backend runs them; their configs are Keras 3's own, from the constructors' arguments.
 """
 
 import keras
@@ -9,15 +9,12 @@ from keras import ops
 
 @keras.saving.register_keras_serializable("cifar_compare")
 class RandomCropFlip(keras.layers.Layer):
-    """Per-image random crop after zero padding and random horizontal flip.
-
-    keras.layers.RandomCrop uses one offset for the whole batch; this draws one
-    per image. Outputs float32 in 0..255; identity (plus cast) at inference.
-    """
+    """Per-image random crop after zero padding and random horizontal flip (keras.layers.
+    RandomCrop draws one offset per batch). Outputs float32 0..255; at inference only the cast."""
 
     def __init__(self, padding=0, flip=False, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.padding, self.flip, self.seed = padding, flip, seed
+        self.padding, self.flip = padding, flip
         self.generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=None):
@@ -49,10 +46,6 @@ class RandomCropFlip(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        settings = {"padding": self.padding, "flip": self.flip, "seed": self.seed}
-        return {**super().get_config(), **settings}
-
 
 @keras.saving.register_keras_serializable("cifar_compare")
 class Standardize(keras.layers.Layer):
@@ -67,9 +60,6 @@ class Standardize(keras.layers.Layer):
         std = ops.convert_to_tensor(self.std, dtype=images.dtype)
         return (images / 255.0 - mean) / std
 
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "std": self.std}
-
 
 @keras.saving.register_keras_serializable("cifar_compare")
 class ApplicationPreprocess(keras.layers.Layer):
@@ -80,8 +70,4 @@ class ApplicationPreprocess(keras.layers.Layer):
         self.application = application
 
     def call(self, images):
-        module = getattr(keras.applications, self.application)
-        return module.preprocess_input(images)
-
-    def get_config(self):
-        return {**super().get_config(), "application": self.application}
+        return getattr(keras.applications, self.application).preprocess_input(images)

@@ -1,7 +1,5 @@
-"""Keras models, built from the registry (cifar_compare.keras.architectures), behind
-the same small interface as cifar_compare.pytorch.models. Model code does no I/O
-beyond Keras loading a weights file it is handed.
-"""
+"""Keras models, built from the registry (cifar_compare.keras.architectures). Model code
+does no I/O beyond Keras loading a weights file it is handed."""
 
 import keras
 from keras import layers
@@ -85,10 +83,8 @@ def build_base(spec, input_size, weights_path):
 
 
 def get_model(name, config, num_classes=10, weights_path=None, seed=None):
-    """Full model on uint8 32x32 input: augmentation, resize, preprocessing, network.
-
-    Returns (model, base); base is the pretrained application (None from scratch).
-    """
+    """(model, base): the full model on uint8 32x32 input (augmentation, resize,
+    preprocessing, network) and its pretrained application (None from scratch)."""
     spec = get_spec(name)
     size = config["input_size"]
     dropout = spec.dropout if config.get("dropout") is None else config["dropout"]
@@ -116,7 +112,7 @@ def get_model(name, config, num_classes=10, weights_path=None, seed=None):
     return keras.Model(inputs, outputs, name=name), base
 
 
-def set_trainable_top(base, count, batch_norm="frozen"):
+def set_trainable_top(base, count, batch_norm):
     """Unfreeze the top `count` layers of the base (0 = all); their BatchNorm layers
     too unless `batch_norm` is 'frozen' (cifar_compare.recipe.batch_norm_mode)."""
     base.trainable = True
@@ -127,10 +123,8 @@ def set_trainable_top(base, count, batch_norm="frozen"):
 
 
 def count_parameters(model):
-    return {
-        "total": int(model.count_params()),
-        "trainable": int(sum(int(keras.ops.size(w)) for w in model.trainable_weights)),
-    }
+    trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
+    return {"total": int(model.count_params()), "trainable": trainable}
 
 
 def layer_summary(model):

@@ -27,13 +27,13 @@ GPU_FIXES = {
 }
 
 
-def quiet_wanted(environ=os.environ):
+def quiet_wanted():
     """Unless CIFAR_COMPARE_DEBUG is set: keep TensorFlow's C++ logging below FATAL
     (its ERROR lines are notices such as `NodeDef mentions attribute`; real failures
     reach Python as exceptions). Must run before TensorFlow is imported."""
-    if environ.get(DEBUG_ENV, "") not in ("", "0"):
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
         return False
-    environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return True
 
 
@@ -69,7 +69,9 @@ def select_backend(name):
             import tensorflow  # noqa: F401
 
 
-def _tensorflow_gpus(threads):
+# Per backend: its setup(threads) -> (GPU names, whether the first computes bf16 natively,
+# the function making its ops deterministic).
+def _tensorflow_setup(threads):
     import tensorflow as tf
 
     if threads:
@@ -78,39 +80,33 @@ def _tensorflow_gpus(threads):
     for gpu in gpus:
         # Allocate on demand, so Keras and PyTorch jobs can share one GPU.
         tf.config.experimental.set_memory_growth(gpu, True)
-    return [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    details = [
+        {"device_name": g.name, **tf.config.experimental.get_device_details(g)} for g in gpus
+    ]
+    # bf16 natively from compute capability 8.0.
+    bf16 = bool(gpus) and tuple(details[0].get("compute_capability", (0, 0))) >= (8, 0)
+    names = [d["device_name"] for d in details]
+    return names, bf16, tf.config.experimental.enable_op_determinism
 
 
-def _torch_gpus(threads):
+def _torch_setup(threads):
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    bf16 = bool(names) and torch.cuda.is_bf16_supported()
+    return names, bf16, lambda: torch.use_deterministic_algorithms(True)
 
 
-def _jax_gpus(_threads):
+def _jax_setup(_threads):
     import jax
 
-    return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    names = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    return names, bool(names), lambda: None  # XLA handles bf16 on every GPU it supports
 
 
-GPU_PROBES = {"tensorflow": _tensorflow_gpus, "torch": _torch_gpus, "jax": _jax_gpus}
-
-
-def gpu_has_bf16(backend):
-    """Whether the first visible GPU computes bf16 natively (compute capability 8.0+)."""
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        gpu = tf.config.list_physical_devices("GPU")[0]
-        details = tf.config.experimental.get_device_details(gpu)
-        return tuple(details.get("compute_capability", (0, 0))) >= (8, 0)
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.is_bf16_supported()
-    return True  # JAX: XLA handles bf16 on every GPU it supports
+SETUPS = {"tensorflow": _tensorflow_setup, "torch": _torch_setup, "jax": _jax_setup}
 
 
 def configure(threads, deterministic=None, precision="auto"):
@@ -120,11 +116,11 @@ def configure(threads, deterministic=None, precision="auto"):
     import keras
 
     backend = keras.backend.backend()
-    gpus = GPU_PROBES[backend](threads)
+    gpus, gpu_bf16, make_deterministic = SETUPS[backend](threads)
     require_gpu_if_present(f"Keras ({backend} backend)", gpus, GPU_FIXES[backend])
     if not gpus if deterministic is None else deterministic:  # by default on CPU runs
-        make_deterministic(backend)
-    resolved = resolve_precision(precision, bool(gpus), bool(gpus) and gpu_has_bf16(backend))
+        make_deterministic()
+    resolved = resolve_precision(precision, bool(gpus), gpu_bf16)
     keras.mixed_precision.set_global_policy(POLICIES[resolved])
     return gpus[0] if gpus else cpu_name()
 
@@ -135,17 +131,6 @@ def compute_precision():
 
     policy = keras.mixed_precision.global_policy().compute_dtype
     return {"bfloat16": "bf16", "float16": "fp16"}.get(policy, "fp32")
-
-
-def make_deterministic(backend):
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-    elif backend == "torch":
-        import torch
-
-        torch.use_deterministic_algorithms(True)
 
 
 def peak_device_memory_mb():

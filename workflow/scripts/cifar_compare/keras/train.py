@@ -129,8 +129,7 @@ def compile_phase(model, base, phase, config):
     plain_loss = keras.metrics.CategoricalCrossentropy(from_logits=True, name="cross_entropy")
     optimizer = build_optimizer(config["optimizer"], phase.lr)
     model.compile(optimizer=optimizer, loss=loss, metrics=["categorical_accuracy", plain_loss])
-    # As in PyTorch (torch_train.parameter_groups): no weight decay on biases and
-    # normalisation parameters (vectors).
+    # As in cifar_compare.pytorch.train.parameter_groups: no weight decay on vectors.
     vectors = [v for v in model.trainable_variables if len(v.shape) <= 1]
     model.optimizer.exclude_from_weight_decay(var_list=vectors)
     model.optimizer.build(model.trainable_variables)
@@ -143,14 +142,9 @@ def train_epoch(model, train, batch_size, seed, callbacks):
     order = np.random.default_rng(seed).permutation(len(labels))
     # The last partial batch is dropped, as on the PyTorch side.
     order = order[: steps_per_epoch(len(labels), batch_size) * batch_size]
+    targets = keras.utils.to_categorical(labels[order], 10)
     result = model.fit(
-        images[order],
-        keras.utils.to_categorical(labels[order], 10),
-        batch_size=batch_size,
-        epochs=1,
-        shuffle=False,
-        verbose=0,
-        callbacks=callbacks,
+        images[order], targets, batch_size, epochs=1, shuffle=False, verbose=0, callbacks=callbacks
     )
     return {key: values[-1] for key, values in result.history.items()}
 

@@ -9,14 +9,9 @@ import torchvision
 
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.fileio import atomic_path
+from cifar_compare.pytorch.architectures import get_spec
 from cifar_compare.pytorch.data import to_device
-from cifar_compare.pytorch.models import (
-    count_parameters,
-    freeze_all_but,
-    get_model,
-    get_spec,
-    layer_summary,
-)
+from cifar_compare.pytorch.models import count_parameters, freeze_all_but, get_model, layer_summary
 from cifar_compare.pytorch.train import Recipe, TorchTrainer, predict
 from cifar_compare.runtime.environment import torch_environment
 from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present
@@ -70,7 +65,7 @@ class PyTorch:
             weights = torch.load(weights_path, map_location="cpu", weights_only=True)
         model = get_model(config["architecture"], NUM_CLASSES, weights, config.get("dropout"))
         if config["freeze_base"]:
-            freeze_all_but(model, get_spec(config["architecture"]).head)
+            freeze_all_but(model, self.recipe.head)
         return model.to(self.device, memory_format=torch.channels_last)
 
     def trainer(self, model, train, val):

@@ -1,8 +1,6 @@
-"""On-device batch pipeline: the data set stays uint8 at 32x32 on the training device.
-
-Augmentation, normalisation and the resize to the model's input size run per
-batch, so memory does not grow with the input size.
-"""
+"""On-device batch pipeline: the data set stays uint8 at 32x32 on the training device;
+augmentation, normalisation and the resize run per batch, so memory does not grow with
+the input size."""
 
 from functools import lru_cache
 
@@ -10,22 +8,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cifar_compare.epochs import steps_per_epoch
+
 
 def to_device(array, device):
     """A numpy array (any strides, e.g. a mirrored view) as a tensor on `device`."""
     return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
-def batch_indices(count, batch_size, generator=None, drop_last=False, device=None):
-    """Yield index tensors on the generator's device (or `device`); shuffled when a
-    generator is given."""
-    if generator is None:
-        order = torch.arange(count, device=device or "cpu")
-    else:
-        order = torch.randperm(count, generator=generator, device=generator.device)
-    stop = count - count % batch_size if drop_last and count >= batch_size else count
-    for start in range(0, stop, batch_size):
-        yield order[start : start + batch_size]
+def shuffled_batches(count, batch_size, generator):
+    """Index tensors of a random order, on the generator's device; the last partial
+    batch is dropped (cifar_compare.epochs.steps_per_epoch)."""
+    order = torch.randperm(count, generator=generator, device=generator.device)
+    for step in range(steps_per_epoch(count, batch_size)):
+        yield order[step * batch_size : (step + 1) * batch_size]
 
 
 def random_crop_flip(images, padding, flip, generator):

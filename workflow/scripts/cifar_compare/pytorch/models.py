@@ -1,7 +1,5 @@
-"""PyTorch models, built from the registry (cifar_compare.pytorch.architectures).
-
-Model code does no I/O: pretrained weights arrive as a state dict.
-"""
+"""PyTorch models, built from the registry (cifar_compare.pytorch.architectures). Model
+code does no I/O: pretrained weights arrive as a state dict."""
 
 import torch
 from torch import nn
@@ -28,21 +26,15 @@ ALEXNET_CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True
 
 def conv_block(in_channels, out_channels, batch_norm):
     """3x3 conv and ReLU, with BatchNorm between them (conv bias dropped) under batch_norm."""
-    if not batch_norm:
-        return [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU(inplace=True)]
-    return [
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM),
-        nn.ReLU(inplace=True),
-    ]
+    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=not batch_norm)
+    norm = [nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)] if batch_norm else []
+    return [conv, *norm, nn.ReLU(inplace=True)]
 
 
 class AlexNetCifar(nn.Module):
-    """AlexNet for 32x32 inputs: 5 conv, 3 max-pool, 3 dense layers, ReLU, dense dropout.
-
-    `batch_norm` adds BatchNorm after every conv: the modern stand-in for AlexNet's
-    local response normalisation (alexnet_cifar_bn).
-    """
+    """AlexNet for 32x32 inputs: 5 conv, 3 max-pool, 3 dense layers, ReLU, dense dropout;
+    `batch_norm` (alexnet_cifar_bn) adds BatchNorm after every conv, the modern stand-in
+    for AlexNet's local response normalisation."""
 
     def __init__(self, num_classes=10, dropout=0.5, batch_norm=False):
         super().__init__()

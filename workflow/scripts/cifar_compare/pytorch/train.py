@@ -10,11 +10,14 @@ import torch.nn.functional as F
 
 from cifar_compare.epochs import Phase
 from cifar_compare.fileio import atomic_path
-from cifar_compare.pytorch.data import batch_indices, random_crop_flip, to_model_input
+from cifar_compare.pytorch.data import random_crop_flip, shuffled_batches, to_model_input
 from cifar_compare.pytorch.models import set_batchnorm_eval
 from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.runtime.hardware import resolve_precision
 from cifar_compare.schedules import lr_factor
+
+# The Recipe fields taken from the config entry as they are.
+CONFIG_KEYS = "epochs batch_size optimizer schedule augmentation label_smoothing input_size".split()
 
 
 @dataclass(frozen=True)
@@ -30,26 +33,18 @@ class Recipe:
     input_size: int
     mean: tuple
     std: tuple
-    eval_batch_size: int  # the training batch size: inference then needs less memory
-    batch_norm: str = "train"  # cifar_compare.recipe.batch_norm_mode
-    head: str | None = None  # the registry's classification layer (optimizer.head_lr_factor)
-    precision_choice: str = "auto"  # the config's choice
+    batch_norm: str  # cifar_compare.recipe.batch_norm_mode
+    head: str  # the registry's classification layer (optimizer.head_lr_factor)
+    precision_choice: str  # the config's choice
     precision: str = "fp32"  # what it computes in: resolved by with_precision()
 
     @classmethod
     def from_config(cls, model_config, spec):
         normalization = model_config.get("normalization") or {}
         return cls(
-            epochs=model_config["epochs"],
-            batch_size=model_config["batch_size"],
-            optimizer=model_config["optimizer"],
-            schedule=model_config["schedule"],
-            augmentation=model_config["augmentation"],
-            label_smoothing=model_config["label_smoothing"],
-            input_size=model_config["input_size"],
+            **{key: model_config[key] for key in CONFIG_KEYS},
             mean=tuple(normalization.get("mean", spec.mean)),
             std=tuple(normalization.get("std", spec.std)),
-            eval_batch_size=model_config["batch_size"],
             batch_norm=batch_norm_mode(model_config),
             head=spec.head,
             precision_choice=model_config.get("precision", "auto"),
@@ -70,7 +65,7 @@ AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def autocast_for(device, precision):
     """Autocast to `precision` on `device` (CPU or GPU); plain fp32 for fp32. The model's
-    output layer opts out (torch_models.Float32Linear), and the loss is taken outside."""
+    output layer opts out (pytorch.models.Float32Linear), and the loss is taken outside."""
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[precision])
@@ -95,31 +90,29 @@ def model_ready_batch(images, recipe, generator):
     return to_model_input(batch, recipe.mean, recipe.std, recipe.input_size)
 
 
-def optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler=None):
-    """Forward, backward and update on model-ready input; returns (summed loss, correct).
+# Loss scaling for fp16 only (small fp16 gradients would flush to zero); a disabled
+# GradScaler passes the loss and the step through unchanged.
+NO_SCALING = torch.amp.GradScaler("cpu", enabled=False)
 
-    The forward runs in the recipe's precision, the loss in float32; `scaler` (fp16
-    only) scales the loss so small fp16 gradients do not flush to zero.
-    """
+
+def optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler=NO_SCALING):
+    """Forward, backward and update on model-ready input; returns (summed loss, correct).
+    The forward runs in the recipe's precision, the loss in float32."""
     with autocast_for(x.device, recipe.precision):
         logits = model(x)
     logits = logits.float()
     loss = F.cross_entropy(logits, labels, label_smoothing=recipe.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
-    if scaler is None:
-        loss.backward()
-        optimizer.step()
-    else:
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
     scheduler.step()
     # Logged without label smoothing, so train, validation and test losses compare.
     plain_loss = F.cross_entropy(logits.detach(), labels, reduction="sum")
     return plain_loss, (logits.argmax(1) == labels).sum()
 
 
-def train_step(model, images, labels, recipe, optimizer, scheduler, generator, scaler=None):
+def train_step(model, images, labels, recipe, optimizer, scheduler, generator, scaler=NO_SCALING):
     """One optimisation step on a uint8 batch; returns (summed loss, correct count)."""
     x = model_ready_batch(images, recipe, generator)
     return optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler)
@@ -127,17 +120,18 @@ def train_step(model, images, labels, recipe, optimizer, scheduler, generator, s
 
 @torch.no_grad()
 def predict(model, images, recipe):
-    """Logits for every image, in order, computed in fixed-size batches."""
+    """Logits for every image, in order, in batches of the training batch size:
+    inference then needs no more memory than training did."""
     model.eval()
-    outputs = []
-    for index in batch_indices(len(images), recipe.eval_batch_size, device=images.device):
-        x = to_model_input(images[index], recipe.mean, recipe.std, recipe.input_size)
+    outputs, size = [], recipe.batch_size
+    for start in range(0, len(images), size):
+        x = to_model_input(images[start : start + size], recipe.mean, recipe.std, recipe.input_size)
         with autocast_for(images.device, recipe.precision):
             outputs.append(model(x).float())
     return torch.cat(outputs)
 
 
-def parameter_groups(model, weight_decay, lr, head=None, head_lr_factor=1.0):
+def parameter_groups(model, decay, lr, head, head_lr_factor=1.0):
     """The trainable parameters in groups: weight decay on weights (matrices,
     kernels) only, none on biases and normalisation parameters (vectors), which it
     would only pull towards zero (as in torchvision's reference recipes); the
@@ -145,18 +139,16 @@ def parameter_groups(model, weight_decay, lr, head=None, head_lr_factor=1.0):
     (a fresh head learns faster than pretrained features should move)."""
     groups = []
     for in_head in (False, True):
-        group_lr = lr * head_lr_factor if in_head else lr
-        trainable = [
+        params = [
             p
             for name, p in model.named_parameters()
-            if p.requires_grad and (head is not None and name.startswith(head + ".")) == in_head
+            if p.requires_grad and name.startswith(head + ".") == in_head
         ]
+        group_lr = lr * head_lr_factor if in_head else lr
         groups += [
-            {"params": [p for p in trainable if p.ndim > 1], "weight_decay": weight_decay},
-            {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0},
+            {"params": [p for p in params if p.ndim > 1], "weight_decay": decay, "lr": group_lr},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lr": group_lr},
         ]
-        for group in groups[-2:]:
-            group["lr"] = group_lr
     return [group for group in groups if group["params"]]
 
 
@@ -181,9 +173,9 @@ class TorchTrainer:
     def __init__(self, model, train, val, recipe):
         self.model, self.train, self.val, self.recipe = model, train, val, recipe
         self.phases = [Phase(1, recipe.epochs, recipe.optimizer["lr"], None)]
-        # fp16 needs loss scaling; its scale restarts on resume (it adapts within steps).
+        # fp16's loss scale restarts on resume (it adapts within steps).
         fp16 = recipe.precision == "fp16"
-        self.scaler = torch.amp.GradScaler(train[0].device.type) if fp16 else None
+        self.scaler = torch.amp.GradScaler(train[0].device.type, enabled=fp16)
 
     def begin(self, phase, steps):
         self.optimizer, self.scheduler = make_optimizer(self.model, self.recipe, steps)
@@ -206,7 +198,7 @@ class TorchTrainer:
         correct = torch.zeros((), device=images.device, dtype=torch.long)
         seen = 0
         update = (recipe, self.optimizer, self.scheduler, generator, self.scaler)
-        batches = batch_indices(len(labels), recipe.batch_size, generator, drop_last=True)
+        batches = shuffled_batches(len(labels), recipe.batch_size, generator)
         for step, index in enumerate(batches, start=1):
             loss_sum, hits = train_step(model, images[index], labels[index], *update)
             total_loss += loss_sum
