@@ -36,6 +36,9 @@ def _conv_block(x, filters, batch_norm):
 
 
 def _dense(units, **kwargs):
+    # he_normal() is built even when unused (the head): building an unseeded Keras
+    # initialiser draws a seed from Python's random, so skipping it would change every
+    # later draw from it (the seeds of later initialisers and dropout layers).
     kwargs.setdefault("kernel_initializer", he_normal())
     return layers.Dense(units, **kwargs)
 
