@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 from cifar_compare.fileio import file_digest, write_json_atomic
@@ -24,20 +25,20 @@ class Interrupted(RuntimeError):
             f"the state after epoch {epoch - 1} is kept for the next attempt"
         )
 
-    @property
-    def exit_code(self):
-        return 128 + self.signum
-
 
 class TrainingDiverged(RuntimeError):
     """The training loss stopped being finite (cifar_compare.epochs.epoch_row)."""
 
 
 @contextlib.contextmanager
-def diverged_names(model, seed):
-    """Put the model's name and seed into a divergence error."""
+def early_ends(logger, model, seed):
+    """A run stopped by a signal exits with code 128 + signal number; a diverged one's
+    error names the model and seed."""
     try:
         yield
+    except Interrupted as stopped:
+        logger.warning("%s", stopped)
+        sys.exit(128 + stopped.signum)
     except TrainingDiverged as error:
         raise TrainingDiverged(f"model {model}, seed {seed}: {error}") from None
 
@@ -77,8 +78,7 @@ def fingerprint(model_config, seed, prepared_path, weights_path=None):
         "prepared_sha256": file_digest(prepared_path, "sha256"),
         "weights_sha256": file_digest(weights_path, "sha256") if weights_path else None,
     }
-    blob = json.dumps(identity, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 class ResumeDir:
@@ -91,10 +91,8 @@ class ResumeDir:
 
     def load_record(self):
         """The saved record ({epoch, history, ...}) of this run, or None."""
-        if not self.marker.is_file():
-            return None
-        record = json.loads(self.marker.read_text())
-        if record.get("fingerprint") != self.fingerprint:
+        record = json.loads(self.marker.read_text()) if self.marker.is_file() else None
+        if record is not None and record.get("fingerprint") != self.fingerprint:
             self.clear()  # saved by a run with other settings
             return None
         return record
