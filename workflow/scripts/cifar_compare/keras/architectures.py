@@ -6,7 +6,7 @@ input sizes against it when it loads; cifar_compare.keras.models builds from it.
 
 from dataclasses import dataclass
 
-from cifar_compare.registry import lookup
+from cifar_compare.recipe import lookup
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ input sizes against it when it loads; cifar_compare.pytorch.models builds from i
 from dataclasses import dataclass
 
 from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
-from cifar_compare.registry import lookup
+from cifar_compare.recipe import lookup
 
 
 @dataclass(frozen=True)
