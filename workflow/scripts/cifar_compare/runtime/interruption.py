@@ -14,8 +14,6 @@ from pathlib import Path
 
 from cifar_compare.fileio import file_digest, write_json_atomic
 
-EPOCH_SEED_STRIDE = 1_000_003  # a prime, so (seed, epoch) pairs never collide
-
 
 class Interrupted(RuntimeError):
     def __init__(self, signum, epoch):
@@ -46,8 +44,7 @@ def early_ends(logger, model, seed):
 class StopRequest:
     """Records SIGTERM/SIGINT instead of dying at once, so the step in progress ends."""
 
-    def __init__(self):
-        self.signum = None
+    signum = None  # the signal received, once one is
 
     def install(self):
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -60,12 +57,6 @@ class StopRequest:
     @property
     def requested(self):
         return self.signum is not None
-
-
-def epoch_seed(seed, epoch):
-    """The RNG seed of one epoch: data order, augmentation and dropout restart from it,
-    so a resumed run draws exactly what an uninterrupted one would have."""
-    return seed * EPOCH_SEED_STRIDE + epoch
 
 
 def fingerprint(model_config, seed, prepared_path, weights_path=None):
