@@ -105,7 +105,6 @@ def judge_official(name, path, pinned):
 
 
 def refusal(name, source, sha256, reference, basis):
-    config_key = f"weights.sources.{name}.url"
     if reference is None:
         return (
             f"{source}: {name} has no published hash and none is pinned, so it cannot be "
@@ -115,7 +114,7 @@ def refusal(name, source, sha256, reference, basis):
         )
     return (
         f"{source}: sha256 {sha256} is not the official {name} weights "
-        f"(checked against the {basis}: {reference}). Point {config_key} at the "
+        f"(checked against the {basis}: {reference}). Point weights.sources.{name}.url at the "
         "official file, or set weights.allow_unofficial: true to run with these "
         "weights (every result will then be marked as using unofficial weights)."
     )

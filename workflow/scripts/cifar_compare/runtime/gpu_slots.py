@@ -95,7 +95,7 @@ def _not_ours(environ):
 
 
 @contextlib.contextmanager
-def gpu_slot(log, environ=os.environ, timeout=None):
+def gpu_slot(log, environ=os.environ):
     """Run the body with CUDA_VISIBLE_DEVICES set to a GPU no other job here holds.
 
     Yields the slot, or None where the GPU is not ours to choose: under SLURM,
@@ -109,7 +109,7 @@ def gpu_slot(log, environ=os.environ, timeout=None):
             reason = f"no GPUs found (set {GPUS_ENV} where nvidia-smi cannot count them)"
         if not reason:
             directory = Path(environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
-            slot, fd = claim_slot(count, directory, timeout, lambda m: log.info("gpu slot: %s", m))
+            slot, fd = claim_slot(count, directory, on_wait=lambda m: log.info("gpu slot: %s", m))
     except Exception as error:
         log.error("gpu slot: %s: %s", type(error).__name__, error)
         raise
