@@ -3,14 +3,12 @@ its architecture, batch-norm mode and learning-rate schedule."""
 
 import math
 
+from cifar_compare.messages import known_entry
+
 
 def lookup(registry, name, framework):
-    """registry[name] (a framework's architectures), or an error that lists the known ones."""
-    try:
-        return registry[name]
-    except KeyError:
-        known = ", ".join(sorted(registry))
-        raise KeyError(f"unknown {framework} architecture {name!r}; known: {known}") from None
+    """registry[name] (a framework's architectures), or an error listing the known ones."""
+    return known_entry(registry, name, f"{framework} architecture")
 
 
 def batch_norm_mode(model_config):

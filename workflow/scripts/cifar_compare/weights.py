@@ -5,6 +5,7 @@ from pathlib import Path
 
 from cifar_compare.data.download import fetch_verified
 from cifar_compare.fileio import file_digest, read_json, write_json_atomic
+from cifar_compare.messages import known_entry
 
 KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
@@ -55,11 +56,7 @@ class UnofficialWeightsError(RuntimeError):
 
 
 def official_entry(name):
-    try:
-        return OFFICIAL_WEIGHTS[name]
-    except KeyError:
-        known = ", ".join(sorted(OFFICIAL_WEIGHTS))
-        raise KeyError(f"unknown weights {name!r}; known: {known}") from None
+    return known_entry(OFFICIAL_WEIGHTS, name, "weights")
 
 
 def file_suffix(name):
