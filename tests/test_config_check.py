@@ -10,14 +10,11 @@ from cifar_compare.config import (
     SCHEMA,
     ConfigError,
     check_config_file,
-    check_expanded_size,
     check_schema,
     check_study_config,
-    check_weights_sources,
     load_study_config,
     merge_overlay,
 )
-from cifar_compare.weights import OFFICIAL_WEIGHTS
 
 BASE = yaml.safe_load(DEFAULT_CONFIG.read_text())
 SCHEMA_DICT = yaml.safe_load(SCHEMA.read_text())
@@ -67,7 +64,7 @@ def test_expanded_loaded_config_is_refused_without_expanding():
     with pytest.raises(
         ConfigError, match=r"key data.url[.0-9]*: expands to more than 10000 values"
     ):
-        check_expanded_size({"data": {"url": shared}})
+        check_study_config({"data": {"url": shared}})
 
 
 def merged(overlay):
@@ -140,7 +137,7 @@ def test_schema_is_strict(overlay, message):
 def test_unknown_weights_source_is_refused():
     config = merged({"weights": {"sources": {"alexnet_v2": {"url": "/x"}}}})
     with pytest.raises(ConfigError, match="key weights.sources.alexnet_v2: not a known weights"):
-        check_weights_sources(config, OFFICIAL_WEIGHTS)
+        check_study_config(config)
 
 
 @pytest.mark.parametrize("per_class, fraction", [(2, 0.2), (3, 0.1), (10, 0.04)])

@@ -1,5 +1,6 @@
 """GPU slots: one GPU per concurrent job on one machine (cifar_compare/runtime/gpu_slots.py)."""
 
+import logging
 import os
 import re
 import signal
@@ -8,6 +9,7 @@ import sys
 
 import pytest
 from cifar_compare.runtime.gpu_slots import claim_slot, gpu_count, gpu_slot
+from cifar_compare.runtime.logs import FORMAT
 from conftest import REPO, TINY, copy_workflow, inputs_overlay, snakemake, write_overlay
 
 HOLD_SLOT = """
@@ -21,6 +23,19 @@ time.sleep(600)
 
 def slot_env(tmp_path, **extra):
     return {"CIFAR_COMPARE_GPUS": "2", "CIFAR_COMPARE_GPU_LOCK_DIR": str(tmp_path), **extra}
+
+
+@pytest.fixture
+def job_log(tmp_path):
+    """(a job's log file, a logger writing to it in the job logs' format)."""
+    path = tmp_path / "job.log"
+    logger, handler = logging.getLogger(f"job.{tmp_path.name}"), logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield path, logger
+    logger.removeHandler(handler)
+    handler.close()
 
 
 def test_claims_the_first_free_slot_and_frees_it_on_close(tmp_path):
@@ -61,12 +76,12 @@ def test_waits_for_a_slot_and_gives_up_after_the_timeout(tmp_path):
     os.close(fd)
 
 
-def test_gpu_slot_sets_cuda_visible_devices_for_the_job_only(tmp_path):
-    log = tmp_path / "job.log"
+def test_gpu_slot_sets_cuda_visible_devices_for_the_job_only(tmp_path, job_log):
+    log, logger = job_log
     first, second = slot_env(tmp_path), slot_env(tmp_path)
-    with gpu_slot(log, first) as slot:
+    with gpu_slot(logger, first) as slot:
         assert slot == 0 and first["CUDA_VISIBLE_DEVICES"] == "0"
-        with gpu_slot(log, second) as other:
+        with gpu_slot(logger, second) as other:
             assert other == 1 and second["CUDA_VISIBLE_DEVICES"] == "1"
     assert "CUDA_VISIBLE_DEVICES" not in first and "CUDA_VISIBLE_DEVICES" not in second
     assert re.findall(r"INFO gpu slot: slot (\d) of 2", log.read_text()) == ["0", "1"]
@@ -80,22 +95,22 @@ def test_gpu_slot_sets_cuda_visible_devices_for_the_job_only(tmp_path):
         ({"CIFAR_COMPARE_GPUS": "0"}, "no GPUs found"),
     ],
 )
-def test_gpu_slot_leaves_the_choice_to_slurm_the_user_or_no_gpus(tmp_path, extra, reason):
+def test_gpu_slot_leaves_the_choice_to_slurm_the_user_or_no_gpus(tmp_path, job_log, extra, reason):
     environ = slot_env(tmp_path / "locks", **extra)
     before = dict(environ)
-    with gpu_slot(tmp_path / "job.log", environ) as slot:
+    with gpu_slot(job_log[1], environ) as slot:
         assert slot is None and environ == before
     assert environ == before and not (tmp_path / "locks").exists()
-    assert f"not assigning a GPU: {reason}" in (tmp_path / "job.log").read_text()
+    assert f"not assigning a GPU: {reason}" in job_log[0].read_text()
 
 
 @pytest.mark.parametrize("value", ["two", "-1", "1.5"])
-def test_a_bad_gpu_count_is_a_clear_error_in_the_job_log(tmp_path, value):
+def test_a_bad_gpu_count_is_a_clear_error_in_the_job_log(tmp_path, job_log, value):
     environ = slot_env(tmp_path, CIFAR_COMPARE_GPUS=value)
     with pytest.raises(ValueError, match=f"CIFAR_COMPARE_GPUS='{re.escape(value)}'"):
-        with gpu_slot(tmp_path / "job.log", environ):
+        with gpu_slot(job_log[1], environ):
             pass
-    assert "ERROR gpu slot: ValueError: CIFAR_COMPARE_GPUS" in (tmp_path / "job.log").read_text()
+    assert "ERROR gpu slot: ValueError: CIFAR_COMPARE_GPUS" in job_log[0].read_text()
 
 
 def test_gpu_count_comes_from_the_environment_or_nvidia_smi(tmp_path, monkeypatch):

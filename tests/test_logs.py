@@ -7,7 +7,8 @@ between the calls that stand for attempts.
 import logging
 
 import pytest
-from cifar_compare.runtime.logs import append_line, attempts_path, errors_logged, open_log
+from cifar_compare.runtime.gpu_slots import gpu_slot
+from cifar_compare.runtime.logs import attempts_path, errors_logged, open_log
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +30,8 @@ def attempt(log, line, fail):
     def job():
         with errors_logged(logger):
             logger.info(line)
-            append_line(log, f"a gpu slot note of {line}")
+            with gpu_slot(logger, {"CIFAR_COMPARE_GPUS": "0"}):  # logs why it assigns none
+                pass
             if fail:
                 raise RuntimeError(f"{line} failed")
 
@@ -50,7 +52,7 @@ def test_a_retry_keeps_every_earlier_attempts_lines(tmp_path):
     assert second.index("--- attempt 2,") < second.index("second try")
     third = attempt(log, "third try", fail=False)
     assert third.startswith(second) and "--- attempt 3," in third
-    assert third.count("a gpu slot note of") == 3
+    assert third.count("gpu slot: not assigning a GPU") == 3
 
 
 def test_a_job_that_succeeded_starts_its_next_log_afresh(tmp_path):
@@ -63,9 +65,5 @@ def test_a_job_that_succeeded_starts_its_next_log_afresh(tmp_path):
     assert "--- attempt" not in rerun
 
 
-def test_the_hidden_copy_sits_beside_the_log_and_gets_no_gpu_note_without_it(tmp_path):
-    log = tmp_path / "seed0.log"
-    assert attempts_path(log) == tmp_path / ".seed0.log.attempts"
-    append_line(log, "a note before any logger")
-    assert log.read_text() == "a note before any logger\n"
-    assert not attempts_path(log).exists()
+def test_the_hidden_copy_sits_beside_the_log(tmp_path):
+    assert attempts_path(tmp_path / "seed0.log") == tmp_path / ".seed0.log.attempts"

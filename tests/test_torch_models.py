@@ -10,7 +10,7 @@ from cifar_compare.pytorch.models import (
     get_model,
     get_spec,
 )
-from cifar_compare.schedules import lr_factor
+from cifar_compare.recipe import lr_factor
 from torch import nn
 
 

@@ -11,42 +11,30 @@ import numpy as np
 class Framework(Protocol):
     name: str  # the metrics record's `framework`, as in the config
 
-    def start(self, model_config: dict, threads: int, precision: str) -> str:
-        """Set device (and backend), threads, determinism and precision (auto, fp32, bf16,
-        fp16, resolved for the device); return the device's name."""
-
-    def build(self, weights_path: str | None, seed: int):
-        """The started config's model, seeded, from the pretrained weights if any."""
-
-    def trainer(self, model, train, val):
-        """The hooks of the shared epoch loop (cifar_compare.epochs.fit) for the splits."""
-
-    def predict(self, model, images: np.ndarray) -> np.ndarray:
-        """Logits of uint8 NHWC images, computed in batches of the training batch size."""
-
-    def save(self, model, record: dict, output) -> None:
-        """Write the model and its record to the train rule's `output` files."""
-
-    def read_record(self, inputs) -> dict:
-        """The record save() wrote, from the evaluate rule's `inputs`."""
-
-    def load(self, record: dict, inputs):
-        """The trained model, on the started device."""
-
-    def precision(self) -> str:
-        """What it computes in: fp32, bf16 or fp16."""
-
-    def library(self) -> str:
-        """Framework and version for the log, e.g. `PyTorch 2.9.0`."""
-
-    def peak_device_memory_mb(self) -> float | None:
-        """This job's peak accelerator memory so far; None on a CPU."""
-
-    def environment(self) -> dict:
-        """GPU, driver, CUDA and cuDNN (cifar_compare.runtime.environment)."""
-
-    def versions(self) -> dict:
-        """Versions of the libraries that ran the job."""
-
-    def layers(self, model) -> tuple[dict, list]:
-        """(parameter counts, (type, output shape, parameters) of each layer)."""
+    # Set device (and backend), threads, determinism and precision (auto, fp32, bf16,
+    # fp16, resolved for the device); return the device's name.
+    def start(self, model_config: dict, threads: int, precision: str) -> str: ...
+    # The started config's model, seeded, from the pretrained weights if any.
+    def build(self, weights_path: str | None, seed: int): ...
+    # The hooks of the shared epoch loop (cifar_compare.epochs.fit) for the splits.
+    def trainer(self, model, train, val): ...
+    # Logits of uint8 NHWC images, computed in batches of the training batch size.
+    def predict(self, model, images: np.ndarray) -> np.ndarray: ...
+    # Write the model and its record to the train rule's `output` files.
+    def save(self, model, record: dict, output) -> None: ...
+    # The record save() wrote, from the evaluate rule's `inputs`.
+    def read_record(self, inputs) -> dict: ...
+    # The trained model, on the started device.
+    def load(self, record: dict, inputs): ...
+    # What it computes in: fp32, bf16 or fp16.
+    def precision(self) -> str: ...
+    # Framework and version for the log, e.g. `PyTorch 2.9.0`.
+    def library(self) -> str: ...
+    # This job's peak accelerator memory so far; None on a CPU.
+    def peak_device_memory_mb(self) -> float | None: ...
+    # GPU, driver, CUDA and cuDNN (cifar_compare.runtime.environment).
+    def environment(self) -> dict: ...
+    # Versions of the libraries that ran the job.
+    def versions(self) -> dict: ...
+    # (parameter counts, (type, output shape, parameters) of each layer).
+    def layers(self, model) -> tuple[dict, list]: ...

@@ -30,22 +30,17 @@ def module_files(dotted, root):
     return files
 
 
-def absolute_module(node, importer, is_package):
-    """The module an `ImportFrom` node names, with relative imports resolved."""
-    if node.level == 0:
-        return node.module
-    parts = importer.split(".") if is_package else importer.split(".")[:-1]
-    base = parts[: len(parts) - (node.level - 1)]
-    return ".".join([*base, node.module] if node.module else base)
-
-
-def imported_modules(tree, importer, is_package):
-    """Dotted names of every module `tree` may import, `from a import b` giving a and a.b."""
+def imported_modules(tree, package):
+    """Dotted names of every module `tree` may import, `from a import b` giving a and a.b;
+    `package` (a tuple of names) is the importing module's, for relative imports."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = absolute_module(node, importer, is_package)
+            base = node.module
+            if node.level:  # relative (`from . import x`, `from ..a import x`)
+                above = package[: len(package) - node.level + 1]
+                base = ".".join([*above, base] if base else above)
             yield base
             yield from (f"{base}.{alias.name}" for alias in node.names)
 
@@ -57,9 +52,7 @@ def direct_imports(path, root):
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError:
         return ()  # it fails when run; its own content still counts in the digest
-    parts = list(path.relative_to(root).with_suffix("").parts)  # a package: its folder
-    importer = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-    names = imported_modules(tree, importer, path.name == "__init__.py")
+    names = imported_modules(tree, path.relative_to(root).parts[:-1])
     return tuple(file for name in names if name for file in module_files(name, root))
 
 

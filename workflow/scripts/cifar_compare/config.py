@@ -39,9 +39,9 @@ def key_path(parts):
     return clip(".".join(clip(part, 40) for part in map(str, parts)), 200) or "(top level)"
 
 
-def _count_nodes(root, where, children):
-    """Refuse a document whose shared (aliased) parts expand past NODE_BUDGET values,
-    counting each shared node once; `children(node, path, refuse)` lists (child, path)."""
+def _count_nodes(root, where):
+    """Refuse a document (YAML nodes or loaded values) whose shared (aliased) parts
+    expand past NODE_BUDGET values, counting each shared node once."""
     sizes, active = {}, set()
 
     def refuse(path, reason):
@@ -53,7 +53,7 @@ def _count_nodes(root, where, children):
         if id(node) in active:
             raise refuse(path, "a recursive alias")
         active.add(id(node))
-        total = 1 + sum(size(child, at) for child, at in children(node, path, refuse))
+        total = 1 + sum(size(child, at) for child, at in _children(node, path, refuse))
         active.discard(id(node))
         if total > NODE_BUDGET:
             raise refuse(path, f"expands to more than {NODE_BUDGET} values (aliases?)")
@@ -66,7 +66,15 @@ def _count_nodes(root, where, children):
         raise ConfigError(f"{where}: nested too deeply") from None
 
 
-def _yaml_children(node, path, refuse):
+def _children(node, path, refuse):
+    """(child, key path) pairs of a loaded value or a YAML node; a node with a tag or
+    mapping key that is not plain, or a repeated key, is refused."""
+    if isinstance(node, dict):
+        return [(child, [*path, key]) for key, child in node.items()]
+    if isinstance(node, list):
+        return [(child, [*path, index]) for index, child in enumerate(node)]
+    if not isinstance(node, yaml.Node):
+        return []
     if node.tag not in PLAIN_TAGS:
         raise refuse(path, f"tag {clip(node.tag, 60)} is not allowed")
     if isinstance(node, yaml.SequenceNode):
@@ -82,14 +90,6 @@ def _yaml_children(node, path, refuse):
         seen.add((key.tag, key.value))
         pairs += [(key, [*path, key.value]), (value, [*path, key.value])]
     return pairs
-
-
-def _loaded_children(value, path, refuse):
-    if isinstance(value, dict):
-        return [(child, [*path, key]) for key, child in value.items()]
-    if isinstance(value, list):
-        return [(child, [*path, index]) for index, child in enumerate(value)]
-    return []
 
 
 def _refuse_duplicate_json_keys(pairs):
@@ -130,12 +130,7 @@ def check_config_file(path):
             "accepted in config files"
         )
     if node is not None:
-        _count_nodes(node, where, _yaml_children)
-
-
-def check_expanded_size(config, where="the merged configuration"):
-    """Refuse a loaded config whose shared (aliased) parts expand past the node budget."""
-    _count_nodes(config, where, _loaded_children)
+        _count_nodes(node, where)
 
 
 StrictValidator = validators.extend(
@@ -168,15 +163,6 @@ def check_schema(config, schema):
     error = best_match(StrictValidator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"key {key_path(error.absolute_path)}: {_describe(error)}")
-
-
-def check_weights_sources(config, known):
-    for name in config.get("weights", {}).get("sources", {}):
-        if name not in known:
-            raise ConfigError(
-                f"key weights.sources.{clip(name, 60)}: not a known weights name; "
-                f"known: {', '.join(sorted(known))}"
-            )
 
 
 def check_split_sizes(data):
@@ -252,11 +238,16 @@ def check_study_config(config, files=()):
     in the schema's defaults in place; raises ConfigError naming the file or key."""
     for path in dict.fromkeys(files):
         check_config_file(path)
-    check_expanded_size(config)
+    _count_nodes(config, "the merged configuration")
     schema = yaml.safe_load(SCHEMA.read_text())
     check_schema(config, schema)  # on what was written, before any default
     DefaultsValidator(schema).validate(config)
-    check_weights_sources(config, OFFICIAL_WEIGHTS)
+    for name in config["weights"]["sources"]:
+        if name not in OFFICIAL_WEIGHTS:
+            raise ConfigError(
+                f"key weights.sources.{clip(name, 60)}: not a known weights name; "
+                f"known: {', '.join(sorted(OFFICIAL_WEIGHTS))}"
+            )
     check_split_sizes(config["data"])
     for name, model in config["models"].items():
         check_model(name, model)
@@ -265,10 +256,8 @@ def check_study_config(config, files=()):
 
 def load_study_config(overlays=()):
     """config/config.yaml with `overlays` merged on top, checked and completed."""
-    files = [DEFAULT_CONFIG, *overlays]
-    for path in files:
-        check_config_file(path)  # before PyYAML expands any alias
     config = {}
-    for path in files:
+    for path in [DEFAULT_CONFIG, *overlays]:
+        check_config_file(path)  # before PyYAML expands any alias
         merge_overlay(config, yaml.safe_load(Path(path).read_text()) or {})
     return check_study_config(config)

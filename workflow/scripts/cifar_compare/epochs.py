@@ -7,14 +7,11 @@ import time
 from dataclasses import dataclass
 
 from cifar_compare.fileio import atomic_path
-from cifar_compare.runtime.interruption import (
-    Interrupted,
-    StopRequest,
-    TrainingDiverged,
-    epoch_seed,
-)
+from cifar_compare.runtime.interruption import Interrupted, StopRequest, TrainingDiverged
 from cifar_compare.runtime.progress import EpochProgress
 from cifar_compare.runtime.resources import peak_rss_mb
+
+EPOCH_SEED_STRIDE = 1_000_003  # a prime, so (seed, epoch) pairs never collide
 
 
 @dataclass(frozen=True)
@@ -28,6 +25,12 @@ class Phase:
 def steps_per_epoch(count, batch_size):
     """Steps per epoch when the last partial batch is dropped (at least one)."""
     return max(1, count // batch_size)
+
+
+def epoch_seed(seed, epoch):
+    """The RNG seed of one epoch: data order, augmentation and dropout restart from it,
+    so a resumed run draws exactly what an uninterrupted one would have."""
+    return seed * EPOCH_SEED_STRIDE + epoch
 
 
 def fit(trainer, config, seed, log, resume=None, stop=None):
@@ -96,11 +99,10 @@ def epoch_row(epoch, train, validate, seconds, images, lr):
 
 
 def write_history(path, history):
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(history[0]))
-            writer.writeheader()
-            writer.writerows(history)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
 
 
 def epoch_line(row, epochs):

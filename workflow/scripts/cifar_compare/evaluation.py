@@ -7,12 +7,9 @@ from cifar_compare.adapter import Framework
 from cifar_compare.data.dataset import load_prepared
 from cifar_compare.fileio import write_json_atomic
 from cifar_compare.metrics import (
-    classification_metrics,
     data_provenance,
-    layer_records,
     metrics_record,
     prediction_metrics,
-    softmax_cross_entropy,
     test_time_predictions,
     validate_metrics,
 )
@@ -33,21 +30,22 @@ def evaluate(adapter, record, inputs, threads, data_md5):
     start = time.perf_counter()
     logits = test_time_predictions(lambda batch: adapter.predict(model, batch), images, flip)
     seconds = time.perf_counter() - start
-    metrics = classification_metrics(labels, logits.argmax(1), class_names)
-    metrics["test_loss"] = softmax_cross_entropy(logits, labels)
+    metrics = prediction_metrics(labels, logits, class_names)
     metrics["test_time_flip"] = flip
-    metrics.update(prediction_metrics(labels, logits))
     metrics["data"] = data_provenance(data_md5, images, labels)
     metrics["inference_images_per_second"] = len(labels) / seconds
     metrics["parameters"], rows = adapter.layers(model)
-    metrics["layers"] = layer_records(rows)
+    metrics["layers"] = [
+        {"type": kind, "output_shape": list(shape), "parameters": params}
+        for kind, shape, params in rows
+    ]
     return metrics, device
 
 
 def evaluate_job(snakemake, adapter: Framework):
     """One model and seed: its checkpoint in, its validated metrics JSON out."""
     log = open_log(snakemake.log[0])
-    with gpu_slot(snakemake.log[0]), errors_logged(log):
+    with gpu_slot(log), errors_logged(log):
         record = adapter.read_record(snakemake.input)
         metrics, device = evaluate(
             adapter, record, snakemake.input, snakemake.threads, snakemake.params.data_md5

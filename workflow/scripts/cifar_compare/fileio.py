@@ -41,11 +41,11 @@ def atomic_path(destination, suffix=".partial"):
         tmp.unlink(missing_ok=True)
 
 
-def remove_stale_partials(destination, suffix=".partial"):
+def remove_stale_partials(destination):
     """Delete temporaries that a killed writer of `destination` left beside it."""
     destination = Path(destination)
     if destination.parent.is_dir():
-        for stale in destination.parent.glob(f".{glob.escape(destination.name)}.*{suffix}"):
+        for stale in destination.parent.glob(f".{glob.escape(destination.name)}.*.partial"):
             stale.unlink(missing_ok=True)
 
 
@@ -59,8 +59,7 @@ def write_json_atomic(destination, obj):
 
 
 def read_json(path):
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def file_digest(path, algorithm):

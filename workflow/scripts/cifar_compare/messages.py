@@ -13,3 +13,12 @@ def clip(text, limit=NAME_LIMIT):
 def one_line(text, limit=LINE_LIMIT):
     """A whole message on one line of at most `limit` characters."""
     return clip(" ".join(str(text)[: limit * 4].split()), limit)
+
+
+def known_entry(table, name, what):
+    """table[name], or a KeyError saying that `name` is an unknown `what`, listing the known."""
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table))
+        raise KeyError(f"unknown {what} {name!r}; known: {known}") from None

@@ -14,25 +14,6 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "metrics.schema.
 CALIBRATION_BINS = 15
 
 
-def confusion_matrix(labels, predictions, num_classes):
-    """Rows are true classes, columns predicted classes."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (labels, predictions), 1)
-    return matrix
-
-
-def classification_metrics(labels, predictions, class_names):
-    matrix = confusion_matrix(labels, predictions, len(class_names))
-    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
-    return {
-        "test_images": int(len(labels)),
-        "test_accuracy": float((labels == predictions).mean()),
-        "per_class_accuracy": dict(zip(class_names, per_class.round(6).tolist(), strict=True)),
-        "confusion_matrix": matrix.tolist(),
-        "class_names": list(class_names),
-    }
-
-
 def encode_labels(labels):
     """Class indices (0-255) as base64 of one uint8 per image, in test-set order."""
     return base64.b64encode(np.asarray(labels, dtype=np.uint8).tobytes()).decode("ascii")
@@ -69,18 +50,29 @@ def calibration(confidence, correct, bins=CALIBRATION_BINS):
     }
 
 
-def prediction_metrics(labels, logits):
-    """Per-image predictions (for paired tests and bootstraps) and calibration."""
-    labels = np.asarray(labels)
+def prediction_metrics(labels, logits, class_names):
+    """Accuracy (overall, per class), the confusion matrix (rows true classes, columns
+    predicted ones), the loss, the per-image predictions (for paired tests and
+    bootstraps) and the calibration of float32 `logits` for the test set's `labels`."""
+    labels, predicted = np.asarray(labels), logits.argmax(1)
+    matrix = np.zeros((len(class_names), len(class_names)), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
     probabilities = softmax(np.asarray(logits, dtype=np.float64))
-    predicted = probabilities.argmax(1)
+    top = probabilities.argmax(1)
     return {
+        "test_images": int(len(labels)),
+        "test_accuracy": float((labels == predicted).mean()),
+        "per_class_accuracy": dict(zip(class_names, per_class.round(6).tolist(), strict=True)),
+        "confusion_matrix": matrix.tolist(),
+        "class_names": list(class_names),
+        "test_loss": softmax_cross_entropy(logits, labels),
         "test_predictions": {
             "encoding": "base64 uint8, one class index per test image in test-set order",
-            "predicted": encode_labels(predicted),
+            "predicted": encode_labels(top),
             "labels": encode_labels(labels),
         },
-        "calibration": calibration(probabilities.max(1), predicted == labels),
+        "calibration": calibration(probabilities.max(1), top == labels),
     }
 
 
@@ -93,14 +85,6 @@ def data_provenance(archive_md5, images, labels):
         "official": archive_md5 == OFFICIAL_CIFAR10_MD5,
         "test_set_sha256": digest.hexdigest(),
     }
-
-
-def layer_records(rows):
-    """(type, output shape, parameters) rows as the metrics file's `layers` list."""
-    return [
-        {"type": kind, "output_shape": list(shape), "parameters": params}
-        for kind, shape, params in rows
-    ]
 
 
 def metrics_record(metrics, record, framework, evaluation_device, versions):

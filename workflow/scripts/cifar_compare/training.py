@@ -8,8 +8,8 @@ from cifar_compare.epochs import fit, write_history
 from cifar_compare.fileio import read_json
 from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.runtime.gpu_slots import gpu_slot
-from cifar_compare.runtime.interruption import ResumeDir, StopRequest, diverged_names, fingerprint
-from cifar_compare.runtime.logs import errors_logged, exit_on_interrupt, open_log
+from cifar_compare.runtime.interruption import ResumeDir, StopRequest, early_ends, fingerprint
+from cifar_compare.runtime.logs import errors_logged, open_log
 from cifar_compare.runtime.resources import peak_rss_mb
 
 
@@ -42,17 +42,16 @@ def train_job(snakemake, adapter: Framework):
     record and the per-epoch history out. A stopped attempt's epochs are resumed."""
     log = open_log(snakemake.log[0])
     stop = StopRequest().install()
-    with gpu_slot(snakemake.log[0]), errors_logged(log), exit_on_interrupt(log):
+    seed, model_name = int(snakemake.wildcards.seed), snakemake.wildcards.model
+    with gpu_slot(log), errors_logged(log), early_ends(log, model_name, seed):
         config, prepared = snakemake.params.model_config, snakemake.input.prepared
-        seed, model_name = int(snakemake.wildcards.seed), snakemake.wildcards.model
         weights = snakemake.input.get("weights")
         provenance = read_json(snakemake.input.provenance) if weights else None
         identity = fingerprint(config, seed, prepared, weights)
         resume = ResumeDir(snakemake.params.resume_dir, identity)
-        with diverged_names(model_name, seed):
-            model, history, summary = train(
-                adapter, prepared, config, seed, weights, snakemake.threads, log, resume, stop
-            )
+        model, history, summary = train(
+            adapter, prepared, config, seed, weights, snakemake.threads, log, resume, stop
+        )
         write_history(snakemake.output.history, history)
         record = {
             "model_name": model_name,

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from cifar_compare.data.download import fetch_verified
 from cifar_compare.fileio import file_digest, read_json, write_json_atomic
+from cifar_compare.messages import known_entry
 
 KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
@@ -55,11 +56,7 @@ class UnofficialWeightsError(RuntimeError):
 
 
 def official_entry(name):
-    try:
-        return OFFICIAL_WEIGHTS[name]
-    except KeyError:
-        known = ", ".join(sorted(OFFICIAL_WEIGHTS))
-        raise KeyError(f"unknown weights {name!r}; known: {known}") from None
+    return known_entry(OFFICIAL_WEIGHTS, name, "weights")
 
 
 def file_suffix(name):
@@ -105,7 +102,6 @@ def judge_official(name, path, pinned):
 
 
 def refusal(name, source, sha256, reference, basis):
-    config_key = f"weights.sources.{name}.url"
     if reference is None:
         return (
             f"{source}: {name} has no published hash and none is pinned, so it cannot be "
@@ -115,7 +111,7 @@ def refusal(name, source, sha256, reference, basis):
         )
     return (
         f"{source}: sha256 {sha256} is not the official {name} weights "
-        f"(checked against the {basis}: {reference}). Point {config_key} at the "
+        f"(checked against the {basis}: {reference}). Point weights.sources.{name}.url at the "
         "official file, or set weights.allow_unofficial: true to run with these "
         "weights (every result will then be marked as using unofficial weights)."
     )

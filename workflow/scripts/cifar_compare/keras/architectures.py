@@ -3,7 +3,7 @@ keras import), so the workflow checks configs against it when it loads."""
 
 from dataclasses import dataclass
 
-from cifar_compare.registry import lookup
+from cifar_compare.recipe import lookup
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ from cifar_compare.epochs import Phase, steps_per_epoch
 from cifar_compare.fileio import atomic_path
 from cifar_compare.keras.models import set_trainable_top
 from cifar_compare.metrics import softmax_cross_entropy
-from cifar_compare.recipe import batch_norm_mode
-from cifar_compare.schedules import lr_factor
+from cifar_compare.recipe import batch_norm_mode, lr_factor
 
 
 class CoupledL2:

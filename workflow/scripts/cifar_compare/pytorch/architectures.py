@@ -4,7 +4,7 @@ torch import), so the workflow checks configs against it when it loads."""
 from dataclasses import dataclass
 
 from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
-from cifar_compare.registry import lookup
+from cifar_compare.recipe import lookup
 
 
 @dataclass(frozen=True)

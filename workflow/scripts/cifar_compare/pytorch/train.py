@@ -12,9 +12,8 @@ from cifar_compare.epochs import Phase
 from cifar_compare.fileio import atomic_path
 from cifar_compare.pytorch.data import random_crop_flip, shuffled_batches, to_model_input
 from cifar_compare.pytorch.models import set_batchnorm_eval
-from cifar_compare.recipe import batch_norm_mode
+from cifar_compare.recipe import batch_norm_mode, lr_factor
 from cifar_compare.runtime.hardware import resolve_precision
-from cifar_compare.schedules import lr_factor
 
 # The Recipe fields taken from the config entry as they are.
 CONFIG_KEYS = "epochs batch_size optimizer schedule augmentation label_smoothing input_size".split()

@@ -11,16 +11,21 @@ CPUINFO = Path("/proc/cpuinfo")
 CPU_KEYS = ("model name", "Model", "Processor")
 
 
+def cpuinfo_fields(cpuinfo=CPUINFO):
+    """The non-empty fields of /proc/cpuinfo; none where it is missing (not Linux)."""
+    try:
+        fields = [line.partition(":") for line in Path(cpuinfo).read_text().splitlines()]
+    except OSError:
+        return {}
+    return {key.strip(): value.strip() for key, _, value in fields if value.strip()}
+
+
 def cpu_model(cpuinfo=CPUINFO):
     """The CPU's model name from /proc/cpuinfo; what `platform` knows where there is none."""
-    try:
-        fields = [line.partition(":") for line in cpuinfo.read_text().splitlines()]
-    except OSError:
-        fields = []
-    named = {key.strip(): value.strip() for key, _, value in fields if value.strip()}
+    fields = cpuinfo_fields(cpuinfo)
     for key in CPU_KEYS:
-        if key in named:
-            return named[key]
+        if key in fields:
+            return fields[key]
     return platform.processor() or platform.machine()
 
 

@@ -12,15 +12,15 @@ torch's first CUDA call (torch initialises CUDA lazily, so importing it is fine)
 """
 
 import contextlib
-import datetime
 import fcntl
+import itertools
+import math
 import os
 import tempfile
 import time
 from pathlib import Path
 
 from cifar_compare.runtime.environment import nvidia_smi
-from cifar_compare.runtime.logs import append_line
 
 GPUS_ENV = "CIFAR_COMPARE_GPUS"  # GPUs to share out; default: what nvidia-smi lists
 LOCK_DIR_ENV = "CIFAR_COMPARE_GPU_LOCK_DIR"
@@ -66,30 +66,26 @@ def claim_slot(count, directory, timeout=None, on_wait=None):
     While all are taken (by jobs of another Snakemake run), wait, calling
     `on_wait` once; raise TimeoutError after `timeout` seconds (None: no limit).
     """
-    if count < 1:
-        raise ValueError(f"cannot claim a GPU slot: {count} GPUs")
     directory = Path(directory)
     with contextlib.suppress(FileExistsError):
         directory.mkdir(parents=True)
         directory.chmod(0o1777)  # slots are per machine: every user's jobs add lock files
-    deadline = None if timeout is None else time.monotonic() + timeout
-    waited = False
-    while True:
+    deadline = time.monotonic() + (math.inf if timeout is None else timeout)
+    for attempt in itertools.count():
         for slot in range(count):
             fd = _try_lock(directory / f"gpu{slot}.lock")
             if fd is not None:
                 return slot, fd
         now = time.monotonic()
-        if deadline is not None and now >= deadline:
+        if now >= deadline:
             raise TimeoutError(f"all {count} GPU slots in {directory} stayed taken for {timeout} s")
-        if on_wait and not waited:
+        if on_wait and attempt == 0:
             on_wait(f"all {count} GPU slots in {directory} are taken; waiting for one")
-        waited = True
-        time.sleep(POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - now))
+        time.sleep(min(POLL_SECONDS, deadline - now))
 
 
-def _scheduler_choice(environ):
-    """Why the GPU is someone else's choice here, or None."""
+def _not_ours(environ):
+    """Why the GPU is someone else's choice here (SLURM's, the user's), or None."""
     visible = environ.get("CUDA_VISIBLE_DEVICES")
     if environ.get("SLURM_JOB_ID"):
         return f"SLURM job {environ['SLURM_JOB_ID']} assigns GPUs: CUDA_VISIBLE_DEVICES={visible}"
@@ -98,37 +94,31 @@ def _scheduler_choice(environ):
     return None
 
 
-def _note(log_path, level, message):
-    """Append one line to the job's log in the format of its logger."""
-    stamp = datetime.datetime.now().isoformat(sep=" ", timespec="milliseconds")
-    append_line(log_path, f"{stamp} {level} gpu slot: {message}")
-
-
 @contextlib.contextmanager
-def gpu_slot(log_path, environ=os.environ, timeout=None):
+def gpu_slot(log, environ=os.environ):
     """Run the body with CUDA_VISIBLE_DEVICES set to a GPU no other job here holds.
 
     Yields the slot, or None where the GPU is not ours to choose: under SLURM,
     when CUDA_VISIBLE_DEVICES is already set, or on a machine without GPUs.
-    Every decision, and any error, goes to the job's log `log_path`.
+    Every decision, and any error, goes to the job's logger `log`.
     """
     try:
-        reason = _scheduler_choice(environ)
+        reason = _not_ours(environ)
         count = 0 if reason else gpu_count(environ)
-        if reason is None and count == 0:
+        if not (reason or count):
             reason = f"no GPUs found (set {GPUS_ENV} where nvidia-smi cannot count them)"
-        if reason is None:
+        if not reason:
             directory = Path(environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
-            slot, fd = claim_slot(count, directory, timeout, lambda m: _note(log_path, "INFO", m))
+            slot, fd = claim_slot(count, directory, on_wait=lambda m: log.info("gpu slot: %s", m))
     except Exception as error:
-        _note(log_path, "ERROR", f"{type(error).__name__}: {error}")
+        log.error("gpu slot: %s: %s", type(error).__name__, error)
         raise
     if reason:
-        _note(log_path, "INFO", f"not assigning a GPU: {reason}")
+        log.info("gpu slot: not assigning a GPU: %s", reason)
         yield None
         return
     environ["CUDA_VISIBLE_DEVICES"] = str(slot)
-    _note(log_path, "INFO", f"slot {slot} of {count} ({directory}): CUDA_VISIBLE_DEVICES={slot}")
+    log.info("gpu slot: slot %d of %d (%s): CUDA_VISIBLE_DEVICES=%d", slot, count, directory, slot)
     try:
         yield slot
     finally:

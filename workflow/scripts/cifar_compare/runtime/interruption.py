@@ -9,11 +9,10 @@ import hashlib
 import json
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 from cifar_compare.fileio import file_digest, write_json_atomic
-
-EPOCH_SEED_STRIDE = 1_000_003  # a prime, so (seed, epoch) pairs never collide
 
 
 class Interrupted(RuntimeError):
@@ -24,20 +23,20 @@ class Interrupted(RuntimeError):
             f"the state after epoch {epoch - 1} is kept for the next attempt"
         )
 
-    @property
-    def exit_code(self):
-        return 128 + self.signum
-
 
 class TrainingDiverged(RuntimeError):
     """The training loss stopped being finite (cifar_compare.epochs.epoch_row)."""
 
 
 @contextlib.contextmanager
-def diverged_names(model, seed):
-    """Put the model's name and seed into a divergence error."""
+def early_ends(logger, model, seed):
+    """A run stopped by a signal exits with code 128 + signal number; a diverged one's
+    error names the model and seed."""
     try:
         yield
+    except Interrupted as stopped:
+        logger.warning("%s", stopped)
+        sys.exit(128 + stopped.signum)
     except TrainingDiverged as error:
         raise TrainingDiverged(f"model {model}, seed {seed}: {error}") from None
 
@@ -45,8 +44,7 @@ def diverged_names(model, seed):
 class StopRequest:
     """Records SIGTERM/SIGINT instead of dying at once, so the step in progress ends."""
 
-    def __init__(self):
-        self.signum = None
+    signum = None  # the signal received, once one is
 
     def install(self):
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -61,12 +59,6 @@ class StopRequest:
         return self.signum is not None
 
 
-def epoch_seed(seed, epoch):
-    """The RNG seed of one epoch: data order, augmentation and dropout restart from it,
-    so a resumed run draws exactly what an uninterrupted one would have."""
-    return seed * EPOCH_SEED_STRIDE + epoch
-
-
 def fingerprint(model_config, seed, prepared_path, weights_path=None):
     """Identifies the run a saved state belongs to by everything that decides its trained
     weights: the recipe, the seed, and the contents (sha256) of the prepared data file
@@ -77,8 +69,7 @@ def fingerprint(model_config, seed, prepared_path, weights_path=None):
         "prepared_sha256": file_digest(prepared_path, "sha256"),
         "weights_sha256": file_digest(weights_path, "sha256") if weights_path else None,
     }
-    blob = json.dumps(identity, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 class ResumeDir:
@@ -91,10 +82,8 @@ class ResumeDir:
 
     def load_record(self):
         """The saved record ({epoch, history, ...}) of this run, or None."""
-        if not self.marker.is_file():
-            return None
-        record = json.loads(self.marker.read_text())
-        if record.get("fingerprint") != self.fingerprint:
+        record = json.loads(self.marker.read_text()) if self.marker.is_file() else None
+        if record is not None and record.get("fingerprint") != self.fingerprint:
             self.clear()  # saved by a run with other settings
             return None
         return record

@@ -10,7 +10,6 @@ when the job's script succeeds, so it holds the attempts since the job last succ
 import contextlib
 import datetime
 import logging
-import sys
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -51,26 +50,6 @@ def open_log(path):
     # Python warnings (Keras', TensorFlow's, PyTorch's) go to the job log, not the console.
     logging.captureWarnings(True)
     return logging.getLogger("cifar_compare")
-
-
-def append_line(log_path, line):
-    """Append a line to a job's log, and to its hidden copy where open_log started one."""
-    copy = attempts_path(log_path)
-    for path in (log_path, copy) if copy.is_file() else (log_path,):
-        with open(path, "a") as log:
-            log.write(f"{line}\n")
-
-
-@contextlib.contextmanager
-def exit_on_interrupt(logger):
-    """Turn a training run stopped by a signal into exit code 128 + signal number."""
-    from cifar_compare.runtime.interruption import Interrupted
-
-    try:
-        yield
-    except Interrupted as stopped:
-        logger.warning("%s", stopped)
-        sys.exit(stopped.exit_code)
 
 
 @contextlib.contextmanager

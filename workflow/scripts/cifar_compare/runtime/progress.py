@@ -44,5 +44,4 @@ class EpochProgress:
             f"training {clock_text(left_in_job)}"
         )
         self.last = now
-        while self.next_mark <= step:
-            self.next_mark += self.every
+        self.next_mark = (step // self.every + 1) * self.every  # the first mark after step
