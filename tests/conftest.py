@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from xdist.scheduler import LoadFileScheduling
 
 # torchvision (through torch._dynamo and triton) segfaults on import once
 # TensorFlow is loaded in the same process; the tests use both, so load it first.
@@ -23,14 +24,45 @@ TWO_JOBS_AT_A_TIME = ["--resources", "gpu=2", "--max-threads", "1"]
 # Snakemake jobs end to end (`pipeline`, which every test on `tiny_run` is), SLURM, the
 # real data or the benchmark scripts. Dry runs and config checks are not slow.
 SLOW_MARKERS = ("pipeline", "slurm", "realdata", "bench")
+# The modules with tests on the session's one tiny run (`tiny_run`). pytest-xdist runs
+# them on one worker, so the run is made once and their tests keep the file order.
+TINY_RUN_MODULES = ("test_hardware.py", "test_pipeline.py", "test_report.py", "test_staleness.py")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tiny_run" in item.fixturenames:
+            if item.path.name not in TINY_RUN_MODULES:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses tiny_run: add {item.path.name} to TINY_RUN_MODULES "
+                    "in tests/conftest.py"
+                )
             item.add_marker(pytest.mark.pipeline)
         if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
             item.add_marker(pytest.mark.slow)
+    # Modules with SLURM tests first, then those with slow tests, so that the workers
+    # start on the long ones and the quick ones fill in; a module keeps its test order.
+    rank = {}
+    for item in items:
+        slurm, slow = item.get_closest_marker("slurm"), item.get_closest_marker("slow")
+        rank[item.path] = min(rank.get(item.path, 2), 0 if slurm else 1 if slow else 2)
+    items.sort(key=lambda item: rank[item.path])
+
+
+class ModuleScheduling(LoadFileScheduling):
+    """pytest-xdist's `--dist loadfile` (a module's tests on one worker, so module
+    fixtures such as the one SLURM a machine can run are made once), with the tiny-run
+    modules as one unit."""
+
+    def _split_scope(self, nodeid):
+        module = super()._split_scope(nodeid)
+        return "tiny_run" if Path(module).name in TINY_RUN_MODULES else module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") == "loadfile":  # pyproject.toml's addopts
+        return ModuleScheduling(config, log)
+    return None
 
 
 def snakemake(workdir, *args, check=True):
