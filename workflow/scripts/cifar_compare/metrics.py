@@ -59,7 +59,6 @@ def prediction_metrics(labels, logits, class_names):
     np.add.at(matrix, (labels, predicted), 1)
     per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
     probabilities = softmax(np.asarray(logits, dtype=np.float64))
-    top = probabilities.argmax(1)
     return {
         "test_images": int(len(labels)),
         "test_accuracy": float((labels == predicted).mean()),
@@ -69,10 +68,10 @@ def prediction_metrics(labels, logits, class_names):
         "test_loss": softmax_cross_entropy(logits, labels),
         "test_predictions": {
             "encoding": "base64 uint8, one class index per test image in test-set order",
-            "predicted": encode_labels(top),
+            "predicted": encode_labels(predicted),
             "labels": encode_labels(labels),
         },
-        "calibration": calibration(probabilities.max(1), top == labels),
+        "calibration": calibration(probabilities.max(1), predicted == labels),
     }
 
 

@@ -1,14 +1,7 @@
 """Framework-neutral readings of one model's config entry, the same for both frameworks:
-its architecture, batch-norm mode and learning-rate schedule."""
+its batch-norm mode and learning-rate schedule."""
 
 import math
-
-from cifar_compare.messages import known_entry
-
-
-def lookup(registry, name, framework):
-    """registry[name] (a framework's architectures), or an error listing the known ones."""
-    return known_entry(registry, name, f"{framework} architecture")
 
 
 def batch_norm_mode(model_config):

@@ -3,7 +3,7 @@ keras import), so the workflow checks configs against it when it loads."""
 
 from dataclasses import dataclass
 
-from cifar_compare.recipe import lookup
+from cifar_compare.messages import known_entry
 
 
 @dataclass(frozen=True)
@@ -27,4 +27,4 @@ REGISTRY = {
 
 
 def get_spec(name):
-    return lookup(REGISTRY, name, "Keras")
+    return known_entry(REGISTRY, name, "Keras architecture")

@@ -4,6 +4,7 @@ hooks of the shared epoch loop (cifar_compare.epochs)."""
 import keras
 import numpy as np
 
+from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.epochs import Phase, steps_per_epoch
 from cifar_compare.fileio import atomic_path
 from cifar_compare.keras.models import set_trainable_top
@@ -141,7 +142,7 @@ def train_epoch(model, train, batch_size, seed, callbacks):
     order = np.random.default_rng(seed).permutation(len(labels))
     # The last partial batch is dropped, as on the PyTorch side.
     order = order[: steps_per_epoch(len(labels), batch_size) * batch_size]
-    targets = keras.utils.to_categorical(labels[order], 10)
+    targets = keras.utils.to_categorical(labels[order], NUM_CLASSES)
     result = model.fit(
         images[order], targets, batch_size, epochs=1, shuffle=False, verbose=0, callbacks=callbacks
     )

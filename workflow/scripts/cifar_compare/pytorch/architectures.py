@@ -4,7 +4,7 @@ torch import), so the workflow checks configs against it when it loads."""
 from dataclasses import dataclass
 
 from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
-from cifar_compare.recipe import lookup
+from cifar_compare.messages import known_entry
 
 
 @dataclass(frozen=True)
@@ -27,4 +27,4 @@ REGISTRY = {
 
 
 def get_spec(name):
-    return lookup(REGISTRY, name, "PyTorch")
+    return known_entry(REGISTRY, name, "PyTorch architecture")

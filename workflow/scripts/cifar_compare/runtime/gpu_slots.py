@@ -66,6 +66,8 @@ def claim_slot(count, directory, timeout=None, on_wait=None):
     While all are taken (by jobs of another Snakemake run), wait, calling
     `on_wait` once; raise TimeoutError after `timeout` seconds (None: no limit).
     """
+    if count < 1:
+        raise ValueError(f"cannot claim a GPU slot: {count} GPUs")
     directory = Path(directory)
     with contextlib.suppress(FileExistsError):
         directory.mkdir(parents=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from cifar_compare.runtime.environment import cpuinfo_fields
 from cifar_compare.runtime.gpu_slots import detected_gpus
 
+PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICE_ENV = "CIFAR_COMPARE_DEVICE"
 # CPU flags (Linux /proc/cpuinfo) of instructions that compute bf16 products natively.
 # Only AMX makes bf16 training faster than fp32: with AVX512-BF16 alone (this
@@ -59,11 +60,13 @@ def require_gpu_if_present(framework, visible_gpus, fix, environ=os.environ):
 def resolve_precision(choice, on_gpu, gpu_bf16=False, cpu_bf16=None):
     """The precision a model trains in: `choice` itself, or for `auto` bf16 on a GPU
     that supports it and on a CPU with AMX-BF16, fp32 otherwise."""
-    choice = choice or "auto"  # the schema allows auto, fp32, bf16 and fp16 only
+    choice = choice or "auto"
     if choice == "fp16" and not on_gpu:
         raise ValueError("precision fp16 needs a GPU; use bf16 or fp32 on a CPU")
-    if choice != "auto":
+    if choice in PRECISIONS:
         return choice
+    if choice != "auto":
+        raise ValueError(f"precision {choice!r}: expected auto, {', '.join(PRECISIONS)}")
     if on_gpu:
         return "bf16" if gpu_bf16 else "fp32"
     return "bf16" if (cpu_has_fast_bf16() if cpu_bf16 is None else cpu_bf16) else "fp32"
