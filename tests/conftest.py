@@ -30,6 +30,10 @@ TINY_RUN_MODULES = ("test_hardware.py", "test_pipeline.py", "test_report.py", "t
 
 
 def pytest_collection_modifyitems(items):
+    # Modules with SLURM tests first, then those with slow tests, so that the workers
+    # start on the long ones and the quick ones fill in (this order reaches xdist through
+    # --no-loadscope-reorder); a module keeps its test order.
+    rank = {}
     for item in items:
         if "tiny_run" in item.fixturenames:
             if item.path.name not in TINY_RUN_MODULES:
@@ -40,19 +44,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.pipeline)
         if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
             item.add_marker(pytest.mark.slow)
-    # Modules with SLURM tests first, then those with slow tests, so that the workers
-    # start on the long ones and the quick ones fill in; a module keeps its test order.
-    rank = {}
-    for item in items:
-        slurm, slow = item.get_closest_marker("slurm"), item.get_closest_marker("slow")
-        rank[item.path] = min(rank.get(item.path, 2), 0 if slurm else 1 if slow else 2)
+        own = 0 if item.get_closest_marker("slurm") else 1 if item.get_closest_marker("slow") else 2
+        rank[item.path] = min(rank.get(item.path, 2), own)
     items.sort(key=lambda item: rank[item.path])
 
 
 class ModuleScheduling(LoadFileScheduling):
-    """pytest-xdist's `--dist loadfile` (a module's tests on one worker, so module
-    fixtures such as the one SLURM a machine can run are made once), with the tiny-run
-    modules as one unit."""
+    """pytest-xdist's `--dist loadfile` (a module's tests on one worker, so a module
+    fixture is made once: the test SLURM, of which a machine can run only one, included),
+    with the tiny-run modules as one unit."""
 
     def _split_scope(self, nodeid):
         module = super()._split_scope(nodeid)
@@ -60,9 +60,8 @@ class ModuleScheduling(LoadFileScheduling):
 
 
 def pytest_xdist_make_scheduler(config, log):
-    if config.getvalue("dist") == "loadfile":  # pyproject.toml's addopts
-        return ModuleScheduling(config, log)
-    return None
+    # Whatever --dist says: any split of a module could start a second SLURM.
+    return ModuleScheduling(config, log)
 
 
 def snakemake(workdir, *args, check=True):
