@@ -80,7 +80,7 @@ class Keras:
         if not gpus:
             return environment()
         build = tf.sysconfig.get_build_info()
-        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+        name = keras_runtime.tf_gpu_details(tf, gpus[0])["device_name"]
         return environment(name, build.get("cuda_version"), build.get("cudnn_version"))
 
     def versions(self):

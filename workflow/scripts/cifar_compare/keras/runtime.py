@@ -69,6 +69,11 @@ def select_backend(name):
             import tensorflow  # noqa: F401
 
 
+def tf_gpu_details(tf, gpu):
+    """What TensorFlow knows of one of its GPUs, `device_name` always included."""
+    return {"device_name": gpu.name, **tf.config.experimental.get_device_details(gpu)}
+
+
 # Per backend: its setup(threads) -> (GPU names, whether the first computes bf16 natively,
 # the function making its ops deterministic).
 def _tensorflow_setup(threads):
@@ -80,9 +85,7 @@ def _tensorflow_setup(threads):
     for gpu in gpus:
         # Allocate on demand, so Keras and PyTorch jobs can share one GPU.
         tf.config.experimental.set_memory_growth(gpu, True)
-    details = [
-        {"device_name": g.name, **tf.config.experimental.get_device_details(g)} for g in gpus
-    ]
+    details = [tf_gpu_details(tf, gpu) for gpu in gpus]
     # bf16 natively from compute capability 8.0.
     bf16 = bool(gpus) and tuple(details[0].get("compute_capability", (0, 0))) >= (8, 0)
     names = [d["device_name"] for d in details]

@@ -12,12 +12,17 @@ CPU_KEYS = ("model name", "Model", "Processor")
 
 
 def cpuinfo_fields(cpuinfo=CPUINFO):
-    """The non-empty fields of /proc/cpuinfo; none where it is missing (not Linux)."""
+    """The non-empty fields of /proc/cpuinfo, each as the first processor lists it; none
+    where it is missing (not Linux)."""
     try:
-        fields = [line.partition(":") for line in Path(cpuinfo).read_text().splitlines()]
+        lines = Path(cpuinfo).read_text().splitlines()
     except OSError:
         return {}
-    return {key.strip(): value.strip() for key, _, value in fields if value.strip()}
+    fields = {}
+    for key, _, value in (line.partition(":") for line in lines):
+        if value.strip():
+            fields.setdefault(key.strip(), value.strip())
+    return fields
 
 
 def cpu_model(cpuinfo=CPUINFO):
