@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from cifar_compare.config import load_study_config  # noqa: E402
-from cifar_compare.runtime.hardware import cpu_has_native_bf16  # noqa: E402
+from cifar_compare.runtime.precision import cpu_has_bf16_instructions  # noqa: E402
 from tables import print_tables, write_outputs  # noqa: E402
 
 APPROACHES = ("pipeline", "naive")
@@ -180,7 +180,7 @@ def matmul_reference():
     device = torch.device("cuda" if on_gpu else "cpu")
     sync = synchronizer(device)
     reference = {}
-    native_bf16 = on_gpu or cpu_has_native_bf16()  # AMX or AVX512-BF16
+    native_bf16 = on_gpu or cpu_has_bf16_instructions()  # AMX or AVX512-BF16
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         # CPUs without bf16 units run bf16 products hundreds of times slower: keep it small.
         size = matmul_size(on_gpu) if native_bf16 or name == "fp32" else matmul_size(False) // 4

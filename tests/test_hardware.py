@@ -1,5 +1,6 @@
-"""Using the hardware: precision resolution, the GPU a framework cannot see, progress
-lines inside an epoch and a console free of TensorFlow's native log lines."""
+"""Using the hardware: the GPU a framework cannot see, the precision a tiny run recorded,
+progress lines inside an epoch and a console free of TensorFlow's native log lines
+(precision decisions themselves: tests/test_precision.py)."""
 
 import json
 import re
@@ -8,15 +9,8 @@ import pytest
 import torch
 from cifar_compare.config import load_study_config
 from cifar_compare.pytorch.adapter import device_from_env
-from cifar_compare.pytorch.models import get_spec
-from cifar_compare.pytorch.train import Recipe
 from cifar_compare.runtime import hardware
-from cifar_compare.runtime.hardware import (
-    GpuNotUsable,
-    cpu_has_fast_bf16,
-    cpu_has_native_bf16,
-    resolve_precision,
-)
+from cifar_compare.runtime.hardware import GpuNotUsable
 from cifar_compare.runtime.progress import EpochProgress
 from conftest import copy_workflow, inputs_overlay, snakemake, write_overlay
 
@@ -30,47 +24,32 @@ MODELS = {
 NATIVE_LOG_LINE = re.compile(r"^[EWI]\d{4} |oneDNN|absl::InitializeLog", re.M)
 
 
-def this_cpu_has_amx_bf16():
-    """Read independently of the code under test: the flags of /proc/cpuinfo. (The
-    development VM has avx512_bf16 but no amx_bf16, so auto means fp32 there.)"""
+def this_cpu_flags():
+    """Read independently of the code under test: the flags of /proc/cpuinfo (none
+    where a CPU lists no flags line)."""
     with open("/proc/cpuinfo") as cpuinfo:
-        flags = next(line for line in cpuinfo if line.startswith("flags")).split()
-    return "amx_bf16" in flags
+        lines = [line for line in cpuinfo if line.startswith("flags")]
+    return set(lines[0].split(":", 1)[1].split()) if lines else set()
 
 
-EXPECTED_CPU_PRECISION = "bf16" if this_cpu_has_amx_bf16() else "fp32"
+def expected_cpu_decision(flags):
+    """How `auto` must decide on a CPU with `flags`: a fixed precision, or 'probe'."""
+    if "amx_bf16" in flags:
+        return "bf16"
+    return "probe" if "avx512_bf16" in flags else "fp32"
 
 
-def test_precision_choices_resolve_by_device():
-    assert cpu_has_native_bf16({"avx2", "amx_bf16"}) and cpu_has_native_bf16({"avx512_bf16"})
-    assert not cpu_has_native_bf16({"avx2", "avx512f"})
-    assert cpu_has_fast_bf16({"amx_tile", "amx_bf16", "avx512_bf16"})
-    assert not cpu_has_fast_bf16({"avx512_bf16", "avx512f"})  # measured slower than fp32
-    assert resolve_precision("auto", on_gpu=False, cpu_bf16=True) == "bf16"
-    assert resolve_precision("auto", on_gpu=False, cpu_bf16=False) == "fp32"
-    assert resolve_precision("auto", on_gpu=True, gpu_bf16=True, cpu_bf16=False) == "bf16"
-    assert resolve_precision("auto", on_gpu=True, gpu_bf16=False, cpu_bf16=True) == "fp32"
-    assert resolve_precision("fp32", on_gpu=False, cpu_bf16=True) == "fp32"
-    assert resolve_precision("fp16", on_gpu=True) == "fp16"
-    with pytest.raises(ValueError, match="fp16 needs a GPU"):
-        resolve_precision("fp16", on_gpu=False)
-
-
-def test_auto_precision_on_this_cpu_in_both_frameworks():
-    config = CONFIG["models"]["alexnet_scratch_pytorch"]
-    assert config["precision"] == "auto"  # the schema's default
-    recipe = Recipe.from_config(config, get_spec("alexnet_cifar"))
-    assert recipe.with_precision(torch.device("cpu")).precision == EXPECTED_CPU_PRECISION
-    import keras
-    from cifar_compare.keras.runtime import compute_precision, configure
-
-    try:
-        configure(0, deterministic=False, precision="auto")
-        assert compute_precision() == EXPECTED_CPU_PRECISION
-        configure(0, deterministic=False, precision="fp32")
-        assert compute_precision() == "fp32"
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+def check_recorded_precision(training, flags):
+    """A training record's precision follows this CPU's flags, and its probe's figures
+    where a probe decided (bf16 from the recorded ratio up)."""
+    expected, probe = expected_cpu_decision(flags), training.get("precision_probe")
+    if expected != "probe":
+        assert training["precision"] == expected and probe is None
+        return
+    speedup = probe["fp32_step_seconds"] / probe["bf16_step_seconds"]
+    assert probe["bf16_speedup"] == pytest.approx(speedup)
+    assert training["precision"] == ("bf16" if speedup >= probe["min_bf16_speedup"] else "fp32")
+    assert training["precision_reason"].startswith("probe")
 
 
 def test_output_layer_computes_in_float32_under_autocast():
@@ -104,10 +83,10 @@ def test_a_gpu_the_framework_cannot_see_is_an_error(fake_gpu, monkeypatch):
     from cifar_compare.keras.runtime import configure
 
     with pytest.raises(GpuNotUsable, match=r"CIFAR_COMPARE_DEVICE=cpu"):
-        configure(0, deterministic=False, precision="fp32")
+        configure(0, deterministic=False)
     monkeypatch.setenv("CIFAR_COMPARE_DEVICE", "cpu")  # asking for the CPU still works
     assert device_from_env() == torch.device("cpu")
-    configure(0, deterministic=False, precision="fp32")
+    configure(0, deterministic=False)
 
 
 @pytest.mark.pipeline
@@ -162,9 +141,10 @@ def test_tiny_run_logs_progress_records_precision_and_keeps_the_console_quiet(ti
         assert re.search(r"epoch 1/\d+ step \d+/\d+ \(\d+%\) \d+ img/s loss=\d", log), model
         assert "ETA epoch" in log and not NATIVE_LOG_LINE.search(log), model
         metrics = json.loads((tiny_run / f"results/metrics/{model}/seed0.json").read_text())
-        assert metrics["training"]["precision"] == EXPECTED_CPU_PRECISION, model
+        check_recorded_precision(metrics["training"], this_cpu_flags())
     console = (tiny_run / "console.txt").read_text()
     assert "rule train_keras" in console and "rule evaluate_keras" in console
     assert not NATIVE_LOG_LINE.search(console), NATIVE_LOG_LINE.search(console)
     summary = (tiny_run / "results/tables/summary.md").read_text()
-    assert f"| {EXPECTED_CPU_PRECISION} |" in summary and "| precision |" in summary
+    assert "| precision |" in summary
+    assert re.search(r"\| (fp32|bf16)( \(probe [0-9.]+×\))? \|", summary)

@@ -2,6 +2,8 @@
 
 import ast
 import copy
+import csv
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,12 @@ from cifar_compare.report.provenance import benchmark_summary, data_summary
 from cifar_compare.report.render import config_hash, git_commit
 from cifar_compare.report.stats import study_statistics
 from cifar_compare.report.summary import to_csv, to_markdown
-from cifar_compare.report.tables import original_rows, versus_original
+from cifar_compare.report.tables import (
+    original_rows,
+    precision_cell,
+    probe_threshold,
+    versus_original,
+)
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -119,6 +126,36 @@ def test_metrics_of_a_model_or_seed_not_configured_are_refused():
         model_results(records, {"alexnet_scratch_pytorch": [0]})
     with pytest.raises(ValueError, match="seed 3"):
         model_results([record("alexnet_scratch_pytorch", 3, 0.7)], {"alexnet_scratch_pytorch": [0]})
+
+
+def probed(record_, precision, speedup):
+    """`record_` trained in `precision` as a probe with a bf16 speedup of `speedup` decided."""
+    probe = {
+        "fp32_step_seconds": 1.0,
+        "bf16_step_seconds": 1.0 / speedup,
+        "bf16_speedup": speedup,
+        "min_bf16_speedup": 1.2,
+        "batch_size": 32,
+        "rounds": 3,
+    }
+    record_["training"].update(precision=precision, precision_probe=probe)
+    return record_
+
+
+def test_the_precision_probe_reaches_the_tables_and_the_report_text():
+    name = "alexnet_scratch_pytorch"
+    records = [probed(record(name, 0, 0.7), "bf16", 1.5), probed(record(name, 1, 0.7), "bf16", 1.7)]
+    records.append(record("alexnet_pretrained_pytorch", 0, 0.8, pretrained=True))
+    records[2]["training"]["precision"] = "fp32"
+    seeds = {name: [0, 1], "alexnet_pretrained_pytorch": [0]}
+    scratch, pretrained = model_results(records, seeds)
+    assert precision_cell(scratch) == "bf16 (probe 1.50–1.70×)"
+    assert precision_cell(pretrained) == "fp32"  # no probe decided
+    rows = list(csv.DictReader(io.StringIO(to_csv([scratch, pretrained]))))
+    assert [row["bf16_probe_speedup"] for row in rows] == ["1.6", ""]
+    assert "| bf16 (probe 1.50–1.70×) |" in to_markdown([scratch, pretrained])
+    assert probe_threshold([scratch, pretrained]) == "1.2×"
+    assert probe_threshold([pretrained]) is None
 
 
 def test_summary_tables_are_written_from_the_results():

@@ -7,13 +7,18 @@ from typing import Protocol
 
 import numpy as np
 
+from cifar_compare.runtime.precision import Decision
+
 
 class Framework(Protocol):
     name: str  # the metrics record's `framework`, as in the config
 
     # Set device (and backend), threads, determinism and precision (auto, fp32, bf16,
-    # fp16, resolved for the device); return the device's name.
+    # fp16, resolved for the device by resolve_precision); return the device's name.
     def start(self, model_config: dict, threads: int, precision: str) -> str: ...
+    # The started device's Decision for a precision choice (auto runs the probe where
+    # no known case settles it: cifar_compare.runtime.precision).
+    def resolve_precision(self, choice: str) -> Decision: ...
     # The started config's model, seeded, from the pretrained weights if any.
     def build(self, weights_path: str | None, seed: int): ...
     # The hooks of the shared epoch loop (cifar_compare.epochs.fit) for the splits.
@@ -26,8 +31,8 @@ class Framework(Protocol):
     def read_record(self, inputs) -> dict: ...
     # The trained model, on the started device.
     def load(self, record: dict, inputs): ...
-    # What it computes in: fp32, bf16 or fp16.
-    def precision(self) -> str: ...
+    # What it computes in (fp32, bf16 or fp16), and why: start()'s Decision.
+    def precision(self) -> Decision: ...
     # Framework and version for the log, e.g. `PyTorch 2.9.0`.
     def library(self) -> str: ...
     # This job's peak accelerator memory so far; None on a CPU.

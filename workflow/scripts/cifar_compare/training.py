@@ -10,6 +10,7 @@ from cifar_compare.recipe import batch_norm_mode
 from cifar_compare.runtime.gpu_slots import gpu_slot
 from cifar_compare.runtime.interruption import ResumeDir, StopRequest, early_ends, fingerprint
 from cifar_compare.runtime.logs import errors_logged, open_log
+from cifar_compare.runtime.precision import precision_text
 from cifar_compare.runtime.resources import peak_rss_mb
 
 
@@ -18,9 +19,9 @@ def train(adapter, prepared_path, model_config, seed, weights_path, threads, log
     device = adapter.start(model_config, threads, model_config.get("precision", "auto"))
     splits, _ = load_prepared(prepared_path, ("train", "val"))
     model = adapter.build(weights_path, seed)
-    images, precision = len(splits["train"]), adapter.precision()
-    what = f"{model_config['architecture']} with {adapter.library()} on {device} in {precision}"
-    log.info("training %s, %d images", what, images)
+    images, decision = len(splits["train"]), adapter.precision()
+    what = f"{model_config['architecture']} with {adapter.library()} on {device}"
+    log.info("training %s in %s, %d images", what, precision_text(decision), images)
     trainer = adapter.trainer(model, splits["train"], splits["val"])
     history = fit(trainer, model_config, seed, log.info, resume, stop)
     summary = {
@@ -29,7 +30,7 @@ def train(adapter, prepared_path, model_config, seed, weights_path, threads, log
         "peak_rss_mb": peak_rss_mb(),
         "peak_device_memory_mb": adapter.peak_device_memory_mb(),
         "device": device,
-        "precision": precision,
+        **decision.record(),
         "batch_norm": batch_norm_mode(model_config),
         "train_images": images,
         "environment": adapter.environment(),

@@ -7,6 +7,7 @@ import importlib
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.fileio import atomic_path, read_json, write_json_atomic
 from cifar_compare.keras import runtime as keras_runtime
+from cifar_compare.runtime import precision as precisions
 from cifar_compare.runtime.environment import environment, torch_environment
 from cifar_compare.runtime.resources import library_versions
 
@@ -17,7 +18,20 @@ class Keras:
     def start(self, model_config, threads, precision):
         keras_runtime.select_backend(model_config["backend"])
         self.config = model_config
-        return keras_runtime.configure(threads, model_config["deterministic"], precision)
+        device, self.on_gpu, self.gpu_bf16 = keras_runtime.configure(
+            threads, model_config["deterministic"]
+        )
+        self.decision = self.resolve_precision(precision)
+        keras_runtime.set_precision(self.decision.precision)
+        return device
+
+    def resolve_precision(self, choice):
+        return precisions.resolve(choice, self.on_gpu, self.gpu_bf16, self.probe_steps)
+
+    def probe_steps(self):
+        from cifar_compare.keras.train import probe_steps
+
+        return probe_steps(self.config)
 
     def build(self, weights_path, seed):
         import keras
@@ -56,7 +70,7 @@ class Keras:
         return model
 
     def precision(self):
-        return keras_runtime.compute_precision()
+        return self.decision
 
     def library(self):
         import keras

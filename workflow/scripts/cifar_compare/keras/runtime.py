@@ -7,7 +7,7 @@ import re
 import sys
 import tempfile
 
-from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present, resolve_precision
+from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present
 from cifar_compare.runtime.resources import cpu_name
 
 DEBUG_ENV = "CIFAR_COMPARE_DEBUG"  # 1: let the frameworks' own log lines through
@@ -112,10 +112,10 @@ def _jax_setup(_threads):
 SETUPS = {"tensorflow": _tensorflow_setup, "torch": _torch_setup, "jax": _jax_setup}
 
 
-def configure(threads, deterministic=None, precision="auto"):
-    """Set threads, TF memory growth, determinism and the mixed-precision policy of
-    `precision` (auto, fp32, bf16, fp16; see hardware.resolve_precision); return the
-    device name. A machine whose GPU the backend cannot see raises GpuNotUsable."""
+def configure(threads, deterministic=None):
+    """Set threads, TF memory growth and determinism; return (device name, whether the
+    backend sees a GPU, whether that GPU computes bf16 natively). A machine whose GPU
+    the backend cannot see raises GpuNotUsable."""
     import keras
 
     backend = keras.backend.backend()
@@ -123,9 +123,15 @@ def configure(threads, deterministic=None, precision="auto"):
     require_gpu_if_present(f"Keras ({backend} backend)", gpus, GPU_FIXES[backend])
     if not gpus if deterministic is None else deterministic:  # by default on CPU runs
         make_deterministic()
-    resolved = resolve_precision(precision, bool(gpus), gpu_bf16)
-    keras.mixed_precision.set_global_policy(POLICIES[resolved])
-    return gpus[0] if gpus else cpu_name()
+    return (gpus[0] if gpus else cpu_name()), bool(gpus), gpu_bf16
+
+
+def set_precision(precision):
+    """The global mixed-precision policy of `precision` (fp32, bf16, fp16): models built
+    from here on compute in it."""
+    import keras
+
+    keras.mixed_precision.set_global_policy(POLICIES[precision])
 
 
 def compute_precision():

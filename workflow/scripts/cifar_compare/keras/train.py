@@ -1,15 +1,19 @@
 """Keras training: PyTorch's optimizers, the phases of fine-tuning, prediction and the
 hooks of the shared epoch loop (cifar_compare.epochs)."""
 
+import functools
+
 import keras
 import numpy as np
 
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.epochs import Phase, steps_per_epoch
 from cifar_compare.fileio import atomic_path
-from cifar_compare.keras.models import set_trainable_top
+from cifar_compare.keras.models import get_model, set_trainable_top
+from cifar_compare.keras.runtime import POLICIES
 from cifar_compare.metrics import softmax_cross_entropy
 from cifar_compare.recipe import batch_norm_mode, lr_factor
+from cifar_compare.runtime.precision import probe_batch
 
 
 class CoupledL2:
@@ -133,6 +137,26 @@ def compile_phase(model, base, phase, config):
     vectors = [v for v in model.trainable_variables if len(v.shape) <= 1]
     model.optimizer.exclude_from_weight_decay(var_list=vectors)
     model.optimizer.build(model.trainable_variables)
+
+
+def probe_steps(config):
+    """(batch size, {precision: one training step of a model of `config` on random
+    images}) for the precision probe (cifar_compare.runtime.precision): one model per
+    precision, each built under its policy and compiled for phase 1 as in training."""
+    batch = probe_batch(config["batch_size"])
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch, 32, 32, 3), dtype=np.uint8)
+    targets = keras.utils.to_categorical(rng.integers(0, NUM_CLASSES, batch), NUM_CLASSES)
+    steps, previous = {}, keras.mixed_precision.global_policy()
+    try:
+        for precision in ("fp32", "bf16"):
+            keras.mixed_precision.set_global_policy(POLICIES[precision])
+            model, base = get_model(config["architecture"], config, NUM_CLASSES, None, seed=0)
+            compile_phase(model, base, plan_phases(config, base is not None)[0], config)
+            steps[precision] = functools.partial(model.train_on_batch, images, targets)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    return batch, steps
 
 
 def train_epoch(model, train, batch_size, seed, callbacks):

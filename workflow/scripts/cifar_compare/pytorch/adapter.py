@@ -1,6 +1,7 @@
 """PyTorch as a cifar_compare.adapter.Framework: device choice, the model, its
 recipe, and checkpoints (one .pt file: the weights and the record)."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -12,7 +13,8 @@ from cifar_compare.fileio import atomic_path
 from cifar_compare.pytorch.architectures import get_spec
 from cifar_compare.pytorch.data import to_device
 from cifar_compare.pytorch.models import count_parameters, freeze_all_but, get_model, layer_summary
-from cifar_compare.pytorch.train import Recipe, TorchTrainer, predict
+from cifar_compare.pytorch.train import Recipe, TorchTrainer, predict, probe_steps
+from cifar_compare.runtime import precision as precisions
 from cifar_compare.runtime.environment import torch_environment
 from cifar_compare.runtime.hardware import DEVICE_ENV, require_gpu_if_present
 from cifar_compare.runtime.resources import cpu_name, library_versions
@@ -51,22 +53,35 @@ class PyTorch:
         # The config's choice; by default on for CPU runs (see README: Determinism).
         choice = model_config["deterministic"]
         self.deterministic = self.device.type == "cpu" if choice is None else choice
-        spec = get_spec(model_config["architecture"])
-        recipe = Recipe.from_config({**model_config, "precision": precision}, spec)
-        self.recipe = recipe.with_precision(self.device)
+        torch.use_deterministic_algorithms(self.deterministic)
+        self.recipe = Recipe.from_config(model_config, get_spec(model_config["architecture"]))
+        self.decision = self.resolve_precision(precision)
+        self.recipe = dataclasses.replace(self.recipe, precision=self.decision.precision)
         return torch.cuda.get_device_name(self.device) if on_gpu else cpu_name()
 
-    def build(self, weights_path, seed):
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        torch.use_deterministic_algorithms(self.deterministic)
-        config, weights = self.config, None
-        if weights_path:
-            weights = torch.load(weights_path, map_location="cpu", weights_only=True)
+    def resolve_precision(self, choice):
+        on_gpu = self.device.type == "cuda"
+        gpu_bf16 = on_gpu and torch.cuda.is_bf16_supported()
+        return precisions.resolve(choice, on_gpu, gpu_bf16, self.probe_steps)
+
+    def probe_steps(self):
+        """The precision probe's steps, on a model of the same architecture (no weights)."""
+        return probe_steps(self.model_from(None), self.recipe, self.device)
+
+    def model_from(self, weights):
+        config = self.config
         model = get_model(config["architecture"], NUM_CLASSES, weights, config.get("dropout"))
         if config["freeze_base"]:
             freeze_all_but(model, self.recipe.head)
         return model.to(self.device, memory_format=torch.channels_last)
+
+    def build(self, weights_path, seed):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        weights = None
+        if weights_path:
+            weights = torch.load(weights_path, map_location="cpu", weights_only=True)
+        return self.model_from(weights)
 
     def trainer(self, model, train, val):
         tensors = [
@@ -90,7 +105,7 @@ class PyTorch:
         return model.to(self.device, memory_format=torch.channels_last)
 
     def precision(self):
-        return self.recipe.precision
+        return self.decision
 
     def library(self):
         return f"PyTorch {torch.__version__}"

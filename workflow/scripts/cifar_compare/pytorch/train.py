@@ -13,7 +13,7 @@ from cifar_compare.fileio import atomic_path
 from cifar_compare.pytorch.data import random_crop_flip, shuffled_batches, to_model_input
 from cifar_compare.pytorch.models import set_batchnorm_eval
 from cifar_compare.recipe import batch_norm_mode, lr_factor
-from cifar_compare.runtime.hardware import resolve_precision
+from cifar_compare.runtime.precision import probe_batch
 
 # The Recipe fields taken from the config entry as they are.
 CONFIG_KEYS = "epochs batch_size optimizer schedule augmentation label_smoothing input_size".split()
@@ -34,8 +34,7 @@ class Recipe:
     std: tuple
     batch_norm: str  # cifar_compare.recipe.batch_norm_mode
     head: str  # the registry's classification layer (optimizer.head_lr_factor)
-    precision_choice: str  # the config's choice
-    precision: str = "fp32"  # what it computes in: resolved by with_precision()
+    precision: str = "fp32"  # what it computes in: the adapter resolves the config's choice
 
     @classmethod
     def from_config(cls, model_config, spec):
@@ -46,16 +45,6 @@ class Recipe:
             std=tuple(normalization.get("std", spec.std)),
             batch_norm=batch_norm_mode(model_config),
             head=spec.head,
-            precision_choice=model_config.get("precision", "auto"),
-        )
-
-    def with_precision(self, device):
-        """This recipe with the config's `precision` (auto, fp32, bf16, fp16) resolved
-        for `device` (see cifar_compare.runtime.hardware.resolve_precision)."""
-        on_gpu = device.type == "cuda"
-        gpu_bf16 = on_gpu and torch.cuda.is_bf16_supported()
-        return dataclasses.replace(
-            self, precision=resolve_precision(self.precision_choice, on_gpu, gpu_bf16)
         )
 
 
@@ -115,6 +104,23 @@ def train_step(model, images, labels, recipe, optimizer, scheduler, generator, s
     """One optimisation step on a uint8 batch; returns (summed loss, correct count)."""
     x = model_ready_batch(images, recipe, generator)
     return optimization_step(model, x, labels, recipe, optimizer, scheduler, scaler)
+
+
+def probe_steps(model, recipe, device):
+    """(batch size, {precision: one training step of `model` on random images}) for
+    the precision probe (cifar_compare.runtime.precision)."""
+    batch = probe_batch(recipe.batch_size)
+    generator = torch.Generator(device=device).manual_seed(0)
+    images = torch.randint(0, 256, (batch, 32, 32, 3), generator=generator, device=device)
+    images = images.to(torch.uint8)
+    labels = torch.randint(0, 10, (batch,), generator=generator, device=device)
+    optimizer, scheduler = make_optimizer(model, recipe, steps_per_epoch=1000)
+
+    def step_in(precision):
+        update = (dataclasses.replace(recipe, precision=precision), optimizer, scheduler)
+        return lambda: train_step(model, images, labels, *update, generator)
+
+    return batch, {precision: step_in(precision) for precision in ("fp32", "bf16")}
 
 
 @torch.no_grad()

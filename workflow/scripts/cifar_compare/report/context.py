@@ -67,6 +67,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "answer": " ".join(findings(results, stats)),
         "intervals": stats.intervals,
         "headline_device": tables.shared_device(results),
+        "probe_threshold": tables.probe_threshold(results),
         "comparisons": tables.comparison_rows(stats.comparisons),
         "original": original,
         "original_rows": tables.original_rows(results, original),

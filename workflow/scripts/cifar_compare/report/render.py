@@ -24,6 +24,7 @@ from cifar_compare.report.provenance import benchmark_summary, data_summary
 from cifar_compare.report.tables import (
     layer_counts,
     per_class_accuracy,
+    precision_cell,
     recipe_text,
     recorded,
     training_phases,
@@ -76,7 +77,7 @@ def template_from(path):
     # The template writes cells from the results with the functions the text uses.
     cells = (fmt.percent, fmt.accuracy_text, fmt.interval_text, fmt.seconds, fmt.rate)
     cells += (fmt.megabytes, fmt.size_bytes, recipe_text, training_phases, layer_counts)
-    cells += (per_class_accuracy, recorded, weights_check)
+    cells += (per_class_accuracy, recorded, precision_cell, weights_check)
     environment.filters.update({write.__name__: write for write in cells})
     return environment.get_template(Path(path).name)
 

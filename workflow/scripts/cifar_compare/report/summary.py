@@ -5,6 +5,7 @@ import csv
 import io
 
 from cifar_compare.report import format as fmt
+from cifar_compare.report.tables import precision_cell, probes
 
 WEIGHTS = {None: "scratch", True: "official", False: "UNOFFICIAL"}
 MARKDOWN_HEADER = (
@@ -16,6 +17,10 @@ MARKDOWN_HEADER = (
 def official(result):
     """True/False for official/unofficial weights; None from scratch."""
     return None if result.weights is None else bool(result.weights["official"])
+
+
+def mean_or_none(values):
+    return sum(values) / len(values) if values else None
 
 
 def csv_row(result):
@@ -38,6 +43,7 @@ def csv_row(result):
         "inference_images_per_second": result.inference_images_per_second,
         "peak_rss_mb": result.peak_rss_mb,
         "peak_device_memory_mb": result.peak_device_mb,
+        "bf16_probe_speedup": mean_or_none([p["bf16_speedup"] for p in probes(result)]),
         "weights_official": official(result),
     }
 
@@ -57,7 +63,7 @@ def markdown_cells(result):
         result.name,
         result.framework,
         f"{result.input_size}px",
-        result.precision,
+        precision_cell(result),
         str(len(result.seeds)),
         fmt.accuracy_text(result.accuracy_mean, result.accuracy_std),
         f"{result.loss_mean:.3f}",

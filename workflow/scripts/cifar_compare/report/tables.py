@@ -11,6 +11,32 @@ def recorded(result, key):
     return ", ".join(sorted({r["training"].get(key) or fmt.DASH for r in result.records}))
 
 
+def precision_cell(result):
+    """The precisions over the model's seeds, with the probe's bf16 speedup where one
+    decided (cifar_compare.runtime.precision): 'bf16 (probe 1.69×)'."""
+    speedups = [p["bf16_speedup"] for p in probes(result)]
+    if not speedups:
+        return recorded(result, "precision")
+    low, high = min(speedups), max(speedups)
+    span = f"{low:.2f}×" if high - low < 0.005 else f"{low:.2f}–{high:.2f}×"
+    return f"{recorded(result, 'precision')} (probe {span})"
+
+
+def probes(result):
+    """The precision probes of the model's seeds (none where no probe decided)."""
+    return [
+        r["training"]["precision_probe"]
+        for r in result.records
+        if r["training"].get("precision_probe")
+    ]
+
+
+def probe_threshold(results):
+    """The bf16 speedup from which a probe chose bf16; None where no probe decided."""
+    found = {p["min_bf16_speedup"] for r in results for p in probes(r)}
+    return ", ".join(f"{value:g}×" for value in sorted(found)) or None
+
+
 def shared_device(results):
     """The one training device of every model, or None when they differ."""
     found = {recorded(r, "device") for r in results}

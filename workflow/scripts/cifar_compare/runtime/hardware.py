@@ -1,6 +1,6 @@
 """What the machine offers, decided at run time without importing a framework:
-whether it has an NVIDIA GPU, which bf16 instructions its CPU has, and from
-those the precision a model trains in.
+whether it has an NVIDIA GPU and which instructions its CPU has (the precision a
+model trains in is decided from these in cifar_compare.runtime.precision).
 """
 
 import os
@@ -9,14 +9,7 @@ from pathlib import Path
 from cifar_compare.runtime.environment import cpuinfo_fields
 from cifar_compare.runtime.gpu_slots import detected_gpus
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICE_ENV = "CIFAR_COMPARE_DEVICE"
-# CPU flags (Linux /proc/cpuinfo) of instructions that compute bf16 products natively.
-# Only AMX makes bf16 training faster than fp32: with AVX512-BF16 alone (this
-# project's 2-core development VM), oneDNN's bf16 kernels trained the scratch
-# AlexNet at 0.5-0.65x its fp32 speed in both frameworks (README: Precision).
-FAST_BF16_FLAGS = {"amx_bf16"}
-BF16_FLAGS = {"amx_bf16", "avx512_bf16"}
 
 
 class GpuNotUsable(RuntimeError):
@@ -26,16 +19,6 @@ class GpuNotUsable(RuntimeError):
 def cpu_flags():
     """The CPU's feature flags; empty where /proc/cpuinfo is missing (not Linux)."""
     return set(cpuinfo_fields().get("flags", "").split())
-
-
-def cpu_has_native_bf16(flags=None):
-    """True where the CPU has bf16 instructions at all (AMX-BF16 or AVX512-BF16)."""
-    return not BF16_FLAGS.isdisjoint(cpu_flags() if flags is None else flags)
-
-
-def cpu_has_fast_bf16(flags=None):
-    """True where bf16 trains faster than fp32 on the CPU: it has AMX-BF16 tiles."""
-    return not FAST_BF16_FLAGS.isdisjoint(cpu_flags() if flags is None else flags)
 
 
 def machine_has_gpu():
@@ -55,18 +38,3 @@ def require_gpu_if_present(framework, visible_gpus, fix, environ=os.environ):
         f"this machine has an NVIDIA GPU but {framework} cannot use it: {fix}; "
         f"or set {DEVICE_ENV}=cpu to train on the CPU on purpose"
     )
-
-
-def resolve_precision(choice, on_gpu, gpu_bf16=False, cpu_bf16=None):
-    """The precision a model trains in: `choice` itself, or for `auto` bf16 on a GPU
-    that supports it and on a CPU with AMX-BF16, fp32 otherwise."""
-    choice = choice or "auto"
-    if choice == "fp16" and not on_gpu:
-        raise ValueError("precision fp16 needs a GPU; use bf16 or fp32 on a CPU")
-    if choice in PRECISIONS:
-        return choice
-    if choice != "auto":
-        raise ValueError(f"precision {choice!r}: expected auto, {', '.join(PRECISIONS)}")
-    if on_gpu:
-        return "bf16" if gpu_bf16 else "fp32"
-    return "bf16" if (cpu_has_fast_bf16() if cpu_bf16 is None else cpu_bf16) else "fp32"
