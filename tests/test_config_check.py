@@ -201,3 +201,58 @@ def test_head_lr_factor_is_refused_for_keras():
         check_study_config(merged({"models": {"alexnet_scratch_keras": keras_model}}))
     keras_model["optimizer"]["head_lr_factor"] = 1
     check_study_config(merged({"models": {"alexnet_scratch_keras": keras_model}}))
+
+
+def schema_patterns(node):
+    """Every `pattern` in the config schema."""
+    if isinstance(node, dict):
+        yield from [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        for value in node.values():
+            yield from schema_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from schema_patterns(value)
+
+
+# A value each schema pattern accepts; a pattern added to the schema needs one here.
+PATTERN_EXAMPLES = {
+    "^[0-9a-f]{32}$": "0" * 32,
+    "^[0-9a-f]{64}$": "0" * 64,
+    "^[a-z0-9_]+$": "alexnet_imagenet1k_v1",
+    "^[A-Za-z0-9][A-Za-z0-9_]*$": "vgg16_keras",
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(set(schema_patterns(SCHEMA_DICT))))
+def test_no_pattern_accepts_a_final_newline(pattern):
+    """Python's `$` matches before a final newline: `name\\n` would reach file paths."""
+    valid = PATTERN_EXAMPLES[pattern]
+    check_schema(valid, {"pattern": pattern})
+    with pytest.raises(ConfigError, match="does not match"):
+        check_schema(valid + "\n", {"pattern": pattern})
+
+
+@pytest.mark.parametrize(
+    "overlay, message",
+    [
+        (
+            {"models": {"alexnet\n": BASE["models"]["alexnet_scratch_pytorch"]}},
+            r"key models: 'alexnet\n' does not match",
+        ),
+        (
+            {"models": {"a" * 65: BASE["models"]["alexnet_scratch_pytorch"]}},
+            "key models: 'aaaaaaaaaa",
+        ),
+        ({"data": {"md5": "0" * 32 + "\n"}}, "key data.md5: '00000000"),
+        (
+            {"models": {"alexnet_scratch_pytorch": {"seeds": [2**31]}}},
+            f"key {MODEL}.seeds.0: 2147483648 is greater than the maximum of 2147483647",
+        ),
+    ],
+    ids=["model-name-newline", "model-name-65-characters", "md5-newline", "huge-seed"],
+)
+def test_names_that_would_break_late_are_refused(overlay, message):
+    """Each becomes a path, a job name or a label: refused when the workflow loads."""
+    with pytest.raises(ConfigError) as refused:
+        check_study_config(merged(overlay))
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)

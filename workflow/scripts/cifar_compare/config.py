@@ -10,11 +10,12 @@ the merged config; messages name the file and key path, never an expanded value.
 import copy
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
 from cifar_compare.keras import architectures as keras_architectures
@@ -133,8 +134,20 @@ def check_config_file(path):
         _count_nodes(node, where)
 
 
+def _whole_pattern(validator, pattern, instance, schema):
+    """`pattern` as the schema means it: a final `$` is the string's end. Python's `$`
+    also matches before a final newline, which would let `name\\n` into file paths."""
+    if not validator.is_type(instance, "string"):
+        return
+    to_end = pattern.endswith("$") and not pattern.endswith(r"\$")
+    whole = pattern[:-1] + r"\Z" if to_end else pattern
+    if not re.search(whole, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 StrictValidator = validators.extend(
     Draft202012Validator,
+    {"pattern": _whole_pattern},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
         {
             "integer": lambda _, value: type(value) is int,  # not bool, not 2.0
