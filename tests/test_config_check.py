@@ -9,6 +9,7 @@ from cifar_compare.config import (
     DEFAULT_CONFIG,
     SCHEMA,
     ConfigError,
+    check_command_line_paths,
     check_config_file,
     check_schema,
     check_study_config,
@@ -256,3 +257,10 @@ def test_names_that_would_break_late_are_refused(overlay, message):
     with pytest.raises(ConfigError) as refused:
         check_study_config(merged(overlay))
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["a$(id).yaml", "a`id`.yaml", 'a".yaml', "a\\.yaml", "a\n.yaml"])
+def test_paths_a_shell_would_read_are_refused(name):
+    with pytest.raises(ConfigError, match=r"^config file /w/a.*\.yaml: '.*' in its path; a job"):
+        check_command_line_paths({"config file": ["config/config.yaml", f"/w/{name}"]})
+    check_command_line_paths({"config file": ["/w/a b-c_d.e+f@g,h=i~j.yaml"]})

@@ -5,7 +5,11 @@ from pathlib import Path
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-from cifar_compare.config import ConfigError, check_study_config
+from cifar_compare.config import (
+    ConfigError,
+    check_command_line_paths,
+    check_study_config,
+)
 from cifar_compare.code_identity import code_digest
 from cifar_compare.runtime.hardware import machine_has_gpu
 from cifar_compare.identity import recipe, study
@@ -24,6 +28,13 @@ EVALUATE_BENCHMARK = "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
 
 def check_config(config):
     try:
+        check_command_line_paths(
+            {
+                "config file": workflow.configfiles,
+                "working directory": [os.getcwd()],
+                "Snakefile": [workflow.main_snakefile],
+            }
+        )
         check_study_config(config, workflow.configfiles)
     except ConfigError as error:
         raise WorkflowError(f"invalid configuration, {error}") from None

@@ -145,6 +145,25 @@ def _whole_pattern(validator, pattern, instance, schema):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
+# What a shell still reads inside double quotes, and line breaks. The SLURM executor
+# plugin (2.8.0) hands each job's command line, which names the config files, the
+# Snakefile and the working directory, to a shell inside double quotes (`sbatch
+# --wrap="..."`), where `$(...)` in a file name would run on the submitting host.
+SHELL_ACTIVE = set('$`"\\!') | {chr(code) for code in range(32)} | {chr(127)}
+
+
+def check_command_line_paths(named_paths):
+    """Refuse a path, of {what: [paths]}, that a shell would read as more than a name."""
+    for what, paths in named_paths.items():
+        for path in paths:
+            if active := sorted(set(str(path)) & SHELL_ACTIVE):
+                raise ConfigError(
+                    f"{what} {clip(path, 120)}: {clip(repr(''.join(active)), 20)} in its "
+                    "path; a job's command line passes through a shell (the SLURM "
+                    "executor), so rename or move it"
+                )
+
+
 StrictValidator = validators.extend(
     Draft202012Validator,
     {"pattern": _whole_pattern},
