@@ -120,6 +120,24 @@ def test_a_config_file_name_a_shell_would_run_stops_before_any_job(workdir):
     assert not (workdir / "pwned").exists() and not (workdir / "results").exists()
 
 
+def test_a_symlinked_folder_in_results_stops_before_any_job(workdir, tmp_path):
+    """Snakemake deletes a job's old outputs before it runs: through a link, elsewhere."""
+    outside = tmp_path / "elsewhere"
+    (outside / "seed0").mkdir(parents=True)
+    (outside / "seed0" / "history.csv").write_text("not results")
+    (workdir / "results/models").mkdir(parents=True)
+    (workdir / "results/models/alexnet_scratch_pytorch").symlink_to(outside)
+    done = snakemake(workdir, "--configfile", "config/test.yaml", check=False)
+    assert done.returncode != 0
+    link = "results/models/alexnet_scratch_pytorch is a symbolic link (to "
+    assert f"results folder: {link}" in done.stdout, done.stdout[-2000:]
+    assert [p.name for p in outside.rglob("*")] == ["seed0", "history.csv"]
+    assert sorted(p.name for p in (workdir / "results").rglob("*")) == [
+        "alexnet_scratch_pytorch",
+        "models",
+    ]
+
+
 def checked_config(overlay_path):
     """The tiny study with an overlay, through the checks common.smk runs."""
     return load_study_config([REPO / "config/test.yaml", overlay_path])

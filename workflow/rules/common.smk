@@ -13,6 +13,11 @@ from cifar_compare.config import (
 from cifar_compare.code_identity import code_digest
 from cifar_compare.runtime.hardware import machine_has_gpu
 from cifar_compare.identity import recipe, study
+from cifar_compare.fileio import (
+    RESULTS,
+    SymlinkedFolder,
+    refuse_symlinked_folders_below,
+)
 from cifar_compare.weights import file_suffix, read_lock
 
 # Shared by both frameworks' rules, so aggregation and the report need no branches.
@@ -38,6 +43,15 @@ def check_config(config):
         check_study_config(config, workflow.configfiles)
     except ConfigError as error:
         raise WorkflowError(f"invalid configuration, {error}") from None
+
+
+def check_results_folder():
+    """No job starts while a folder below results/ is a symbolic link: Snakemake
+    itself deletes a job's old outputs through it before the job runs."""
+    try:
+        refuse_symlinked_folders_below(RESULTS)
+    except SymlinkedFolder as error:
+        raise WorkflowError(f"results folder: {error}") from None
 
 
 def keras_conda_env():
