@@ -31,10 +31,20 @@ def alias_bomb(levels, width=10):
     return "\n".join(lines) + f"\ndata:\n  url: *a{levels}\n"
 
 
+def mapping_bomb(levels, width=10):
+    """The same built from mappings, which Snakemake's config merge copies (expands)."""
+    lines = ['a0: &a0 {x: "xxxxxxxxxx"}']
+    for level in range(1, levels + 1):
+        refs = ", ".join(f"k{i}: *a{level - 1}" for i in range(width))
+        lines.append(f"a{level}: &a{level} {{{refs}}}")
+    return "\n".join(lines) + f"\ndata: *a{levels}\n"
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
         (alias_bomb(9), "key a4: expands to more than 10000 values"),
+        (mapping_bomb(9), "key a4: expands to more than 10000 values"),
         ("data:\n  split_seed: 1\n  split_seed: 2\n", "key data.split_seed: the key appears twice"),
         ('{"data": {"md5": "a", "md5": "b"}}', "key md5 appears twice"),
         ("a: &a [*a]\n", "key a.0: a recursive alias"),
@@ -42,7 +52,16 @@ def alias_bomb(levels, width=10):
         ("[" * 5000, "not valid YAML"),
         ("__use_yte__: true\ndata:\n  url: ?str(6*7)\n", "key __use_yte__: YTE templates"),
     ],
-    ids=["alias-bomb", "duplicate-key", "duplicate-json", "recursive", "python-tag", "deep", "yte"],
+    ids=[
+        "alias-bomb",
+        "mapping-bomb",
+        "duplicate-key",
+        "duplicate-json",
+        "recursive",
+        "python-tag",
+        "deep",
+        "yte",
+    ],
 )
 def test_config_file_abuse(tmp_path, text, message):
     path = tmp_path / "overlay.yaml"
@@ -264,3 +283,24 @@ def test_paths_a_shell_would_read_are_refused(name):
     with pytest.raises(ConfigError, match=r"^config file /w/a.*\.yaml: '.*' in its path; a job"):
         check_command_line_paths({"config file": ["config/config.yaml", f"/w/{name}"]})
     check_command_line_paths({"config file": ["/w/a b-c_d.e+f@g,h=i~j.yaml"]})
+
+
+def test_check_config_script_refuses_a_mapping_bomb_cheaply(tmp_path):
+    """What to run on a received file before Snakemake merges (expands) it: refused
+    within 2 GiB of address space, where the expanded file would need hundreds of GB."""
+    import resource
+    import subprocess
+    import sys
+
+    def two_gib():
+        resource.setrlimit(resource.RLIMIT_AS, (2**31, 2**31))
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(mapping_bomb(9))
+    script = DEFAULT_CONFIG.parents[1] / "workflow/scripts/check_config.py"
+    done = subprocess.run(
+        [sys.executable, script, bomb], capture_output=True, text=True, preexec_fn=two_gib
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    refusal = f"config file {bomb}, key a4: expands to more than 10000 values (aliases?)"
+    assert done.stderr == f"invalid configuration, {refusal}\n"
