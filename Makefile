@@ -7,7 +7,7 @@ PYTHON ?= python3
 # GPU build (requirements-gpu.txt) in place of tensorflow-cpu. Override: make setup GPU=no
 GPU ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU ' && echo yes || echo no)
 
-.PHONY: setup run run-full pin-weights test lint format bench gpu-wheels
+.PHONY: setup run run-full pin-weights check-config test lint format bench gpu-wheels
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,12 @@ run-full: setup pin-weights
 PIN_ARGS ?=
 pin-weights: setup
 	$(BIN)/python workflow/scripts/pin_weights.py $(PIN_ARGS)
+
+# Check config files received from elsewhere before passing them to Snakemake, whose
+# own merge expands YAML aliases of mappings first (README: Untrusted inputs).
+CONFIG ?=
+check-config: setup
+	$(BIN)/python workflow/scripts/check_config.py $(CONFIG)
 
 test: setup
 	$(BIN)/pytest

@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 
 
 check_config(config)
+check_results_folder()
 
 
 include: "workflow/rules/data.smk"

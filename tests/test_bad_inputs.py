@@ -92,8 +92,12 @@ KERAS_MODEL_WITH_PYTORCH_WEIGHTS = (
     "text, message",
     [
         (ALIAS_BOMB, "abuse.yaml, key a4: expands to more than 10000 values"),
+        (
+            'models:\n  "bad\\n": {enabled: false}\n',
+            "key models: 'bad\\n' does not match '^[A-Za-z0-9][A-Za-z0-9_]*$'",
+        ),
     ],
-    ids=["alias-bomb"],
+    ids=["alias-bomb", "newline-in-model-name"],
 )
 def test_a_bad_config_stops_before_any_job(workdir, text, message):
     (workdir / "abuse.yaml").write_text(text)  # no inputs needed: nothing may run
@@ -104,6 +108,34 @@ def test_a_bad_config_stops_before_any_job(workdir, text, message):
     assert "invalid configuration, " in done.stdout and message in done.stdout, done.stdout[-2000:]
     assert "xxxxxxxxxx" not in done.stdout
     assert not (workdir / "results").exists()
+
+
+def test_a_config_file_name_a_shell_would_run_stops_before_any_job(workdir):
+    """The SLURM executor passes job command lines through a shell in double quotes."""
+    name = "x$(touch pwned).yaml"
+    (workdir / name).write_text("{}\n")
+    done = snakemake(workdir, PREPARED, "--configfile", "config/test.yaml", name, check=False)
+    assert done.returncode != 0
+    assert f"invalid configuration, config file {workdir / name}: '$' in its path" in done.stdout
+    assert not (workdir / "pwned").exists() and not (workdir / "results").exists()
+
+
+def test_a_symlinked_folder_in_results_stops_before_any_job(workdir, tmp_path):
+    """Snakemake deletes a job's old outputs before it runs: through a link, elsewhere."""
+    outside = tmp_path / "elsewhere"
+    (outside / "seed0").mkdir(parents=True)
+    (outside / "seed0" / "history.csv").write_text("not results")
+    (workdir / "results/models").mkdir(parents=True)
+    (workdir / "results/models/alexnet_scratch_pytorch").symlink_to(outside)
+    done = snakemake(workdir, "--configfile", "config/test.yaml", check=False)
+    assert done.returncode != 0
+    link = "results/models/alexnet_scratch_pytorch is a symbolic link (to "
+    assert f"results folder: {link}" in done.stdout, done.stdout[-2000:]
+    assert [p.name for p in outside.rglob("*")] == ["seed0", "history.csv"]
+    assert sorted(p.name for p in (workdir / "results").rglob("*")) == [
+        "alexnet_scratch_pytorch",
+        "models",
+    ]
 
 
 def checked_config(overlay_path):

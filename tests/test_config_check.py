@@ -9,6 +9,7 @@ from cifar_compare.config import (
     DEFAULT_CONFIG,
     SCHEMA,
     ConfigError,
+    check_command_line_paths,
     check_config_file,
     check_schema,
     check_study_config,
@@ -30,10 +31,20 @@ def alias_bomb(levels, width=10):
     return "\n".join(lines) + f"\ndata:\n  url: *a{levels}\n"
 
 
+def mapping_bomb(levels, width=10):
+    """The same built from mappings, which Snakemake's config merge copies (expands)."""
+    lines = ['a0: &a0 {x: "xxxxxxxxxx"}']
+    for level in range(1, levels + 1):
+        refs = ", ".join(f"k{i}: *a{level - 1}" for i in range(width))
+        lines.append(f"a{level}: &a{level} {{{refs}}}")
+    return "\n".join(lines) + f"\ndata: *a{levels}\n"
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
         (alias_bomb(9), "key a4: expands to more than 10000 values"),
+        (mapping_bomb(9), "key a4: expands to more than 10000 values"),
         ("data:\n  split_seed: 1\n  split_seed: 2\n", "key data.split_seed: the key appears twice"),
         ('{"data": {"md5": "a", "md5": "b"}}', "key md5 appears twice"),
         ("a: &a [*a]\n", "key a.0: a recursive alias"),
@@ -41,7 +52,16 @@ def alias_bomb(levels, width=10):
         ("[" * 5000, "not valid YAML"),
         ("__use_yte__: true\ndata:\n  url: ?str(6*7)\n", "key __use_yte__: YTE templates"),
     ],
-    ids=["alias-bomb", "duplicate-key", "duplicate-json", "recursive", "python-tag", "deep", "yte"],
+    ids=[
+        "alias-bomb",
+        "mapping-bomb",
+        "duplicate-key",
+        "duplicate-json",
+        "recursive",
+        "python-tag",
+        "deep",
+        "yte",
+    ],
 )
 def test_config_file_abuse(tmp_path, text, message):
     path = tmp_path / "overlay.yaml"
@@ -201,3 +221,86 @@ def test_head_lr_factor_is_refused_for_keras():
         check_study_config(merged({"models": {"alexnet_scratch_keras": keras_model}}))
     keras_model["optimizer"]["head_lr_factor"] = 1
     check_study_config(merged({"models": {"alexnet_scratch_keras": keras_model}}))
+
+
+def schema_patterns(node):
+    """Every `pattern` in the config schema."""
+    if isinstance(node, dict):
+        yield from [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        for value in node.values():
+            yield from schema_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from schema_patterns(value)
+
+
+# A value each schema pattern accepts; a pattern added to the schema needs one here.
+PATTERN_EXAMPLES = {
+    "^[0-9a-f]{32}$": "0" * 32,
+    "^[0-9a-f]{64}$": "0" * 64,
+    "^[a-z0-9_]+$": "alexnet_imagenet1k_v1",
+    "^[A-Za-z0-9][A-Za-z0-9_]*$": "vgg16_keras",
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(set(schema_patterns(SCHEMA_DICT))))
+def test_no_pattern_accepts_a_final_newline(pattern):
+    """Python's `$` matches before a final newline: `name\\n` would reach file paths."""
+    valid = PATTERN_EXAMPLES[pattern]
+    check_schema(valid, {"pattern": pattern})
+    with pytest.raises(ConfigError, match="does not match"):
+        check_schema(valid + "\n", {"pattern": pattern})
+
+
+@pytest.mark.parametrize(
+    "overlay, message",
+    [
+        (
+            {"models": {"alexnet\n": BASE["models"]["alexnet_scratch_pytorch"]}},
+            r"key models: 'alexnet\n' does not match",
+        ),
+        (
+            {"models": {"a" * 65: BASE["models"]["alexnet_scratch_pytorch"]}},
+            "key models: 'aaaaaaaaaa",
+        ),
+        ({"data": {"md5": "0" * 32 + "\n"}}, "key data.md5: '00000000"),
+        (
+            {"models": {"alexnet_scratch_pytorch": {"seeds": [2**31]}}},
+            f"key {MODEL}.seeds.0: 2147483648 is greater than the maximum of 2147483647",
+        ),
+    ],
+    ids=["model-name-newline", "model-name-65-characters", "md5-newline", "huge-seed"],
+)
+def test_names_that_would_break_late_are_refused(overlay, message):
+    """Each becomes a path, a job name or a label: refused when the workflow loads."""
+    with pytest.raises(ConfigError) as refused:
+        check_study_config(merged(overlay))
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["a$(id).yaml", "a`id`.yaml", 'a".yaml', "a\\.yaml", "a\n.yaml"])
+def test_paths_a_shell_would_read_are_refused(name):
+    with pytest.raises(ConfigError, match=r"^config file /w/a.*\.yaml: '.*' in its path; a job"):
+        check_command_line_paths({"config file": ["config/config.yaml", f"/w/{name}"]})
+    check_command_line_paths({"config file": ["/w/a b-c_d.e+f@g,h=i~j.yaml"]})
+
+
+def test_check_config_script_refuses_a_mapping_bomb_cheaply(tmp_path):
+    """What to run on a received file before Snakemake merges (expands) it: refused
+    within 2 GiB of address space, where the expanded file would need hundreds of GB."""
+    import resource
+    import subprocess
+    import sys
+
+    def two_gib():
+        resource.setrlimit(resource.RLIMIT_AS, (2**31, 2**31))
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(mapping_bomb(9))
+    script = DEFAULT_CONFIG.parents[1] / "workflow/scripts/check_config.py"
+    done = subprocess.run(
+        [sys.executable, script, bomb], capture_output=True, text=True, preexec_fn=two_gib
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    refusal = f"config file {bomb}, key a4: expands to more than 10000 values (aliases?)"
+    assert done.stderr == f"invalid configuration, {refusal}\n"

@@ -52,3 +52,52 @@ def test_a_failed_write_leaves_nothing(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def linked_results(tmp_path, monkeypatch):
+    """A working directory whose results/models/m and results/resume/m are symbolic
+    links to folders outside it, each holding a file; returns the outside folder."""
+    outside, work = tmp_path / "outside", tmp_path / "work"
+    for name in ("models", "resume"):
+        (outside / name / "seed0").mkdir(parents=True)
+        (outside / name / "seed0" / "keep.txt").write_text("not results")
+        (work / "results" / name).mkdir(parents=True)
+        (work / "results" / name / "m").symlink_to(outside / name)
+    monkeypatch.chdir(work)
+    return outside
+
+
+def outside_files(outside):
+    return sorted(str(p.relative_to(outside)) for p in outside.rglob("*"))
+
+
+def test_nothing_is_written_or_deleted_through_a_symlinked_results_folder(linked_results):
+    from cifar_compare.fileio import SymlinkedFolder
+    from cifar_compare.runtime.interruption import ResumeDir
+
+    before = outside_files(linked_results)
+    resume = ResumeDir("results/resume/m/seed0", "fingerprint")
+    attempts = [
+        lambda: write_text_atomic("results/models/m/seed0/history.csv", "epoch\n"),
+        lambda: write_text_atomic("results/models/m/new/history.csv", "epoch\n"),
+        resume.clear,
+        lambda: resume.epoch_file(1, ".pt"),
+        resume.load_record,
+    ]
+    for attempt in attempts:
+        with pytest.raises(SymlinkedFolder) as refused:
+            attempt()
+        assert "/m is a symbolic link (to " in str(refused.value)
+        assert "\n" not in str(refused.value)
+    assert outside_files(linked_results) == before
+
+
+def test_a_linked_results_folder_itself_is_used(tmp_path, monkeypatch):
+    """results/ may be a link (to a scratch disk); the folders below it may not."""
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "results").symlink_to(tmp_path / "scratch")
+    monkeypatch.chdir(tmp_path / "work")
+    write_text_atomic("results/models/m/seed0/history.csv", "epoch\n")
+    assert (tmp_path / "scratch/models/m/seed0/history.csv").read_text() == "epoch\n"

@@ -140,7 +140,12 @@ CASES = [
     (
         "non-printable-class-name",
         lambda: with_meta(meta_pickle([b"cat\n", *NAMES[1:]])),
-        "is not 1 to 32 printable ASCII characters",
+        "is not 1 to 32 letters, digits, spaces, '_', '.' or '-'",
+    ),
+    (
+        "math-markup-class-name",  # printable ASCII, but breaks matplotlib's mathtext
+        lambda: with_meta(meta_pickle([rb"$\frac{$", *NAMES[1:]])),
+        f"{META}: class name '$\\\\frac{{$' is not 1 to 32 letters",
     ),
     (
         "repeated-class-names",

@@ -166,3 +166,28 @@ def test_a_state_from_other_data_or_weights_is_discarded_not_resumed(tmp_path):
     save_state("data", "weights")
     other_seed = ResumeDir(state, fingerprint(config, 1, files["data"], files["weights"]))
     assert other_seed.load_record() is None
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"epoch": 1, "history": [], "file": "../../x"}, "names '../../x' as a state file"),
+        ({"epoch": 1, "history": [], "file": "/etc/passwd"}, "names '/etc/passwd' as a state"),
+        ({"epoch": 1, "history": [], "file": "epoch1.d/../../x"}, "names 'epoch1.d/../../x' as"),
+        ({"epoch": "1", "history": []}, "not a resume record (epoch, history)"),
+    ],
+    ids=["parent-folders", "absolute", "through-a-folder", "epoch-not-a-number"],
+)
+def test_a_state_record_naming_files_outside_its_folder_is_refused(tmp_path, record, message):
+    """state.json is read back from disk: the files it names stay in its own folder."""
+    from cifar_compare.pytorch.train import TorchTrainer
+    from cifar_compare.runtime.interruption import BadResumeState, ResumeDir
+
+    (tmp_path / "x").write_bytes(b"outside")
+    state = tmp_path / "resume/m/seed0"
+    state.mkdir(parents=True)
+    (state / "state.json").write_text(json.dumps({**record, "fingerprint": "f"}))
+    resume = ResumeDir(state, "f")
+    with pytest.raises(BadResumeState) as refused:
+        TorchTrainer.restore(None, resume, resume.load_record(), same_phase=False)
+    assert str(refused.value).startswith(f"{state}/state.json: ") and message in str(refused.value)

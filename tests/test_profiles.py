@@ -50,6 +50,7 @@ def test_shipped_cluster_profile_retries_and_keeps_the_slurm_logs():
     shipped = profile("slurm")
     assert shipped["retries"] >= 1
     assert shipped["slurm-keep-successful-logs"] is True
+    assert shipped["slurm-pass-command-as-script"] is True  # no shell re-reads file names
 
 
 def planned_jobs(plan):

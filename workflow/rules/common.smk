@@ -5,10 +5,19 @@ from pathlib import Path
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-from cifar_compare.config import ConfigError, check_study_config
+from cifar_compare.config import (
+    ConfigError,
+    check_command_line_paths,
+    check_study_config,
+)
 from cifar_compare.code_identity import code_digest
 from cifar_compare.runtime.hardware import machine_has_gpu
 from cifar_compare.identity import recipe, study
+from cifar_compare.fileio import (
+    RESULTS,
+    SymlinkedFolder,
+    refuse_symlinked_folders_below,
+)
 from cifar_compare.weights import file_suffix, read_lock
 
 # Shared by both frameworks' rules, so aggregation and the report need no branches.
@@ -24,9 +33,25 @@ EVALUATE_BENCHMARK = "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
 
 def check_config(config):
     try:
+        check_command_line_paths(
+            {
+                "config file": workflow.configfiles,
+                "working directory": [os.getcwd()],
+                "Snakefile": [workflow.main_snakefile],
+            }
+        )
         check_study_config(config, workflow.configfiles)
     except ConfigError as error:
         raise WorkflowError(f"invalid configuration, {error}") from None
+
+
+def check_results_folder():
+    """No job starts while a folder below results/ is a symbolic link: Snakemake
+    itself deletes a job's old outputs through it before the job runs."""
+    try:
+        refuse_symlinked_folders_below(RESULTS)
+    except SymlinkedFolder as error:
+        raise WorkflowError(f"results folder: {error}") from None
 
 
 def keras_conda_env():

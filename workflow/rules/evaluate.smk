@@ -20,6 +20,7 @@ rule evaluate_pytorch:
         runtime=per_attempt(30),
     params:
         data_md5=config["data"]["md5"],
+        model_config=model_config,
         code=script_code("evaluate_torch.py"),
     script:
         "../scripts/evaluate_torch.py"
@@ -48,6 +49,7 @@ rule evaluate_keras:
         runtime=per_attempt(30),
     params:
         data_md5=config["data"]["md5"],
+        model_config=model_config,
         code=script_code("evaluate_keras.py"),
     script:
         "../scripts/evaluate_keras.py"

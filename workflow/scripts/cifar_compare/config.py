@@ -10,11 +10,12 @@ the merged config; messages name the file and key path, never an expanded value.
 import copy
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
 from cifar_compare.keras import architectures as keras_architectures
@@ -133,8 +134,39 @@ def check_config_file(path):
         _count_nodes(node, where)
 
 
+def _whole_pattern(validator, pattern, instance, schema):
+    """`pattern` as the schema means it: a final `$` is the string's end. Python's `$`
+    also matches before a final newline, which would let `name\\n` into file paths."""
+    if not validator.is_type(instance, "string"):
+        return
+    to_end = pattern.endswith("$") and not pattern.endswith(r"\$")
+    whole = pattern[:-1] + r"\Z" if to_end else pattern
+    if not re.search(whole, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# What a shell still reads inside double quotes, and line breaks. The SLURM executor
+# plugin (2.8.0) hands each job's command line, which names the config files, the
+# Snakefile and the working directory, to a shell inside double quotes (`sbatch
+# --wrap="..."`), where `$(...)` in a file name would run on the submitting host.
+SHELL_ACTIVE = set('$`"\\!') | {chr(code) for code in range(32)} | {chr(127)}
+
+
+def check_command_line_paths(named_paths):
+    """Refuse a path, of {what: [paths]}, that a shell would read as more than a name."""
+    for what, paths in named_paths.items():
+        for path in paths:
+            if active := sorted(set(str(path)) & SHELL_ACTIVE):
+                raise ConfigError(
+                    f"{what} {clip(path, 120)}: {clip(repr(''.join(active)), 20)} in its "
+                    "path; a job's command line passes through a shell (the SLURM "
+                    "executor), so rename or move it"
+                )
+
+
 StrictValidator = validators.extend(
     Draft202012Validator,
+    {"pattern": _whole_pattern},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
         {
             "integer": lambda _, value: type(value) is int,  # not bool, not 2.0

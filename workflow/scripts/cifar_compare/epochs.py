@@ -40,7 +40,7 @@ def fit(trainer, config, seed, log, resume=None, stop=None):
 
     The trainer (cifar_compare.pytorch.train.TorchTrainer, cifar_compare.keras.train.
     KerasTrainer) holds `train` and `val` as (images, labels), `phases` (Phase) and:
-    begin(phase, steps) sets up the phase's optimizer; restore(folder, record,
+    begin(phase, steps) sets up the phase's optimizer; restore(resume, record,
     same_phase) loads a saved epoch; train_epoch(epoch, seed, stop, progress) returns
     (loss, accuracy), or None when `stop` ended it; validate(), lr(); save(resume,
     epoch) writes the epoch's state and returns the record's fields naming its files.
@@ -58,7 +58,7 @@ def fit(trainer, config, seed, log, resume=None, stop=None):
             continue
         trainer.begin(phase, steps)
         if record:
-            trainer.restore(resume.path, record, same_phase=done >= phase.first_epoch)
+            trainer.restore(resume, record, same_phase=done >= phase.first_epoch)
             record = None
         for epoch in range(max(done + 1, phase.first_epoch), phase.last_epoch + 1):
             start = time.perf_counter()
@@ -74,7 +74,7 @@ def fit(trainer, config, seed, log, resume=None, stop=None):
                 files = trainer.save(resume, epoch)
                 resume.save_record({"epoch": epoch, **files, "history": history})
     if record:  # every epoch was done before: the trained weights are all that is left
-        trainer.restore(resume.path, record, same_phase=False)
+        trainer.restore(resume, record, same_phase=False)
     return history
 
 

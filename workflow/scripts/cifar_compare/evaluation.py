@@ -4,6 +4,7 @@ predictions, the metrics and the metrics record."""
 import time
 
 from cifar_compare.adapter import Framework
+from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.data.dataset import load_prepared
 from cifar_compare.fileio import write_json_atomic
 from cifar_compare.metrics import (
@@ -42,11 +43,49 @@ def evaluate(adapter, record, inputs, threads, data_md5):
     return metrics, device
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+class BadCheckpointRecord(ValueError):
+    pass
+
+
+def check_record(record, expected, where):
+    """Refuse a checkpoint record that is not the one this job's train rule wrote for
+    the `expected` fields (model, seed, architecture, classes, recipe): a model and a
+    backend are built from it before anything else reads it."""
+    if not isinstance(record, dict):
+        raise BadCheckpointRecord(f"{where}: not a checkpoint record (a mapping)")
+    for key, value in expected.items():
+        if record.get(key) != value:
+            raise BadCheckpointRecord(
+                f"{where}: {key} is not what the config says for this model and seed; "
+                "delete the file to train it again"
+            )
+    summary = record.get("train_summary")
+    if not (isinstance(summary, dict) and summary.get("precision", "fp32") in PRECISIONS):
+        raise BadCheckpointRecord(f"{where}: train_summary.precision is not one of {PRECISIONS}")
+
+
+def expected_record(snakemake):
+    """What the job's train rule records, from the evaluate rule's wildcards and params."""
+    recipe = snakemake.params.model_config
+    return {
+        "model_name": snakemake.wildcards.model,
+        "seed": int(snakemake.wildcards.seed),
+        "architecture": recipe["architecture"],
+        "num_classes": NUM_CLASSES,
+        "model_config": recipe,
+    }
+
+
 def evaluate_job(snakemake, adapter: Framework):
     """One model and seed: its checkpoint in, its validated metrics JSON out."""
     log = open_log(snakemake.log[0])
     with gpu_slot(log), errors_logged(log):
         record = adapter.read_record(snakemake.input)
+        where = snakemake.input.get("record", snakemake.input.checkpoint)
+        check_record(record, expected_record(snakemake), where)
         metrics, device = evaluate(
             adapter, record, snakemake.input, snakemake.threads, snakemake.params.data_md5
         )

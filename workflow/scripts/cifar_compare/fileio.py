@@ -12,7 +12,54 @@ import os
 import tempfile
 from pathlib import Path
 
+from cifar_compare.messages import clip
+
 CHUNK_BYTES = 1 << 20
+RESULTS = "results"  # the working directory's results folder (itself may be a link)
+
+
+class SymlinkedFolder(OSError):
+    """A folder below results/ is a symbolic link: writing or deleting there would act
+    on whatever it points to, outside the results."""
+
+
+def symlinked_folder(path):
+    """The first folder on the way from results/ to `path` (`path` included) that is a
+    symbolic link, or None; paths outside the working directory's results/ are not
+    results and are not checked. Lexical: no link is followed to decide."""
+    results = Path(os.path.abspath(RESULTS))
+    try:
+        below = Path(os.path.abspath(path)).relative_to(results)
+    except ValueError:
+        return None
+    folder = results
+    for part in below.parts:
+        folder = folder / part
+        if folder.is_symlink():
+            return folder
+    return None
+
+
+def refuse_symlinked_folder(path):
+    """Raise SymlinkedFolder, naming the link, if `symlinked_folder(path)` finds one."""
+    if (link := symlinked_folder(path)) is not None:
+        _refuse_link(link)
+
+
+def refuse_symlinked_folders_below(root=RESULTS):
+    """Raise SymlinkedFolder for the first folder below `root` that is a symbolic link
+    (os.walk lists links to folders with the folders and does not enter them)."""
+    for folder, subfolders, _ in os.walk(root):
+        for name in subfolders:
+            if os.path.islink(os.path.join(folder, name)):
+                _refuse_link(Path(folder, name))
+
+
+def _refuse_link(link):
+    raise SymlinkedFolder(
+        f"{clip(link, 200)} is a symbolic link (to {clip(os.readlink(link), 120)}): "
+        "refusing to write or delete through it; replace it with a real folder"
+    )
 
 
 @contextlib.contextmanager
@@ -25,6 +72,7 @@ def atomic_path(destination, suffix=".partial"):
     shared file system can read the results.
     """
     destination = Path(destination)
+    refuse_symlinked_folder(destination.parent)
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{destination.name}.", suffix=suffix, dir=destination.parent
@@ -44,6 +92,7 @@ def atomic_path(destination, suffix=".partial"):
 def remove_stale_partials(destination):
     """Delete temporaries that a killed writer of `destination` left beside it."""
     destination = Path(destination)
+    refuse_symlinked_folder(destination.parent)
     if destination.parent.is_dir():
         for stale in destination.parent.glob(f".{glob.escape(destination.name)}.*.partial"):
             stale.unlink(missing_ok=True)

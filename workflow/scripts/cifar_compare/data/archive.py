@@ -7,11 +7,12 @@ members or more decompressed bytes than a real archive holds is refused before
 it is read. Batches go through `numpy_pickle`, which builds nothing but small
 integer arrays, and must have the CIFAR-10 layout: 1 to 10,000 images of 32x32x3
 uint8 with as many labels in 0..9 per batch, equally large training batches and
-10 distinct, short, printable class names.
+10 distinct, short class names of letters, digits, spaces, '_', '.' and '-'.
 """
 
 import contextlib
 import gzip
+import re
 import tarfile
 import zlib
 from pathlib import PurePosixPath
@@ -40,6 +41,12 @@ STREAM_MAX_BYTES = 6 * BATCH_MAX_BYTES + 16 * MIB
 # The seven members read, with their ceilings (the real batches.meta is 158 bytes).
 MEMBER_MAX_BYTES = dict.fromkeys([*TRAIN_BATCHES, TEST_BATCH], BATCH_MAX_BYTES) | {META: 64 * 1024}
 CLASS_NAME_MAX = 32
+# Class names label plots and tables: no `$` (matplotlib math), `|` (Markdown) or markup.
+CLASS_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9 _.-]{{0,{CLASS_NAME_MAX - 1}}}")
+CLASS_NAME_RULE = (
+    f"1 to {CLASS_NAME_MAX} letters, digits, spaces, '_', '.' or '-', starting with a "
+    "letter or digit"
+)
 FIX = (
     "not a usable CIFAR-10 python archive: point data.url at the official one "
     "and data.md5 at its md5"
@@ -205,10 +212,8 @@ def parse_batch(raw, archive="", member=""):
 
 def _class_name(value):
     name = value.decode("latin1") if isinstance(value, bytes) else value
-    sized = isinstance(name, str) and 1 <= len(name) <= CLASS_NAME_MAX
-    if not (sized and name.isascii() and name.isprintable()):
-        limits = f"1 to {CLASS_NAME_MAX} printable ASCII characters"
-        raise BadContent(f"class name {clip(repr(name), 40)} is not {limits}")
+    if not (isinstance(name, str) and CLASS_NAME.fullmatch(name)):
+        raise BadContent(f"class name {clip(repr(name), 40)} is not {CLASS_NAME_RULE}")
     return name
 
 

@@ -185,10 +185,10 @@ class KerasTrainer:
         compile_phase(self.model, self.base, phase, self.config)
         self.phase, self.steps = phase, steps
 
-    def restore(self, folder, record, same_phase):
-        self.model.load_weights(folder / record["files"]["weights"])
+    def restore(self, resume, record, same_phase):
+        self.model.load_weights(resume.state_file(record["files"]["weights"]))
         if same_phase:
-            with np.load(folder / record["files"]["optimizer"]) as saved:
+            with np.load(resume.state_file(record["files"]["optimizer"])) as saved:
                 for index, variable in enumerate(self.model.optimizer.variables):
                     variable.assign(saved[f"arr_{index}"])
 

@@ -185,8 +185,8 @@ class TorchTrainer:
     def begin(self, phase, steps):
         self.optimizer, self.scheduler = make_optimizer(self.model, self.recipe, steps)
 
-    def restore(self, folder, record, same_phase):
-        state = torch.load(folder / record["file"], map_location="cpu", weights_only=True)
+    def restore(self, resume, record, same_phase):
+        state = torch.load(resume.state_file(record["file"]), map_location="cpu", weights_only=True)
         for name in self.STATE if same_phase else ("model",):
             getattr(self, name).load_state_dict(state[name])
 

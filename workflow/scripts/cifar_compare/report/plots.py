@@ -3,6 +3,7 @@
 Reads only metrics JSON and training histories; no training code is imported.
 """
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import yaml
@@ -14,6 +15,9 @@ from cifar_compare.report.stats import accuracy_interval, pooled_calibration
 from cifar_compare.report.tables import per_class_accuracy
 
 PANEL_INCHES = 3.2
+# Names (models, classes) are drawn as written: a `$...$` in one is not mathtext, which
+# would fail the plots job (or typeset something else) after every model has trained.
+LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
 
 
 def histories_by_model(records, history_paths):
@@ -181,11 +185,12 @@ def write_plots(inputs, params, outputs):
     histories = histories_by_model(records, inputs.histories)
     with open(inputs.original, encoding="utf-8") as handle:
         original = yaml.safe_load(handle)
-    for name, fig in figures(results, histories, original).items():
-        fig.tight_layout()
-        for image_format, metadata in (("png", None), ("svg", {"Date": None})):
-            with atomic_path(getattr(outputs, f"{name}_{image_format}")) as tmp:
-                fig.savefig(
-                    tmp, format=image_format, dpi=150, bbox_inches="tight", metadata=metadata
-                )
-        yield name, len(results)
+    with matplotlib.rc_context(LITERAL_TEXT):  # built and drawn with it
+        for name, fig in figures(results, histories, original).items():
+            fig.tight_layout()
+            for image_format, metadata in (("png", None), ("svg", {"Date": None})):
+                with atomic_path(getattr(outputs, f"{name}_{image_format}")) as tmp:
+                    fig.savefig(
+                        tmp, format=image_format, dpi=150, bbox_inches="tight", metadata=metadata
+                    )
+            yield name, len(results)

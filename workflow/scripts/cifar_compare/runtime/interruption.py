@@ -7,12 +7,14 @@ resumes from it."""
 import contextlib
 import hashlib
 import json
+import re
 import shutil
 import signal
 import sys
 from pathlib import Path
 
-from cifar_compare.fileio import file_digest, write_json_atomic
+from cifar_compare.fileio import file_digest, read_json, refuse_symlinked_folder, write_json_atomic
+from cifar_compare.messages import clip
 
 
 class Interrupted(RuntimeError):
@@ -72,8 +74,17 @@ def fingerprint(model_config, seed, prepared_path, weights_path=None):
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
+class BadResumeState(ValueError):
+    """A state.json that is not a record this code wrote."""
+
+
+# An epoch's state files, as epoch_file() names them: a plain name inside the folder.
+STATE_FILE = re.compile(r"epoch[0-9]+\.[a-z0-9.]+")
+
+
 class ResumeDir:
-    """A folder holding one run's latest epoch state, written atomically."""
+    """A folder holding one run's latest epoch state, written atomically. Nothing is
+    written or deleted through a symlinked folder (cifar_compare.fileio)."""
 
     def __init__(self, path, run_fingerprint):
         self.path = Path(path)
@@ -82,15 +93,33 @@ class ResumeDir:
 
     def load_record(self):
         """The saved record ({epoch, history, ...}) of this run, or None."""
-        record = json.loads(self.marker.read_text()) if self.marker.is_file() else None
+        refuse_symlinked_folder(self.path)
+        record = read_json(self.marker) if self.marker.is_file() else None
         if record is not None and record.get("fingerprint") != self.fingerprint:
             self.clear()  # saved by a run with other settings
             return None
+        if record is not None:
+            self._check(record)
         return record
+
+    def _check(self, record):
+        epoch, history = record.get("epoch"), record.get("history")
+        if type(epoch) is not int or epoch < 0 or not isinstance(history, list):
+            raise BadResumeState(f"{self.marker}: not a resume record (epoch, history)")
+
+    def state_file(self, name):
+        """The state file `name` that a record names: a file of this folder only."""
+        if not (isinstance(name, str) and STATE_FILE.fullmatch(name)):
+            raise BadResumeState(
+                f"{self.marker}: names {clip(repr(name), 60)} as a state file; only "
+                "epoch<N>.<suffix> files of its own folder are read"
+            )
+        return self.path / name
 
     def epoch_file(self, epoch, suffix):
         """Where one epoch's state goes; epochs never share a file, so a kill while
         writing epoch k leaves epoch k-1's state and record intact."""
+        refuse_symlinked_folder(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         return self.path / f"epoch{epoch}{suffix}"
 
@@ -104,6 +133,7 @@ class ResumeDir:
 
     def clear(self):
         """Remove the state, and parent folders left empty (results/resume/<model>)."""
+        refuse_symlinked_folder(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
         for parent in self.path.parents:
             try:

@@ -12,6 +12,8 @@ import datetime
 import logging
 from pathlib import Path
 
+from cifar_compare.fileio import refuse_symlinked_folder
+
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
 HEADER = "--- attempt {number}, started {time}: the lines above are from earlier attempts ---\n"
 
@@ -40,6 +42,7 @@ def _earlier_attempts(log_path):
 
 
 def open_log(path):
+    refuse_symlinked_folder(Path(path).parent)
     Path(path).write_text(_earlier_attempts(path))
     logging.basicConfig(
         handlers=[logging.FileHandler(path), AttemptsCopy(attempts_path(path))],
