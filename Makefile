@@ -61,6 +61,7 @@ bench: setup
 		$(BIN)/python bench/bench_keras.py --models alexnet_scratch_keras --precision $$p \
 			--out bench/out/precision-$$p || exit 1; \
 	done
+	$(BIN)/python bench/precision_table.py bench/out/precision-fp32 bench/out/precision-bf16
 
 lint: setup
 	$(BIN)/ruff check workflow tests bench

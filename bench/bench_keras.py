@@ -82,7 +82,8 @@ def phase_name(phase, base):
 
 def measure_pipeline(model_config, args):
     """The pipeline's own training and evaluation of one model; its measurements."""
-    device, images, labels, model, base = child_setup(model_config, args)
+    device, images, labels, model, adapter = child_setup(model_config, args)
+    base = adapter.base
     import keras
     import numpy as np
     from cifar_compare.keras.runtime import compute_precision, peak_device_memory_mb
@@ -129,6 +130,7 @@ def measure_pipeline(model_config, args):
         "eval_images_per_second": args.steps * size / eval_seconds,
         "peak_rss_mb": peak_rss,
         "peak_device_memory_mb": peak_device,
+        **harness.auto_precision(adapter),
     }
 
 

@@ -134,6 +134,7 @@ def measure_pipeline(model_config, args):
         "eval_images_per_second": eval_images_per_second,
         "peak_rss_mb": peak_rss,
         "peak_device_memory_mb": peak_device,
+        **harness.auto_precision(adapter),
     }
 
 

@@ -268,6 +268,18 @@ def naive_comparisons(rows):
     return comparisons
 
 
+def auto_precision(adapter):
+    """What `precision: auto` picks for the started model on this machine, whatever
+    --precision set: after the timings, so its probe's model adds to no peak."""
+    decision = adapter.resolve_precision("auto")
+    probe = decision.probe or {}
+    return {
+        "auto_precision": decision.precision,
+        "auto_precision_reason": decision.reason,
+        "auto_bf16_probe_speedup": probe.get("bf16_speedup"),
+    }
+
+
 def main(doc, script, framework, measure, argv=None):
     """Parent: one child per model and approach, then the tables. Child: measure one."""
     argv = sys.argv[1:] if argv is None else argv

@@ -8,7 +8,7 @@ from harness import best_of_alternating, load_images
 
 def child_setup(model_config, args):
     """A training job's backend (or --backend), device settings, seed and model, and the
-    data, for one child: (device name, images, labels, model, base)."""
+    data, for one child: (device name, images, labels, model, adapter)."""
     from cifar_compare.keras.adapter import Keras
 
     adapter = Keras()
@@ -16,7 +16,7 @@ def child_setup(model_config, args):
     device = adapter.start(config, args.threads, config.get("precision", "auto"))
     images, labels = load_images(args)
     model = adapter.build(None, 0)
-    return device, images, labels, model, adapter.base
+    return device, images, labels, model, adapter
 
 
 def network_after_preprocessing(model):

@@ -26,7 +26,8 @@ def current_rss_mb():
 
 def measure_naive(model_config, args):
     """Tutorial-style training and evaluation of one model; its measurements."""
-    device, images, labels, model, base = child_setup(model_config, args)
+    device, images, labels, model, adapter = child_setup(model_config, args)
+    base = adapter.base
     import keras
     import numpy as np
     from cifar_compare.keras.runtime import compute_precision, peak_device_memory_mb

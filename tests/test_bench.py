@@ -167,3 +167,28 @@ def test_bench_script_writes_every_measurement(tmp_path, script, models, extra):
     if "--precision" in extra:
         assert {row["compute_precision"] for row in result["rows"]} == {"bf16"}
         assert all(row["fraction_of_fp32_matmul"] > 0 for row in pipeline)
+    for row in pipeline:  # what auto would pick, whatever --precision set
+        assert row["auto_precision"] in ("fp32", "bf16") and row["auto_precision_reason"]
+
+
+def bench_file(folder, rows):
+    folder.mkdir()
+    (folder / "torch.json").write_text(json.dumps({"rows": rows, "naive_comparisons": []}))
+    return str(folder)
+
+
+def test_precision_table_sets_each_models_fp32_and_bf16_rates_side_by_side(tmp_path):
+    def row(model, rate, **auto):
+        return {"model": model, "approach": "pipeline", "train_images_per_second": rate, **auto}
+
+    probed = {"auto_precision": "bf16", "auto_bf16_probe_speedup": 1.76}
+    fp32 = [row("a", 200.0, **probed), row("b", 100.0, auto_precision="fp32"), row("c", 1.0)]
+    fp32.append({"model": "a", "approach": "naive", "train_images_per_second": 5.0})
+    bf16 = [row("a", 380.0), row("b", 50.0)]  # c ran in fp32 only
+    folders = bench_file(tmp_path / "fp32", fp32), bench_file(tmp_path / "bf16", bf16)
+    command = [sys.executable, str(REPO / "bench" / "precision_table.py"), *folders]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    lines = done.stdout.splitlines()
+    assert lines[1].split() == ["a", "200.0", "380.0", "1.90", "bf16", "(probe", "1.76x)"]
+    assert lines[2].split()[:5] == ["b", "100.0", "50.0", "0.50", "fp32"]
+    assert len(lines) == 3
