@@ -83,6 +83,10 @@ ALIAS_BOMB = (
     + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
     + "data:\n  url: *a9\n"
 )
+MOVED_LOCK_FILE = (
+    "weights:\n  allow_unofficial: false\n  lock_file: my-pins.json\n"
+    "  sources:\n    alexnet_imagenet1k_v1: {url: my-weights.pth}\n"
+)
 KERAS_MODEL_WITH_PYTORCH_WEIGHTS = (
     "models:\n  mobilenetv2_pretrained_keras:\n    weights: alexnet_imagenet1k_v1\n"
 )
@@ -92,8 +96,9 @@ KERAS_MODEL_WITH_PYTORCH_WEIGHTS = (
     "text, message",
     [
         (ALIAS_BOMB, "abuse.yaml, key a4: expands to more than 10000 values"),
+        (MOVED_LOCK_FILE, "key weights.lock_file: not settable"),
     ],
-    ids=["alias-bomb"],
+    ids=["alias-bomb", "moved-lock-file"],
 )
 def test_a_bad_config_stops_before_any_job(workdir, text, message):
     (workdir / "abuse.yaml").write_text(text)  # no inputs needed: nothing may run
@@ -152,6 +157,11 @@ CONFIG_VALUES = {
     "unknown-framework": (
         "models:\n  alexnet_scratch_keras:\n    framework: tensorflow\n",
         "key models.alexnet_scratch_keras.framework: 'tensorflow' is not one of",
+    ),
+    "moved-lock-file": (  # its own pins would make its own weights file "official"
+        MOVED_LOCK_FILE,
+        "key weights.lock_file: not settable; weights are always checked against "
+        "config/weights.lock.json",
     ),
 }
 

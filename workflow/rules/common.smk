@@ -97,7 +97,7 @@ def weights_identity(wildcards):
     source declares (if any) and whether unofficial files are accepted; not its URL."""
     name = wildcards.weights
     return {
-        "pinned_sha256": read_lock(config["weights"]["lock_file"]).get(name),
+        "pinned_sha256": read_lock().get(name),
         "source_sha256": config["weights"]["sources"].get(name, {}).get("sha256"),
         "allow_unofficial": config["weights"]["allow_unofficial"],
     }
