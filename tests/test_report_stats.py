@@ -47,9 +47,20 @@ def flat(text):
     return re.sub(r"\s+", " ", text)
 
 
+# Sources whose credentials the records still hold (written before they were redacted,
+# or by hand): the report must not show them.
+DATA_URL = (
+    "https://reader:s3cretPass@data.example/cifar-10-python.tar.gz"
+    "?X-Amz-Signature=AMZSIG0123&X-Amz-Credential=KEYID42#tok3n"
+)
+WEIGHTS_URL = "https://weights.example/alexnet.pth?token=W31GHTSTOKEN"
+SECRETS = ["reader", "s3cretPass", "AMZSIG0123", "KEYID42", "tok3n", "W31GHTSTOKEN"]
+
+
 @pytest.fixture(scope="module")
 def official(tmp_path_factory):
-    return render_run(tmp_path_factory.mktemp("official"), precision="bf16")
+    folder = tmp_path_factory.mktemp("official")
+    return render_run(folder, precision="bf16", urls=(DATA_URL, WEIGHTS_URL))
 
 
 @pytest.fixture(scope="module")
@@ -276,3 +287,16 @@ def test_different_test_sets_get_no_paired_test():
     p = mask(model).mean()
     half = Z95 * math.sqrt(2 * p * (1 - p) / TEST_IMAGES)  # two independent samples
     assert comparison.difference.high == pytest.approx(half, rel=0.03)
+
+
+def test_credentials_in_source_urls_never_reach_the_report(official):
+    pdf, _ = official
+    text = " ".join(pages(pdf))
+    html = (pdf.parent / "report.html").read_text()
+    squeezed = re.sub(r"\s", "", text)
+    for secret in SECRETS:
+        assert secret not in squeezed and secret not in html, secret
+    appendix = flat(text).split("Appendix: provenance")[1]
+    redacted = "https://***@data.example/cifar-10-python.tar.gz?***#***"
+    assert redacted in re.sub(r"\s", "", appendix)  # where it came from, still said
+    assert "https://weights.example/alexnet.pth?***" in squeezed

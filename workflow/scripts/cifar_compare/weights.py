@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cifar_compare.data.download import fetch_verified
 from cifar_compare.fileio import file_digest, read_json, write_json_atomic
-from cifar_compare.messages import known_entry
+from cifar_compare.messages import known_entry, redact_url
 
 KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
@@ -183,10 +183,10 @@ def fetch_weights(name, url, destination, allow_unofficial, pinned=None, expecte
     official, reference, basis = judge_official(name, destination, pinned)
     if not official and not allow_unofficial:
         Path(destination).unlink()
-        raise UnofficialWeightsError(refusal(name, source, sha256, reference, basis))
+        raise UnofficialWeightsError(refusal(name, redact_url(source), sha256, reference, basis))
     return {
         "name": name,
-        "source": str(source),
+        "source": redact_url(source),
         "file": str(destination),
         "sha256": sha256,
         "official_hash": reference,

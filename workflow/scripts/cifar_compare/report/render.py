@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
+from cifar_compare.messages import redact_url
 from cifar_compare.report import FIGURES
 from cifar_compare.report import format as fmt
 from cifar_compare.report.context import report_context
@@ -76,7 +77,7 @@ def template_from(path):
     # The template writes cells from the results with the functions the text uses.
     cells = (fmt.percent, fmt.accuracy_text, fmt.interval_text, fmt.seconds, fmt.rate)
     cells += (fmt.megabytes, fmt.size_bytes, recipe_text, training_phases, layer_counts)
-    cells += (per_class_accuracy, recorded, weights_check)
+    cells += (per_class_accuracy, recorded, weights_check, redact_url)
     environment.filters.update({write.__name__: write for write in cells})
     return environment.get_template(Path(path).name)
 
