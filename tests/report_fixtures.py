@@ -79,6 +79,10 @@ def metrics_record(
         "peak_device_memory_mb": None,
         "device": "cpu (x86_64, 2 cores)" if framework == "pytorch" else "cpu",
         "train_images": 45000,
+        "environment": {
+            "cpu": "a test CPU",
+            **dict.fromkeys(("gpu", "gpu_driver", "cuda", "cudnn")),
+        },
     }
     if precision:
         training["precision"] = precision
@@ -103,6 +107,8 @@ def metrics_record(
         "evaluation_device": "cpu",
         "versions": {"python": "3.11"},
         "model_config": {
+            "framework": framework,
+            "architecture": architecture,
             "pretrained": pretrained,
             "input_size": size,
             "epochs": 10,

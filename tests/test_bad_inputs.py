@@ -111,6 +111,20 @@ def test_a_bad_config_stops_before_any_job(workdir, text, message):
     assert not (workdir / "results").exists()
 
 
+def test_a_baseline_that_fails_the_metrics_schema_stops_before_any_job(workdir, tmp_path):
+    bad = tmp_path / "baseline" / "metrics" / "some_model" / "seed0.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"model": "some_model"}')
+    write_overlay(workdir / "baseline.yaml", {"report": {"baseline": str(bad.parents[2])}})
+    done = snakemake(
+        workdir, PREPARED, "--configfile", "config/test.yaml", "baseline.yaml", check=False
+    )
+    assert done.returncode != 0
+    message = f"key report.baseline: metrics file {bad}: metrics record invalid at (top level)"
+    assert message in done.stdout, done.stdout[-2000:]
+    assert not (workdir / "results").exists()
+
+
 def checked_config(overlay_path):
     """The tiny study with an overlay, through the checks common.smk runs."""
     return load_study_config([REPO / "config/test.yaml", overlay_path])

@@ -4,16 +4,19 @@ Every expected number is computed here independently of the report's code: exact
 McNemar p-values with math.comb, the bootstrap interval against its analytic value.
 """
 
+import json
 import math
+import os
 import re
 
 import numpy as np
 import pytest
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
-from cifar_compare.metrics import calibration
+from cifar_compare.metrics import MAX_FILE_BYTES, calibration
 from cifar_compare.report import format as fmt
 from cifar_compare.report import stats as report_stats
 from cifar_compare.report.data import model_results
+from cifar_compare.report.render import baseline_of
 from cifar_compare.report.tables import recorded
 from pypdf import PdfReader
 from report_fixtures import (
@@ -66,7 +69,7 @@ def official(tmp_path_factory):
 @pytest.fixture(scope="module")
 def unofficial_with_baseline(tmp_path_factory):
     baseline = tmp_path_factory.mktemp("baseline")
-    write_run(baseline, shift=10)
+    write_run(baseline, shift=10, precision="fp32")  # a baseline must pass the schema
     folder = tmp_path_factory.mktemp("unofficial")
     return render_run(folder, UNOFFICIAL_MD5, baseline=baseline, weights_official=False)
 
@@ -300,3 +303,25 @@ def test_credentials_in_source_urls_never_reach_the_report(official):
     redacted = "https://***@data.example/cifar-10-python.tar.gz?***#***"
     assert redacted in re.sub(r"\s", "", appendix)  # where it came from, still said
     assert "https://weights.example/alexnet.pth?***" in squeezed
+
+
+def test_each_baseline_metrics_file_must_pass_the_metrics_schema(tmp_path):
+    paths, _, _ = write_run(tmp_path, precision="fp32")
+    assert len(baseline_of(paths, tmp_path)[0]) == len(MODELS)  # valid as written
+    path = tmp_path / "metrics" / "alexnet_scratch_pytorch" / "seed0.json"
+    record = json.loads(path.read_text())
+    damaged = {
+        "{not json": "Expecting property name",
+        json.dumps({**record, "test_accuracy": "high"}): (
+            "metrics record invalid at test_accuracy: 'high' is not of type 'number'"
+        ),
+        json.dumps([record]): "metrics record invalid at \\(top level\\): fails type: 'object'",
+    }
+    for text, message in damaged.items():
+        path.write_text(text)
+        with pytest.raises(ValueError, match=f"^metrics file {re.escape(str(path))}: {message}"):
+            baseline_of(paths, tmp_path)
+    path.write_text("")
+    os.truncate(path, MAX_FILE_BYTES + 1)  # sparse: nothing is read
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: larger than {MAX_FILE_BYTES}"):
+        baseline_of(paths, tmp_path)

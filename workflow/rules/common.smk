@@ -9,6 +9,7 @@ from cifar_compare.config import ConfigError, check_study_config
 from cifar_compare.code_identity import code_digest
 from cifar_compare.runtime.hardware import machine_has_gpu
 from cifar_compare.identity import recipe, study
+from cifar_compare.metrics import read_metrics_file
 from cifar_compare.weights import file_suffix, read_lock
 
 # Shared by both frameworks' rules, so aggregation and the report need no branches.
@@ -136,7 +137,8 @@ def study_identity():
 
 
 def baseline_metrics():
-    """Metrics files of the run named by report.baseline (its results folder); none without."""
+    """Metrics files of the run named by report.baseline (its results folder), each checked
+    against the metrics schema before any job starts; none without."""
     folder = config["report"]["baseline"]
     if not folder:
         return []
@@ -145,6 +147,13 @@ def baseline_metrics():
         raise WorkflowError(
             f"invalid configuration, key report.baseline: no metrics files under {folder}/metrics"
         )
+    try:
+        for path in found:
+            read_metrics_file(path)
+    except ValueError as error:
+        raise WorkflowError(
+            f"invalid configuration, key report.baseline: {error}"
+        ) from None
     return found
 
 

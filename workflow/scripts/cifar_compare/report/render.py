@@ -17,6 +17,7 @@ import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
 from cifar_compare.messages import redact_url
+from cifar_compare.metrics import read_metrics_file
 from cifar_compare.report import FIGURES
 from cifar_compare.report import format as fmt
 from cifar_compare.report.context import report_context
@@ -96,7 +97,7 @@ def baseline_of(paths, folder):
         return None
     if not paths:
         raise ValueError(f"report.baseline: no metrics files under {folder}/metrics")
-    return recorded_results([read_json(p) for p in paths]), str(folder)
+    return recorded_results([read_metrics_file(p) for p in paths]), str(folder)
 
 
 def build_context(inputs, params):
