@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import subprocess
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import jinja2
@@ -83,10 +85,38 @@ def template_from(path):
     return environment.get_template(Path(path).name)
 
 
+def report_file_path(url, folder):
+    """The file a file:// `url` names if it lies inside `folder` once links are resolved,
+    else None: the only resources the PDF may embed are the report's own files."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+        return None
+    path = Path(urllib.request.url2pathname(parsed.path)).resolve()
+    return path if path.is_relative_to(Path(folder).resolve()) and path.is_file() else None
+
+
+def local_url_fetcher(folder):
+    """A WeasyPrint URL fetcher that serves only files inside `folder` and refuses any
+    other URL (http, data, /etc/passwd): WeasyPrint then warns and leaves the resource out."""
+    from weasyprint.urls import URLFetcher
+
+    class ReportFilesOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            path = report_file_path(url, folder)
+            if path is None:
+                raise ValueError(f"not a file of the report folder {folder}: {redact_url(url)}")
+            return super().fetch(path.as_uri(), headers)
+
+    return ReportFilesOnly()
+
+
 def write_pdf(html, destination):
     import weasyprint
 
-    document = weasyprint.HTML(string=html, base_url=str(Path(destination).resolve().parent))
+    folder = Path(destination).resolve().parent
+    document = weasyprint.HTML(
+        string=html, base_url=str(folder), url_fetcher=local_url_fetcher(folder)
+    )
     with atomic_path(destination) as tmp:
         document.write_pdf(tmp)
 
