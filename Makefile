@@ -32,9 +32,10 @@ run: setup
 run-full: setup pin-weights
 	$(BIN)/snakemake
 
-# Pin the sha256 of the weights files the study uses whose publisher gives none
-# (MobileNetV2), fetched from their official URLs, in config/weights.lock.json
-# (README: Reruns). No fetch job writes that file. Commit it.
+# Pin the full sha256 of the weights files the study uses whose publisher gives none
+# (MobileNetV2) or only a prefix (AlexNet, pinned already), fetched from their official
+# URLs, in config/weights.lock.json (README: Reruns). No fetch job writes that file.
+# Commit it.
 PIN_ARGS ?=
 pin-weights: setup
 	$(BIN)/python workflow/scripts/pin_weights.py $(PIN_ARGS)

@@ -37,17 +37,24 @@ def predictions(mask):
     return np.where(mask, LABELS, (LABELS + 1) % 10)
 
 
-def weights_block(name, official=True):
-    if not official:  # a file with no published hash, as MobileNetV2's copied in by hand
-        return {
-            "name": f"{name}_weights",
-            "file": f"{name}.bin",
-            "sha256": "ef" * 32,
-            "official": False,
-            "official_hash": None,
-            "checked_against": "no published hash and none pinned yet; a local copy cannot "
-            "be verified",
-        }
+def weights_block(name, official=True, source=None):
+    block = official_weights_block(name) if official else unofficial_weights_block(name)
+    return {**block, "source": source} if source else block
+
+
+def unofficial_weights_block(name):
+    """A file with no published hash, as MobileNetV2's copied in by hand."""
+    return {
+        "name": f"{name}_weights",
+        "file": f"{name}.bin",
+        "sha256": "ef" * 32,
+        "official": False,
+        "official_hash": None,
+        "checked_against": "no published hash and none pinned yet; a local copy cannot be verified",
+    }
+
+
+def official_weights_block(name):
     return {
         "name": f"{name}_weights",
         "file": f"{name}.bin",
@@ -58,7 +65,9 @@ def weights_block(name, official=True):
     }
 
 
-def metrics_record(model, seed, mask, md5, precision=None, weights_official=True):
+def metrics_record(
+    model, seed, mask, md5, precision=None, weights_official=True, weights_source=None
+):
     framework, architecture, pretrained, size, _ = MODELS[model]
     predicted = predictions(mask)
     confidence = np.where(mask, 0.9, 0.6)
@@ -70,6 +79,10 @@ def metrics_record(model, seed, mask, md5, precision=None, weights_official=True
         "peak_device_memory_mb": None,
         "device": "cpu (x86_64, 2 cores)" if framework == "pytorch" else "cpu",
         "train_images": 45000,
+        "environment": {
+            "cpu": "a test CPU",
+            **dict.fromkeys(("gpu", "gpu_driver", "cuda", "cudnn")),
+        },
     }
     if precision:
         training["precision"] = precision
@@ -81,6 +94,7 @@ def metrics_record(model, seed, mask, md5, precision=None, weights_official=True
         "framework": framework,
         "architecture": architecture,
         "test_images": TEST_IMAGES,
+        "test_time_flip": False,
         "test_accuracy": float(mask.mean()),
         "test_loss": 1.0 - float(mask.mean()),
         "per_class_accuracy": per_class,
@@ -93,12 +107,14 @@ def metrics_record(model, seed, mask, md5, precision=None, weights_official=True
         "evaluation_device": "cpu",
         "versions": {"python": "3.11"},
         "model_config": {
+            "framework": framework,
+            "architecture": architecture,
             "pretrained": pretrained,
             "input_size": size,
             "epochs": 10,
             "batch_size": 128,
         },
-        "weights": weights_block(model, weights_official) if pretrained else None,
+        "weights": weights_block(model, weights_official, weights_source) if pretrained else None,
         "test_predictions": {
             "encoding": "base64 uint8",
             "predicted": encode_labels(predicted),
@@ -113,13 +129,20 @@ def metrics_record(model, seed, mask, md5, precision=None, weights_official=True
     }
 
 
-def write_run(folder, md5=OFFICIAL_CIFAR10_MD5, shift=0, precision=None, weights_official=True):
+def write_run(
+    folder,
+    md5=OFFICIAL_CIFAR10_MD5,
+    shift=0,
+    precision=None,
+    weights_official=True,
+    weights_source=None,
+):
     """One seed per model; `shift` moves every model's right answers (a different run)."""
     folder = Path(folder)
     paths, histories, benchmarks = [], [], []
     for model, (*_, ranges) in MODELS.items():
         mask = correct_mask(ranges, shift)
-        record = metrics_record(model, 0, mask, md5, precision, weights_official)
+        record = metrics_record(model, 0, mask, md5, precision, weights_official, weights_source)
         path = folder / "metrics" / model / "seed0.json"
         write_json_atomic(path, record)
         paths.append(str(path))
@@ -164,17 +187,28 @@ def draw_plots(folder, metrics, histories):
 
 
 def render_run(
-    folder, md5=OFFICIAL_CIFAR10_MD5, baseline=None, precision=None, weights_official=True
+    folder,
+    md5=OFFICIAL_CIFAR10_MD5,
+    baseline=None,
+    precision=None,
+    weights_official=True,
+    urls=("file:///data/cifar.tar.gz", None),
 ):
-    """Write a run's results under `folder` and render its report; returns (pdf, context)."""
+    """Write a run's results under `folder` and render its report; returns (pdf, context).
+    `urls`: the data's and every weights file's source as their records give them."""
     from cifar_compare.report.render import render
 
     folder = Path(folder)
+    data_url, weights_url = urls
     metrics, histories, benchmarks = write_run(
-        folder, md5, precision=precision, weights_official=weights_official
+        folder,
+        md5,
+        precision=precision,
+        weights_official=weights_official,
+        weights_source=weights_url,
     )
     provenance = folder / "download" / "cifar-10-python.provenance.json"
-    write_json_atomic(provenance, {"url": "file:///data/cifar.tar.gz", "md5": md5, "bytes": 1234})
+    write_json_atomic(provenance, {"url": data_url, "md5": md5, "bytes": 1234})
     plots_benchmark = folder / "benchmarks" / "plots.tsv"
     plots_benchmark.write_text("s\th:m:s\tmax_rss\n1.0\t0:00:01\t-\n")
     baseline_files = (

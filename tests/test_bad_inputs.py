@@ -83,6 +83,10 @@ ALIAS_BOMB = (
     + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
     + "data:\n  url: *a9\n"
 )
+MOVED_LOCK_FILE = (
+    "weights:\n  allow_unofficial: false\n  lock_file: my-pins.json\n"
+    "  sources:\n    alexnet_imagenet1k_v1: {url: my-weights.pth}\n"
+)
 KERAS_MODEL_WITH_PYTORCH_WEIGHTS = (
     "models:\n  mobilenetv2_pretrained_keras:\n    weights: alexnet_imagenet1k_v1\n"
 )
@@ -96,8 +100,9 @@ KERAS_MODEL_WITH_PYTORCH_WEIGHTS = (
             'models:\n  "bad\\n": {enabled: false}\n',
             "key models: 'bad\\n' does not match '^[A-Za-z0-9][A-Za-z0-9_]*$'",
         ),
+        (MOVED_LOCK_FILE, "key weights.lock_file: not settable"),
     ],
-    ids=["alias-bomb", "newline-in-model-name"],
+    ids=["alias-bomb", "newline-in-model-name", "moved-lock-file"],
 )
 def test_a_bad_config_stops_before_any_job(workdir, text, message):
     (workdir / "abuse.yaml").write_text(text)  # no inputs needed: nothing may run
@@ -136,6 +141,20 @@ def test_a_symlinked_folder_in_results_stops_before_any_job(workdir, tmp_path):
         "alexnet_scratch_pytorch",
         "models",
     ]
+
+
+def test_a_baseline_that_fails_the_metrics_schema_stops_before_any_job(workdir, tmp_path):
+    bad = tmp_path / "baseline" / "metrics" / "some_model" / "seed0.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"model": "some_model"}')
+    write_overlay(workdir / "baseline.yaml", {"report": {"baseline": str(bad.parents[2])}})
+    done = snakemake(
+        workdir, PREPARED, "--configfile", "config/test.yaml", "baseline.yaml", check=False
+    )
+    assert done.returncode != 0
+    message = f"key report.baseline: metrics file {bad}: metrics record invalid at (top level)"
+    assert message in done.stdout, done.stdout[-2000:]
+    assert not (workdir / "results").exists()
 
 
 def checked_config(overlay_path):
@@ -184,6 +203,11 @@ CONFIG_VALUES = {
     "unknown-framework": (
         "models:\n  alexnet_scratch_keras:\n    framework: tensorflow\n",
         "key models.alexnet_scratch_keras.framework: 'tensorflow' is not one of",
+    ),
+    "moved-lock-file": (  # its own pins would make its own weights file "official"
+        MOVED_LOCK_FILE,
+        "key weights.lock_file: not settable; weights are always checked against "
+        "config/weights.lock.json",
     ),
 }
 

@@ -66,7 +66,7 @@ def test_recipe_leaves_out_seeds_and_enabled_and_sorts_keys():
 def test_study_leaves_out_locations_and_disabled_models():
     config = {
         "data": {"url": "/here/cifar.tar.gz", "md5": "0" * 32},
-        "weights": {"allow_unofficial": False, "lock_file": "x.json", "sources": {}},
+        "weights": {"allow_unofficial": False, "sources": {}},
         "models": {"a": MODEL, "b": {**MODEL, "enabled": False}},
     }
     moved = {**config, "data": {**config["data"], "url": "https://elsewhere/cifar.tar.gz"}}

@@ -80,3 +80,29 @@ def test_unofficial_weights_are_refused_unless_allowed(tmp_path):
     assert list(target.parent.iterdir()) == []
     record = fetch_weights("alexnet_imagenet1k_v1", str(source), target, True)
     assert record["official"] is False and target.is_file()
+
+
+def test_alexnet_is_official_only_with_torchvisions_prefix_and_its_full_pinned_sha256(
+    tmp_path, monkeypatch
+):
+    """A file with the right 8-digit prefix (here: the stand-in's own, made the published
+    one) is not official until its full sha256 is pinned; a different pin refuses it."""
+    name = "alexnet_imagenet1k_v1"
+    source = tmp_path / "alexnet.pth"
+    source.write_bytes(b"a file whose sha256 prefix is the published one")
+    sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+    official = fetch_weights.__globals__["OFFICIAL_WEIGHTS"]
+    monkeypatch.setitem(official, name, {**official[name], "digest": sha256[:8]})
+    prefix = f"sha256 prefix {sha256[:8]} from torchvision's file name"
+    with pytest.raises(UnofficialWeightsError, match=f"cannot be verified \\({prefix} only, no"):
+        fetch_weights(name, str(source), tmp_path / "a.pth", False)
+    unpinned = fetch_weights(name, str(source), tmp_path / "a.pth", True)
+    assert not unpinned["official"] and unpinned["official_hash"] is None
+    record = fetch_weights(name, str(source), tmp_path / "b.pth", False, pinned=sha256)
+    assert record["official"] and record["official_hash"] == sha256
+    assert record["checked_against"] == (
+        f"{prefix} and full sha256 pinned in config/weights.lock.json"
+    )
+    with pytest.raises(UnofficialWeightsError, match=f"checked against the {prefix} and full"):
+        fetch_weights(name, str(source), tmp_path / "c.pth", False, pinned="7" * 64)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pth", "alexnet.pth", "b.pth"]

@@ -4,14 +4,19 @@ import logging
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 import pytest
-from cifar_compare.runtime.gpu_slots import claim_slot, gpu_count, gpu_slot
+from cifar_compare.runtime.gpu_slots import GpuSlotError, claim_slot, gpu_count, gpu_slot, user_name
 from cifar_compare.runtime.logs import FORMAT
 from conftest import REPO, TINY, copy_workflow, inputs_overlay, snakemake, write_overlay
 
+WAIT = "CIFAR_COMPARE_GPU_WAIT_SECONDS"
 HOLD_SLOT = """
 import sys, time
 from cifar_compare.runtime.gpu_slots import claim_slot
@@ -74,6 +79,117 @@ def test_waits_for_a_slot_and_gives_up_after_the_timeout(tmp_path):
         claim_slot(1, tmp_path, timeout=0.2, on_wait=waits.append)
     assert len(waits) == 1 and "waiting" in waits[0]
     os.close(fd)
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """A process of its own holding slot 0 of `tmp_path` (until killed)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SLOT, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")},
+    )
+    assert process.stdout.readline().strip() == "0"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_slot_that_stays_taken_ends_the_wait_naming_its_holder(tmp_path, holder):
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="all 1 GPU slots .* stayed taken for 0.3 s") as error:
+        claim_slot(1, tmp_path, timeout=0.3)
+    assert time.monotonic() - started < 5
+    owner = user_name(os.geteuid())
+    assert f"(gpu0.lock held by pid {holder.pid} ({owner})); raise {WAIT}" in str(error.value)
+
+
+def test_the_jobs_wait_is_bounded_by_the_environment(tmp_path, job_log, holder):
+    environ = slot_env(tmp_path, CIFAR_COMPARE_GPUS="1", CIFAR_COMPARE_GPU_WAIT_SECONDS="0")
+    with pytest.raises(TimeoutError), gpu_slot(job_log[1], environ):
+        pass
+    log = job_log[0].read_text()
+    assert f"ERROR gpu slot: TimeoutError: all 1 GPU slots in {tmp_path} stayed taken" in log
+    environ[WAIT] = "soon"
+    with pytest.raises(ValueError, match=f"{WAIT}='soon': expected seconds"):
+        with gpu_slot(job_log[1], environ):
+            pass
+
+
+def test_a_planted_link_is_refused_and_not_followed(tmp_path):
+    slots, target = tmp_path / "slots", tmp_path / "created-by-the-job"
+    slots.mkdir(mode=0o700)
+    (slots / "gpu0.lock").symlink_to(target)
+    with pytest.raises(GpuSlotError, match=r"slots/gpu0.lock: a symbolic link; remove it"):
+        claim_slot(1, slots, timeout=0)
+    assert not target.exists()
+
+
+def test_a_planted_fifo_is_refused_without_hanging(tmp_path):
+    os.mkfifo(tmp_path / "gpu0.lock")
+    errors = []
+
+    def claim():
+        try:
+            claim_slot(1, tmp_path, timeout=0)
+        except GpuSlotError as error:
+            errors.append(str(error))
+
+    claiming = threading.Thread(target=claim, daemon=True)
+    claiming.start()
+    claiming.join(timeout=10)
+    assert not claiming.is_alive(), "claim_slot hangs in open() on a FIFO"
+    assert errors and "gpu0.lock is not a regular file (prw" in errors[0]
+
+
+def make_foreign(folder, monkeypatch):
+    """Make `folder` someone else's: chown it where we may, else claim to be another user."""
+    if os.geteuid() == 0:
+        os.chown(folder, 65534, 65534)
+    else:
+        uid = os.geteuid() + 1
+        monkeypatch.setattr(os, "geteuid", lambda: uid)
+
+
+@pytest.mark.parametrize(
+    "mode, foreign, reason",
+    [
+        (0o700, True, "it belongs to .*, not to you or root"),
+        (0o777, False, r"others may replace its files \(mode drwxrwxrwx, not sticky\)"),
+        (0o770, False, r"others may replace its files \(mode drwxrwx---, not sticky\)"),
+    ],
+)
+def test_a_folder_others_control_is_refused(tmp_path, monkeypatch, mode, foreign, reason):
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    slots.chmod(mode)
+    if foreign:
+        make_foreign(slots, monkeypatch)
+    with pytest.raises(GpuSlotError, match=f"GPU slot folder {slots}: {reason}; set CIFAR_"):
+        claim_slot(1, slots, timeout=0)
+    assert list(slots.iterdir()) == []
+
+
+def test_a_link_as_the_folder_is_refused_and_a_sticky_shared_folder_is_used(tmp_path):
+    slots = tmp_path / "shared"
+    slots.mkdir()
+    (tmp_path / "link").symlink_to(slots)
+    with pytest.raises(OSError):
+        claim_slot(1, tmp_path / "link", timeout=0)
+    slots.chmod(0o1777)  # as /tmp: others add files, only their owner may remove them
+    slot, fd = claim_slot(1, slots, timeout=0)
+    assert slot == 0 and stat.S_ISREG(os.fstat(fd).st_mode)
+    os.close(fd)
+
+
+def test_the_default_folder_is_the_users_own(tmp_path, monkeypatch, job_log):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    with gpu_slot(job_log[1], {"CIFAR_COMPARE_GPUS": "1"}) as slot:
+        assert slot == 0
+    folder = tmp_path / f"cifar-compare-gpu-slots-{os.geteuid()}"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
 def test_gpu_slot_sets_cuda_visible_devices_for_the_job_only(tmp_path, job_log):

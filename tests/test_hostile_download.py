@@ -2,13 +2,20 @@
 deadline, checksum and format failures not retried, nothing left behind."""
 
 import hashlib
+import json
 import logging
 import time
 
 import pytest
 from cifar_compare import weights
 from cifar_compare.data import download
-from cifar_compare.data.download import CIFAR_MAX_BYTES, DownloadError, fetch_verified
+from cifar_compare.data.download import (
+    CIFAR_MAX_BYTES,
+    DownloadError,
+    fetch_verified,
+    write_download_provenance,
+)
+from cifar_compare.messages import redact_url
 from cifar_fixtures import write_archive
 from download_cifar import download_cifar
 from hostile_inputs import Server
@@ -149,3 +156,70 @@ def test_partial_file_of_a_killed_fetch_is_removed(tmp_path):
     (target.parent / ".cifar-10-python.tar.gz.k1ll3d.partial").write_bytes(bytes(1000))
     download_cifar(str(source), md5, target, logging.getLogger())
     assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+SIGNED = "?X-Amz-Signature=AMZSIG0123&X-Amz-Credential=KEYID42#tok3n"
+SECRETS = ["s3cretPass", "AMZSIG0123", "KEYID42", "tok3n"]
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://u:s3cretPass@host.example/a/b.tar.gz", "https://***@host.example/a/b.tar.gz"),
+        (
+            f"https://host.example:8443/b.tar.gz{SIGNED}",
+            "https://host.example:8443/b.tar.gz?***#***",
+        ),
+        ("http://host.example/b.h5#token=tok3n", "http://host.example/b.h5#***"),
+        ("file:///data/cifar.tar.gz", "file:///data/cifar.tar.gz"),
+        ("/data/odd?name#.tar.gz", "/data/odd?name#.tar.gz"),  # a local path is kept
+    ],
+)
+def test_redact_url_keeps_where_and_drops_credentials(url, shown):
+    assert redact_url(url) == shown
+
+
+def logger_to(path):
+    logger, handler = logging.getLogger(f"secrets.{path}"), logging.FileHandler(path)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def test_a_signed_url_is_fetched_whole_but_never_logged_or_recorded(tmp_path, serve):
+    source = tmp_path / "src.tar.gz"
+    md5 = write_archive(source)
+    requested = []
+
+    def recording(handler, server):
+        requested.append(handler.path)
+        file_body(source.read_bytes())(handler, server)
+
+    server = serve(recording)
+    target = tmp_path / "download" / "cifar-10-python.tar.gz"
+    log = tmp_path / "download_cifar.log"
+    download_cifar(server.url + SIGNED, md5, target, logger_to(log))
+    record = tmp_path / "download" / "provenance.json"
+    write_download_provenance(record, server.url + SIGNED, target, md5)
+    assert requested == ["/cifar-10-python.tar.gz" + SIGNED.split("#")[0]]  # the full URL
+    assert json.loads(record.read_text())["url"] == server.url + "?***#***"
+    for secret in SECRETS:
+        assert secret not in log.read_text() and secret not in record.read_text(), secret
+
+
+def test_credentials_stay_out_of_refusals_and_the_weights_record(tmp_path, serve):
+    with pytest.raises(DownloadError) as refused:  # http.client quotes 's3cretPass@127...'
+        fetch_verified(
+            "http://u:s3cretPass@127.0.0.1/x", tmp_path / "a", "md5", None, "data.url", max_bytes=10
+        )
+    assert "http://***@127.0.0.1/x" in str(refused.value) and "***@127.0.0.1'" in str(refused.value)
+    source = tmp_path / "vgg16.h5"
+    source.write_bytes(b"not Keras' file")
+    url = serve(file_body(source.read_bytes())).url + SIGNED
+    name = "vgg16_imagenet_no_top"
+    with pytest.raises(weights.UnofficialWeightsError) as refused:
+        weights.fetch_weights(name, url, tmp_path / "w.h5", False)
+    record = weights.fetch_weights(name, url, tmp_path / "w.h5", True)
+    assert record["source"].endswith("/cifar-10-python.tar.gz?***#***")
+    for secret in SECRETS:
+        assert secret not in str(refused.value) and secret not in json.dumps(record), secret

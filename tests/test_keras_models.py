@@ -147,7 +147,7 @@ def test_mobilenet_is_verified_only_against_a_pinned_hash(tmp_path, monkeypatch)
     official = fetch_weights.__globals__["OFFICIAL_WEIGHTS"]
     # The real entry (size ceiling included), served from a local file, with no published hash.
     monkeypatch.setitem(official, name, {**official[name], "url": str(first), "digest": None})
-    with pytest.raises(UnofficialWeightsError, match="none is pinned.*make pin-weights"):
+    with pytest.raises(UnofficialWeightsError, match="cannot be verified.*make pin-weights"):
         fetch_weights(name, None, tmp_path / "a.h5", False)  # even from the official URL
     assert not (tmp_path / "a.h5").exists()
     unpinned = fetch_weights(name, None, tmp_path / "a.h5", True)
@@ -155,7 +155,7 @@ def test_mobilenet_is_verified_only_against_a_pinned_hash(tmp_path, monkeypatch)
     pinned = unpinned["sha256"]
     record = fetch_weights(name, None, tmp_path / "b.h5", False, pinned)
     assert record["official"] is True and "pinned" in record["checked_against"]
-    with pytest.raises(UnofficialWeightsError, match="pinned in the lock file"):
+    with pytest.raises(UnofficialWeightsError, match="sha256 pinned in config/weights.lock.json"):
         fetch_weights(name, str(other), tmp_path / "c.h5", False, pinned)
 
 

@@ -15,7 +15,7 @@ from cifar_compare.report import format as fmt
 from cifar_compare.report.conclusions import conclusions, weights_warnings
 from cifar_compare.report.data import model_results
 from cifar_compare.report.provenance import benchmark_summary, data_summary
-from cifar_compare.report.render import config_hash, git_commit
+from cifar_compare.report.render import config_hash, git_commit, report_file_path, write_pdf
 from cifar_compare.report.stats import study_statistics
 from cifar_compare.report.summary import to_csv, to_markdown
 from cifar_compare.report.tables import (
@@ -302,3 +302,37 @@ def test_recipe_text_names_the_seeds_the_run_trained():
 
     config = {"input_size": 32, "epochs": 10, "batch_size": 128, "optimizer": {"name": "adamw"}}
     assert recipe_text(config, (0, 2)).endswith("; seeds 0, 2.")
+
+
+def write_png(path):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), "red").save(path)
+    return path
+
+
+def test_the_pdf_embeds_only_the_report_folders_own_files(tmp_path):
+    """WeasyPrint's default fetcher would load any URL the HTML names: from the network,
+    /etc/passwd, or a file beside the results. Only files inside the report's folder load."""
+    from hostile_inputs import Server
+    from pypdf import PdfReader
+
+    folder = tmp_path / "results"
+    write_png(folder / "plots" / "inside.png")
+    outside = write_png(tmp_path / "outside.png")
+    (folder / "plots" / "link.png").symlink_to(outside)  # a link leading out is out
+    server = Server(lambda handler, server: handler.send_error(404))
+    html = (
+        f'<link rel="stylesheet" href="{server.url}"><img src="{server.url}">'
+        '<img src="file:///etc/passwd"><img src="../outside.png">'
+        f'<img src="{outside.as_uri()}"><img src="plots/link.png"><img src="plots/inside.png">'
+    )
+    try:
+        write_pdf(html, folder / "report.pdf")
+    finally:
+        server.close()
+    assert server.requests == 0
+    assert len(PdfReader(folder / "report.pdf").pages[0].images) == 1  # inside.png alone
+    assert report_file_path("file:///etc/passwd", folder) is None
+    assert report_file_path((folder / "plots" / "inside.png").as_uri(), folder)

@@ -4,16 +4,19 @@ Every expected number is computed here independently of the report's code: exact
 McNemar p-values with math.comb, the bootstrap interval against its analytic value.
 """
 
+import json
 import math
+import os
 import re
 
 import numpy as np
 import pytest
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
-from cifar_compare.metrics import calibration
+from cifar_compare.metrics import MAX_FILE_BYTES, calibration
 from cifar_compare.report import format as fmt
 from cifar_compare.report import stats as report_stats
 from cifar_compare.report.data import model_results
+from cifar_compare.report.render import baseline_of
 from cifar_compare.report.tables import recorded
 from pypdf import PdfReader
 from report_fixtures import (
@@ -47,15 +50,26 @@ def flat(text):
     return re.sub(r"\s+", " ", text)
 
 
+# Sources whose credentials the records still hold (written before they were redacted,
+# or by hand): the report must not show them.
+DATA_URL = (
+    "https://reader:s3cretPass@data.example/cifar-10-python.tar.gz"
+    "?X-Amz-Signature=AMZSIG0123&X-Amz-Credential=KEYID42#tok3n"
+)
+WEIGHTS_URL = "https://weights.example/alexnet.pth?token=W31GHTSTOKEN"
+SECRETS = ["reader", "s3cretPass", "AMZSIG0123", "KEYID42", "tok3n", "W31GHTSTOKEN"]
+
+
 @pytest.fixture(scope="module")
 def official(tmp_path_factory):
-    return render_run(tmp_path_factory.mktemp("official"), precision="bf16")
+    folder = tmp_path_factory.mktemp("official")
+    return render_run(folder, precision="bf16", urls=(DATA_URL, WEIGHTS_URL))
 
 
 @pytest.fixture(scope="module")
 def unofficial_with_baseline(tmp_path_factory):
     baseline = tmp_path_factory.mktemp("baseline")
-    write_run(baseline, shift=10)
+    write_run(baseline, shift=10, precision="fp32")  # a baseline must pass the schema
     folder = tmp_path_factory.mktemp("unofficial")
     return render_run(folder, UNOFFICIAL_MD5, baseline=baseline, weights_official=False)
 
@@ -276,3 +290,38 @@ def test_different_test_sets_get_no_paired_test():
     p = mask(model).mean()
     half = Z95 * math.sqrt(2 * p * (1 - p) / TEST_IMAGES)  # two independent samples
     assert comparison.difference.high == pytest.approx(half, rel=0.03)
+
+
+def test_credentials_in_source_urls_never_reach_the_report(official):
+    pdf, _ = official
+    text = " ".join(pages(pdf))
+    html = (pdf.parent / "report.html").read_text()
+    squeezed = re.sub(r"\s", "", text)
+    for secret in SECRETS:
+        assert secret not in squeezed and secret not in html, secret
+    appendix = flat(text).split("Appendix: provenance")[1]
+    redacted = "https://***@data.example/cifar-10-python.tar.gz?***#***"
+    assert redacted in re.sub(r"\s", "", appendix)  # where it came from, still said
+    assert "https://weights.example/alexnet.pth?***" in squeezed
+
+
+def test_each_baseline_metrics_file_must_pass_the_metrics_schema(tmp_path):
+    paths, _, _ = write_run(tmp_path, precision="fp32")
+    assert len(baseline_of(paths, tmp_path)[0]) == len(MODELS)  # valid as written
+    path = tmp_path / "metrics" / "alexnet_scratch_pytorch" / "seed0.json"
+    record = json.loads(path.read_text())
+    damaged = {
+        "{not json": "Expecting property name",
+        json.dumps({**record, "test_accuracy": "high"}): (
+            "metrics record invalid at test_accuracy: 'high' is not of type 'number'"
+        ),
+        json.dumps([record]): "metrics record invalid at \\(top level\\): fails type: 'object'",
+    }
+    for text, message in damaged.items():
+        path.write_text(text)
+        with pytest.raises(ValueError, match=f"^metrics file {re.escape(str(path))}: {message}"):
+            baseline_of(paths, tmp_path)
+    path.write_text("")
+    os.truncate(path, MAX_FILE_BYTES + 1)  # sparse: nothing is read
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: larger than {MAX_FILE_BYTES}"):
+        baseline_of(paths, tmp_path)

@@ -143,7 +143,7 @@ def test_restated_defaults_and_key_order_rerun_nothing(study):
             },
         },
         "data": {"split_seed": 0},
-        "weights": {"lock_file": "config/weights.lock.json"},
+        "weights": {"allow_unofficial": True},
     }
     overlay = write_overlay(study[0] / "restated.yaml", restated)
     assert_plan(study[0], set(), overlay.name)

@@ -2,11 +2,12 @@
 
 import json
 import multiprocessing
+import re
 
 import pytest
-import yaml
-from cifar_compare.weights import OFFICIAL_WEIGHTS, pin_sha256
-from pin_weights import main
+from cifar_compare.config import load_study_config
+from cifar_compare.weights import OFFICIAL_WEIGHTS, needs_pin, pin_sha256, read_lock
+from pin_weights import main, unpinned_names
 
 NAMES = sorted(OFFICIAL_WEIGHTS)
 
@@ -44,12 +45,10 @@ def test_a_different_pin_is_replaced_only_when_asked(tmp_path):
 
 def test_pin_command_pins_a_local_copy(tmp_path, capsys):
     lock = tmp_path / "lock.json"
-    overlay = tmp_path / "overlay.yaml"
-    overlay.write_text(yaml.safe_dump({"weights": {"lock_file": str(lock)}}))
     copy = tmp_path / "mobilenet.h5"
     copy.write_bytes(b"a local copy of the official file")
     name = "mobilenet_v2_imagenet_no_top_96"
-    main([name, "--file", str(copy), "--configfile", str(overlay)])
+    main([name, "--file", str(copy)], lock)
     sha256 = json.loads(lock.read_text())[name]
     assert len(sha256) == 64 and f"{name}: pinned sha256 {sha256}" in capsys.readouterr().out
 
@@ -62,8 +61,6 @@ def test_pin_command_downloads_the_official_url_when_no_file_is_given(tmp_path, 
     import pin_weights
 
     lock = tmp_path / "lock.json"
-    overlay = tmp_path / "overlay.yaml"
-    overlay.write_text(yaml.safe_dump({"weights": {"lock_file": str(lock)}}))
     served = tmp_path / "served.h5"
     served.write_bytes(b"what the official URL serves")
     name = "mobilenet_v2_imagenet_no_top_96"
@@ -73,5 +70,23 @@ def test_pin_command_downloads_the_official_url_when_no_file_is_given(tmp_path, 
         return {**real_entry(weights_name), "url": str(served)}
 
     monkeypatch.setattr(pin_weights, "official_entry", local_entry)
-    main([name, "--configfile", str(overlay)])
+    main([name], lock)
     assert json.loads(lock.read_text()) == {name: hashlib.sha256(served.read_bytes()).hexdigest()}
+
+
+def test_alexnet_needs_its_full_sha256_pinned_beside_torchvisions_prefix(tmp_path):
+    """torchvision's file name gives 32 bits of the sha256, which can be brute-forced:
+    AlexNet is pinned in full in the shipped lock file, and a file without the published
+    prefix is never pinned."""
+    name = "alexnet_imagenet1k_v1"
+    assert needs_pin(name) and needs_pin("mobilenet_v2_imagenet_no_top_224")
+    assert not needs_pin("vgg16_imagenet_no_top")  # Keras' md5 is a whole digest
+    shipped = read_lock()[name]
+    assert re.fullmatch("7be5be79[0-9a-f]{56}", shipped)
+    lock = tmp_path / "lock.json"
+    impostor = tmp_path / "alexnet-owt-7be5be79.pth"
+    impostor.write_bytes(b"not torchvision's file")
+    with pytest.raises(ValueError, match=f"{name}: sha256 [0-9a-f]{{64}} does not start with "):
+        main([name, "--file", str(impostor)], lock)
+    assert not lock.exists()
+    assert unpinned_names(load_study_config(), lock) == [name, "mobilenet_v2_imagenet_no_top_224"]

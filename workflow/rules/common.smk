@@ -18,6 +18,7 @@ from cifar_compare.fileio import (
     SymlinkedFolder,
     refuse_symlinked_folders_below,
 )
+from cifar_compare.metrics import read_metrics_file
 from cifar_compare.weights import file_suffix, read_lock
 
 # Shared by both frameworks' rules, so aggregation and the report need no branches.
@@ -122,7 +123,7 @@ def weights_identity(wildcards):
     source declares (if any) and whether unofficial files are accepted; not its URL."""
     name = wildcards.weights
     return {
-        "pinned_sha256": read_lock(config["weights"]["lock_file"]).get(name),
+        "pinned_sha256": read_lock().get(name),
         "source_sha256": config["weights"]["sources"].get(name, {}).get("sha256"),
         "allow_unofficial": config["weights"]["allow_unofficial"],
     }
@@ -161,7 +162,8 @@ def study_identity():
 
 
 def baseline_metrics():
-    """Metrics files of the run named by report.baseline (its results folder); none without."""
+    """Metrics files of the run named by report.baseline (its results folder), each checked
+    against the metrics schema before any job starts; none without."""
     folder = config["report"]["baseline"]
     if not folder:
         return []
@@ -170,6 +172,13 @@ def baseline_metrics():
         raise WorkflowError(
             f"invalid configuration, key report.baseline: no metrics files under {folder}/metrics"
         )
+    try:
+        for path in found:
+            read_metrics_file(path)
+    except ValueError as error:
+        raise WorkflowError(
+            f"invalid configuration, key report.baseline: {error}"
+        ) from None
     return found
 
 

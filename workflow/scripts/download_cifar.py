@@ -6,11 +6,12 @@ from cifar_compare.data.download import (
     fetch_verified,
     write_download_provenance,
 )
+from cifar_compare.messages import redact_url
 from cifar_compare.runtime.logs import errors_logged, open_log
 
 
 def download_cifar(url, md5, destination, log):
-    log.info("fetching %s", url)
+    log.info("fetching %s", redact_url(url))
     digest = fetch_verified(
         url, destination, "md5", md5, "data.url", max_bytes=CIFAR_MAX_BYTES, checksum_key="data.md5"
     )

@@ -1,13 +1,16 @@
-"""Pin the sha256 of weights files whose publisher gives no hash (an explicit user action).
+"""Pin the full sha256 of weights files whose publisher gives none, or only a prefix
+(MobileNetV2; AlexNet's 8 hex digits): an explicit user action.
 
     python workflow/scripts/pin_weights.py [--configfile OVERLAY ...] [NAME ...]
     python workflow/scripts/pin_weights.py NAME --file /data/copy.h5
 
-Without names it pins every weights file the study's enabled models use that has
-no published hash and no pin yet, downloading each from its official URL. With
---file it pins the sha256 of a local copy you trust (an offline machine). The
-lock file (weights.lock_file) is replaced atomically under a lock, so concurrent
-pins neither corrupt it nor lose each other's entries. Fetch jobs only read it.
+Without names it pins every weights file the study's enabled models use that needs
+a pin and has none yet, downloading each from its official URL. With --file it pins
+the sha256 of a local copy you trust (an offline machine). A file whose sha256 does
+not start with the published prefix is never pinned. The lock file,
+config/weights.lock.json of this checkout, is replaced atomically under a lock, so
+concurrent pins neither corrupt it nor lose each other's entries. Fetch jobs only
+read it.
 """
 
 import argparse
@@ -15,18 +18,24 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cifar_compare.config import ROOT, load_study_config
+from cifar_compare.config import load_study_config
 from cifar_compare.data.download import fetch_verified
 from cifar_compare.fileio import file_digest
-from cifar_compare.weights import official_entry, pin_sha256, read_lock
+from cifar_compare.weights import (
+    LOCK_FILE,
+    check_published_prefix,
+    needs_pin,
+    official_entry,
+    pin_sha256,
+    read_lock,
+)
 
 
-def unpinned_names(config):
-    """Weights of the enabled models with no published hash and no pin, in config order."""
-    pins = read_lock(ROOT / config["weights"]["lock_file"])
+def unpinned_names(config, lock_path):
+    """Weights of the enabled models that need a pin and have none, in config order."""
+    pins = read_lock(lock_path)
     names = [m["weights"] for m in config["models"].values() if m["enabled"] and m["weights"]]
-    needed = [n for n in names if official_entry(n)["digest"] is None and n not in pins]
-    return list(dict.fromkeys(needed))
+    return list(dict.fromkeys(n for n in names if needs_pin(n) and n not in pins))
 
 
 def official_sha256(name):
@@ -39,7 +48,7 @@ def official_sha256(name):
         )
 
 
-def main(argv):
+def main(argv, lock_path=LOCK_FILE):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="weights names (default: the study's unpinned)")
     parser.add_argument("--configfile", nargs="*", default=[], help="config overlays")
@@ -49,10 +58,10 @@ def main(argv):
     if args.file and len(args.names) != 1:
         parser.error("--file pins exactly one NAME")
     config = load_study_config(args.configfile)
-    lock_path = ROOT / config["weights"]["lock_file"]
-    names = args.names or unpinned_names(config)
+    names = args.names or unpinned_names(config, lock_path)
     for name in names:
         sha256 = file_digest(args.file, "sha256") if args.file else official_sha256(name)
+        check_published_prefix(name, sha256)
         before = pin_sha256(lock_path, name, sha256, args.replace)
         change = "already pinned" if before == sha256 else "pinned"
         print(f"{name}: {change} sha256 {sha256} in {lock_path}")

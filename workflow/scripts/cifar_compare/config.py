@@ -21,7 +21,7 @@ from jsonschema.exceptions import best_match
 from cifar_compare.keras import architectures as keras_architectures
 from cifar_compare.messages import clip, one_line
 from cifar_compare.pytorch import architectures as pytorch_architectures
-from cifar_compare.weights import OFFICIAL_WEIGHTS
+from cifar_compare.weights import LOCK_FILE_NAME, OFFICIAL_WEIGHTS
 
 NODE_BUDGET = 10_000  # config/config.yaml with extended.yaml on top has about 400
 MAX_FILE_BYTES = 1 << 20
@@ -265,12 +265,23 @@ def check_model(name, model):
         )
 
 
+def refuse_moved_lock_file(config):
+    """The lock file is the trust anchor: a config that names another one is refused."""
+    weights = config.get("weights")
+    if isinstance(weights, Mapping) and "lock_file" in weights:
+        raise ConfigError(
+            f"key weights.lock_file: not settable; weights are always checked against "
+            f"{LOCK_FILE_NAME} of this checkout (pin with `make pin-weights`), so remove the key"
+        )
+
+
 def check_study_config(config, files=()):
     """Check the config `files`, then the `config` merged from them, strictly, and fill
     in the schema's defaults in place; raises ConfigError naming the file or key."""
     for path in dict.fromkeys(files):
         check_config_file(path)
     _count_nodes(config, "the merged configuration")
+    refuse_moved_lock_file(config)
     schema = yaml.safe_load(SCHEMA.read_text())
     check_schema(config, schema)  # on what was written, before any default
     DefaultsValidator(schema).validate(config)

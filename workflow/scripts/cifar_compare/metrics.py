@@ -9,9 +9,11 @@ import jsonschema
 import numpy as np
 
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.messages import clip, one_line
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "metrics.schema.json"
 CALIBRATION_BINS = 15
+MAX_FILE_BYTES = 8 * 2**20  # a real metrics file has under 200 kB
 
 
 def encode_labels(labels):
@@ -135,4 +137,24 @@ def validate_metrics(record):
         jsonschema.validate(record, schema)
     except jsonschema.ValidationError as error:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise ValueError(f"metrics record invalid at {where}: {error.message}") from None
+        # jsonschema's message starts with the value: a whole record where the top level fails
+        message = (
+            error.message
+            if len(error.message) <= 200
+            else (f"fails {error.validator}: {clip(repr(error.validator_value), 100)}")
+        )
+        raise ValueError(f"metrics record invalid at {where}: {message}") from None
+
+
+def read_metrics_file(path):
+    """Another run's metrics file (a baseline's), once it is JSON of at most MAX_FILE_BYTES
+    that the metrics schema accepts; ValueError naming the file otherwise."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
+        record = json.loads(path.read_text(encoding="utf-8"))
+        validate_metrics(record)
+    except (OSError, ValueError, RecursionError) as error:
+        raise ValueError(f"metrics file {clip(path, 200)}: {one_line(error, 300)}") from None
+    return record

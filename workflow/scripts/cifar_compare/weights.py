@@ -1,11 +1,12 @@
 """Known pretrained weight files, fetching them with a provenance record, pinning hashes."""
 
 import fcntl
+import hashlib
 from pathlib import Path
 
 from cifar_compare.data.download import fetch_verified
 from cifar_compare.fileio import file_digest, read_json, write_json_atomic
-from cifar_compare.messages import known_entry
+from cifar_compare.messages import known_entry, redact_url
 
 KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
@@ -13,13 +14,18 @@ MB = 10**6
 FIELDS = ("url", "framework", "algorithm", "digest", "max_bytes")
 MOBILENET_V2 = f"{KERAS_APPS}/mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0"
 
+# The lock file of this checkout: not a config key, so that no config overlay can
+# point the check at hashes of its own choosing.
+LOCK_FILE_NAME = "config/weights.lock.json"
+LOCK_FILE = Path(__file__).resolve().parents[3] / LOCK_FILE_NAME
 # The official files and the hashes their publishers check, each with a ceiling on
 # its size well above the real one (in brackets), so a download can stop. torchvision
 # puts the first 8 hex digits of the sha256 in the file name and checks that prefix
-# (torch.hub's check_hash); Keras' own source lists md5s for VGG16, ResNet50 and
-# EfficientNet. Keras publishes no hash for MobileNetV2 and does not check it: its
-# sha256 must be pinned in the lock file (digest None here) by `pin_sha256`, an
-# explicit user action (workflow/scripts/pin_weights.py, `make pin-weights`).
+# (torch.hub's check_hash): 32 bits, which can be brute-forced, so the full sha256
+# must be pinned in the lock file too. Keras' own source lists md5s for VGG16,
+# ResNet50 and EfficientNet. Keras publishes no hash for MobileNetV2 and does not
+# check it (digest None here). A pin is made by `pin_sha256`, an explicit user
+# action (workflow/scripts/pin_weights.py, `make pin-weights`).
 OFFICIAL_WEIGHTS = {
     name: dict(zip(FIELDS, entry, strict=True))
     for name, entry in {
@@ -49,6 +55,7 @@ OFFICIAL_WEIGHTS = {
     }.items()
 }
 FILE_SUFFIX = {"pytorch": "pth", "keras": "h5"}  # Keras picks its h5 loader by suffix
+PUBLISHER = {"pytorch": "torchvision's file name", "keras": "Keras' source"}
 
 
 class UnofficialWeightsError(RuntimeError):
@@ -63,8 +70,37 @@ def file_suffix(name):
     return FILE_SUFFIX[official_entry(name)["framework"]]
 
 
-def read_lock(path):
+def read_lock(path=LOCK_FILE):
     return read_json(path) if Path(path).is_file() else {}
+
+
+def needs_pin(name):
+    """True where the publisher gives no hash, or only a prefix of one: the file is
+    official only with its full sha256 pinned in the lock file."""
+    entry = official_entry(name)
+    full_length = 2 * hashlib.new(entry["algorithm"]).digest_size
+    return not entry["digest"] or len(entry["digest"]) < full_length
+
+
+def published_check(name):
+    """What the publisher's hash is, in words (None where there is none)."""
+    entry = official_entry(name)
+    if not entry["digest"]:
+        return None
+    publisher = PUBLISHER[entry["framework"]]
+    if needs_pin(name):
+        return f"{entry['algorithm']} prefix {entry['digest']} from {publisher}"
+    return f"{entry['algorithm']} published in {publisher} for {name}"
+
+
+def check_published_prefix(name, sha256):
+    """Refuse to pin a file whose sha256 does not start with the published prefix."""
+    entry = official_entry(name)
+    if entry["algorithm"] == "sha256" and not sha256.startswith(entry["digest"] or ""):
+        raise ValueError(
+            f"{name}: sha256 {sha256} does not start with {entry['digest']}, the "
+            f"{published_check(name)}: not the official file, not pinned"
+        )
 
 
 def pin_sha256(lock_path, name, sha256, replace=False):
@@ -90,24 +126,37 @@ def pin_sha256(lock_path, name, sha256, replace=False):
 
 
 def judge_official(name, path, pinned):
-    """(official?, reference hash, how it was judged) for a fetched file."""
+    """(official?, reference hash, what it was checked against) for a fetched file."""
     entry = official_entry(name)
-    if entry["digest"]:
-        actual = file_digest(path, entry["algorithm"])
-        basis = f"{entry['algorithm']} published for {name}"
-        return actual.startswith(entry["digest"]), entry["digest"], basis
-    if pinned:
-        return file_digest(path, "sha256") == pinned, pinned, "sha256 pinned in the lock file"
-    return False, None, "no published hash and none pinned in the lock file"
+    published = published_check(name)
+    if entry["digest"] and not file_digest(path, entry["algorithm"]).startswith(entry["digest"]):
+        return False, entry["digest"], published
+    if not needs_pin(name):
+        return True, entry["digest"], published
+    if not pinned:
+        return False, None, unpinned_check(published)
+    return file_digest(path, "sha256") == pinned, pinned, pinned_check(published)
+
+
+def pinned_check(published):
+    if published:
+        return f"{published} and full sha256 pinned in {LOCK_FILE_NAME}"
+    return f"sha256 pinned in {LOCK_FILE_NAME} (its publisher gives no hash)"
+
+
+def unpinned_check(published):
+    if published:
+        return f"{published} only, no full sha256 pinned in {LOCK_FILE_NAME}"
+    return f"no published hash and no sha256 pinned in {LOCK_FILE_NAME}"
 
 
 def refusal(name, source, sha256, reference, basis):
     if reference is None:
         return (
-            f"{source}: {name} has no published hash and none is pinned, so it cannot be "
-            f"verified. Pin the official file first: `make pin-weights` (or "
-            f"`python workflow/scripts/pin_weights.py {name}`), then commit the lock file; "
-            "or set weights.allow_unofficial: true to run with it marked unofficial."
+            f"{source}: {name} cannot be verified ({basis}). Pin the official file first: "
+            f"`make pin-weights` (or `python workflow/scripts/pin_weights.py {name}`), then "
+            "commit the lock file; or set weights.allow_unofficial: true to run with it "
+            "marked unofficial."
         )
     return (
         f"{source}: sha256 {sha256} is not the official {name} weights "
@@ -134,10 +183,10 @@ def fetch_weights(name, url, destination, allow_unofficial, pinned=None, expecte
     official, reference, basis = judge_official(name, destination, pinned)
     if not official and not allow_unofficial:
         Path(destination).unlink()
-        raise UnofficialWeightsError(refusal(name, source, sha256, reference, basis))
+        raise UnofficialWeightsError(refusal(name, redact_url(source), sha256, reference, basis))
     return {
         "name": name,
-        "source": str(source),
+        "source": redact_url(source),
         "file": str(destination),
         "sha256": sha256,
         "official_hash": reference,

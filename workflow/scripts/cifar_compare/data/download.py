@@ -23,7 +23,7 @@ from cifar_compare.fileio import (
     remove_stale_partials,
     write_json_atomic,
 )
-from cifar_compare.messages import clip, one_line
+from cifar_compare.messages import clip, one_line, redact_url, without_secrets
 
 MIB = 2**20
 # The official archive is 170,498,071 bytes; ../shared's full-size rebuild 174 MB.
@@ -74,11 +74,12 @@ def _open_remote(url, config_key, deadline):
         response = urllib.request.urlopen(url, timeout=timeout)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
         code = getattr(error, "code", None)  # an HTTPError's status
-        reason = f"HTTP {code}" if code else one_line(getattr(error, "reason", error), 200)
+        reason = f"HTTP {code}" if code else getattr(error, "reason", error)
+        reason = one_line(without_secrets(reason, url), 200)
         transient = code is None or code in TRANSIENT_HTTP_CODES
         kind = TransientDownloadError if transient else DownloadError
         hint = OFFLINE_HINT.format(config_key)
-        raise kind(f"could not download {clip(url)} ({reason}). {hint}") from None
+        raise kind(f"could not download {clip(redact_url(url))} ({reason}). {hint}") from None
     declared = response.headers.get("Content-Length", "")
     return response, int(declared) if declared.isdigit() else 0
 
@@ -102,7 +103,7 @@ def _copy_bounded(stream, handle, digest, max_bytes, deadline, where):
 
 def _fetch_once(url, tmp, algorithm, max_bytes, config_key, deadline):
     source = _local_source(url)
-    where = f"{clip(url)} (config key {config_key})"
+    where = f"{clip(redact_url(url))} (config key {config_key})"
     if source is None:
         stream, size = _open_remote(url, config_key, deadline)
     else:
@@ -112,12 +113,13 @@ def _fetch_once(url, tmp, algorithm, max_bytes, config_key, deadline):
         with stream, open(tmp, "wb") as handle:
             if size > max_bytes:  # refused before a byte is copied
                 raise DownloadError(
-                    f"{config_key}: {clip(url)} {'declares' if source is None else 'has'} "
+                    f"{config_key}: {clip(redact_url(url))} "
+                    f"{'declares' if source is None else 'has'} "
                     f"{size} bytes, more than the {max_bytes} a genuine copy can have"
                 )
             _copy_bounded(stream, handle, digest, max_bytes, deadline, where)
     except (OSError, http.client.HTTPException) as error:
-        reason = one_line(f"{type(error).__name__}: {error}", 200)
+        reason = one_line(without_secrets(f"{type(error).__name__}: {error}", url), 200)
         kind = TransientDownloadError if source is None else DownloadError
         raise kind(f"{where}: copy failed ({reason})") from None
     return digest.hexdigest()
@@ -145,8 +147,9 @@ def fetch_verified(
         if expected and not digest.startswith(expected.lower()):
             keys = f"config key {config_key}" + (f", {checksum_key}" if checksum_key else "")
             raise DownloadError(
-                f"{algorithm} of {clip(url)} is {digest}, expected {clip(expected, 64)} "
-                f"({keys}): the file is corrupt, truncated or not the one configured"
+                f"{algorithm} of {clip(redact_url(url))} is {digest}, expected "
+                f"{clip(expected, 64)} ({keys}): the file is corrupt, truncated or not the one "
+                "configured"
             )
     return digest
 
@@ -180,9 +183,9 @@ def check_tar_gz(path):
 
 
 def write_download_provenance(destination, url, archive, md5):
-    """Record where the archive was fetched from, its md5 and size, beside it."""
+    """Record where the archive was fetched from (no secrets), its md5 and size, beside it."""
     provenance = {
-        "url": str(url),
+        "url": redact_url(url),
         "md5": md5,
         "bytes": Path(archive).stat().st_size,
         "official": md5 == OFFICIAL_CIFAR10_MD5,

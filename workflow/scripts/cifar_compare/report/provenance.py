@@ -10,6 +10,7 @@ import os
 import pandas as pd
 
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
+from cifar_compare.messages import redact_url
 from cifar_compare.report import format as fmt
 
 
@@ -22,7 +23,7 @@ def data_summary(results, download):
         "archive_md5": ", ".join(m or "not recorded" for m in md5s),
         "official": official,
         "official_md5": OFFICIAL_CIFAR10_MD5,
-        "url": (download or {}).get("url", "not recorded"),
+        "url": redact_url((download or {}).get("url", "not recorded")),
         "bytes": (download or {}).get("bytes"),
     }
     warning = (

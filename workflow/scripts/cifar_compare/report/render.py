@@ -10,12 +10,16 @@ import hashlib
 import json
 import os
 import subprocess
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import jinja2
 import yaml
 
 from cifar_compare.fileio import atomic_path, read_json, write_text_atomic
+from cifar_compare.messages import redact_url
+from cifar_compare.metrics import read_metrics_file
 from cifar_compare.report import FIGURES
 from cifar_compare.report import format as fmt
 from cifar_compare.report.context import report_context
@@ -77,15 +81,43 @@ def template_from(path):
     # The template writes cells from the results with the functions the text uses.
     cells = (fmt.percent, fmt.accuracy_text, fmt.interval_text, fmt.seconds, fmt.rate)
     cells += (fmt.megabytes, fmt.size_bytes, recipe_text, training_phases, layer_counts)
-    cells += (per_class_accuracy, recorded, precision_cell, weights_check)
+    cells += (per_class_accuracy, recorded, precision_cell, weights_check, redact_url)
     environment.filters.update({write.__name__: write for write in cells})
     return environment.get_template(Path(path).name)
+
+
+def report_file_path(url, folder):
+    """The file a file:// `url` names if it lies inside `folder` once links are resolved,
+    else None: the only resources the PDF may embed are the report's own files."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+        return None
+    path = Path(urllib.request.url2pathname(parsed.path)).resolve()
+    return path if path.is_relative_to(Path(folder).resolve()) and path.is_file() else None
+
+
+def local_url_fetcher(folder):
+    """A WeasyPrint URL fetcher that serves only files inside `folder` and refuses any
+    other URL (http, data, /etc/passwd): WeasyPrint then warns and leaves the resource out."""
+    from weasyprint.urls import URLFetcher
+
+    class ReportFilesOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            path = report_file_path(url, folder)
+            if path is None:
+                raise ValueError(f"not a file of the report folder {folder}: {redact_url(url)}")
+            return super().fetch(path.as_uri(), headers)
+
+    return ReportFilesOnly()
 
 
 def write_pdf(html, destination):
     import weasyprint
 
-    document = weasyprint.HTML(string=html, base_url=str(Path(destination).resolve().parent))
+    folder = Path(destination).resolve().parent
+    document = weasyprint.HTML(
+        string=html, base_url=str(folder), url_fetcher=local_url_fetcher(folder)
+    )
     with atomic_path(destination) as tmp:
         document.write_pdf(tmp)
 
@@ -96,7 +128,7 @@ def baseline_of(paths, folder):
         return None
     if not paths:
         raise ValueError(f"report.baseline: no metrics files under {folder}/metrics")
-    return recorded_results([read_json(p) for p in paths]), str(folder)
+    return recorded_results([read_metrics_file(p) for p in paths]), str(folder)
 
 
 def build_context(inputs, params):
