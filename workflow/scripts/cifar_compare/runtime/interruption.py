@@ -73,7 +73,7 @@ def fingerprint(model_config, seed, prepared_path, weights_path=None):
 
 
 class ResumeDir:
-    """A folder holding one run's latest epoch state, written atomically."""
+    """A folder holding one run's latest epoch state, written atomically and fsynced."""
 
     def __init__(self, path, run_fingerprint):
         self.path = Path(path)
