@@ -14,6 +14,10 @@ include: "workflow/rules/common.smk"
 check_config(config)
 
 
+onstart:
+    check_cluster_requests()
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/train.smk"
