@@ -15,6 +15,10 @@ check_config(config)
 check_results_folder()
 
 
+onstart:
+    check_cluster_requests()
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/train.smk"

@@ -10,6 +10,8 @@ with AMX), for both frameworks.
 """
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -191,3 +193,72 @@ def test_a_state_record_naming_files_outside_its_folder_is_refused(tmp_path, rec
     with pytest.raises(BadResumeState) as refused:
         TorchTrainer.restore(None, resume, resume.load_record(), same_phase=False)
     assert str(refused.value).startswith(f"{state}/state.json: ") and message in str(refused.value)
+
+
+# A sitecustomize module on the jobs' PYTHONPATH: the moment a train_pytorch job has
+# written an epoch's line ("epoch k/N train_loss=…", not a progress line) to its log,
+# it SIGKILLs its process group, Snakemake included, as a node loss would: no delay
+# in which a state saved after the line could still be written.
+KILL_AT_EPOCH_LINE = """
+import logging, os, re, signal, sys
+
+handle = logging.Logger.handle
+
+def kill_after_epoch_line(logger, record):
+    handled = handle(logger, record)
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    if getattr(job, "rule", None) == "train_pytorch" and re.match(
+        r"epoch \\d+/\\d+ train_loss=", record.getMessage()
+    ):
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+    return handled
+
+logging.Logger.handle = kill_after_epoch_line
+"""
+HARD_KILLED = "alexnet_scratch_pytorch"
+HARD_KILL_EPOCHS = 3
+HARD_KILL_RUN = ["--configfile", "config/test.yaml", "inputs.yaml"]
+
+
+def run_training(workdir, hook=None):
+    """Train HARD_KILLED alone in its own process group; the log of this attempt."""
+    env = dict(os.environ)
+    if hook:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hook), env.get("PYTHONPATH")]))
+    target = f"results/models/{HARD_KILLED}/seed0/history.csv"
+    subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "--nolock", target, *HARD_KILL_RUN],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        start_new_session=True,
+    )
+    log = (workdir / f"results/logs/train/{HARD_KILLED}/seed0.log").read_text()
+    return log.split("--- attempt")[-1]
+
+
+@pytest.mark.pipeline
+def test_a_job_killed_right_after_an_epoch_line_resumes_after_that_epoch(tmp_path, test_inputs):
+    """SIGKILL (scancel --full, node loss) the instant each epoch's line is logged: the
+    next run resumes after that epoch, every time, and the last run finishes."""
+    workdir = copy_workflow(tmp_path / "wf")
+    overlay = inputs_overlay(test_inputs)
+    tiny = load_study_config([workdir / "config/test.yaml"])["models"]
+    overlay["models"] = {name: {"enabled": False} for name in tiny if name != HARD_KILLED}
+    overlay["models"][HARD_KILLED] = {"epochs": HARD_KILL_EPOCHS}
+    write_overlay(workdir / "inputs.yaml", overlay)
+    hook = tmp_path / "kill-at-epoch-line"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILL_AT_EPOCH_LINE)
+    for epoch in range(1, HARD_KILL_EPOCHS + 1):
+        attempt = run_training(workdir, hook)
+        if epoch > 1:
+            assert f"resuming after epoch {epoch - 1} " in attempt, attempt
+        assert re.search(rf"^.* epoch {epoch}/{HARD_KILL_EPOCHS} train_loss=", attempt, re.M)
+        assert f"epoch {epoch + 1}/" not in attempt  # killed at the line, not later
+    attempt = run_training(workdir)
+    assert f"resuming after epoch {HARD_KILL_EPOCHS} " in attempt, attempt
+    history = (workdir / f"results/models/{HARD_KILLED}/seed0/history.csv").read_text()
+    assert len(history.splitlines()) == 1 + HARD_KILL_EPOCHS
+    assert not (workdir / f"results/resume/{HARD_KILLED}").exists()

@@ -209,6 +209,37 @@ def test_reruns_through_slurm_redo_only_what_changed(slurm_run):
     )
 
 
+def node_memory_mb(slurm):
+    return int(re.search(r"RealMemory=(\d+)", slurm.node())[1])
+
+
+@pytest.mark.parametrize(
+    "setting, value, named",
+    [
+        ("--set-threads", "train_pytorch={cpus}", "set-threads: train_pytorch"),
+        ("--set-resources", "train_pytorch:mem_mb={node_mb}", "set-resources: train_pytorch"),
+        # the first attempt fits; the retry doubles what the user set, past the node
+        ("--set-resources", "train_pytorch:mem_mb={half_mb}*attempt", "the retry"),
+    ],
+)
+def test_a_job_no_node_can_hold_stops_the_run_before_anything_is_submitted(
+    slurm, tmp_path, test_inputs, setting, value, named
+):
+    workdir = copy_workflow(tmp_path / "wf")
+    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    write_overlay(workdir / "pytorch_only.yaml", PYTORCH_ONLY)
+    node_mb = node_memory_mb(slurm)
+    asks = value.format(cpus=os.cpu_count() + 1, node_mb=node_mb + 1, half_mb=node_mb // 2 + 1)
+    # --cores (2 in conftest's snakemake) would scale the threads down to it
+    run = snakemake(workdir, *PROFILES, *CONFIG, setting, asks, "--cores", "64", check=False)
+    assert run.returncode != 0
+    unfit = [line for line in run.stdout.splitlines() if line.startswith("train_pytorch (")]
+    assert len(unfit) == 1 and named in unfit[0], run.stdout[-3000:]
+    assert "nothing was submitted" in run.stdout
+    assert not [job for job in all_jobs().values() if job["WorkDir"] == str(workdir)]
+    assert not re.search(r"^localrule ", run.stdout, re.M)  # nor run here
+
+
 def running_training_job(workdir):
     for job in all_jobs().values():
         if (

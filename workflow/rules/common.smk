@@ -11,6 +11,14 @@ from cifar_compare.config import (
     check_study_config,
 )
 from cifar_compare.code_identity import code_digest
+from cifar_compare.runtime.cluster_fit import (
+    ClusterError,
+    Request,
+    grown,
+    read_partitions,
+    retry_caps,
+    unfit_lines,
+)
 from cifar_compare.runtime.hardware import machine_has_gpu
 from cifar_compare.identity import recipe, study
 from cifar_compare.fileio import (
@@ -65,14 +73,74 @@ def keras_conda_env():
 KERAS_CONDA_ENV = keras_conda_env()
 
 
-def per_attempt(amount):
-    """A resource (mem_mb, runtime): `amount` at a job's first attempt, twice that at
-    the retry after running out of memory or time."""
+# Rule -> {"mem_mb": MB, "runtime": minutes}: the most its retries may ask for, what
+# its SLURM partition's nodes hold (check_cluster_requests); empty off SLURM.
+RETRY_CAPS = {}
 
-    def scaled(wildcards, attempt):
-        return amount * attempt
+
+def per_attempt(amount, resource):
+    """`resource` (mem_mb, runtime): `amount` at a job's first attempt, twice that at
+    the retry after running out of memory or time, on SLURM no more than a node of the
+    rule's partition holds (a request no node holds would pend forever)."""
+
+    def scaled(wildcards, attempt, rulename):
+        return grown(amount, attempt, RETRY_CAPS.get(rulename, {}).get(resource))
 
     return scaled
+
+
+def slurm_run():
+    """Whether this is the Snakemake that submits the jobs of a SLURM run."""
+    plugin = workflow.executor_plugin
+    return (
+        not workflow.remote_exec and plugin is not None and plugin.cli_prefix == "slurm"
+    )
+
+
+def job_request(job, attempt):
+    """What `job` asks SLURM for at `attempt` (as the executor plugin submits it)."""
+    resources = job.rule.expand_resources(job.wildcards_dict, job.input, attempt)
+    return Request(
+        rule_name=job.rule.name,
+        attempt=attempt,
+        partition=resources.get("slurm_partition"),
+        cpus=resources.get("cpus_per_task") or resources["_cores"],
+        mem_mb=resources.get("mem_mb", 0),
+        gpus=resources.get("gpu", 0),
+        minutes=resources.get("runtime"),
+    )
+
+
+def check_cluster_requests():
+    """onstart: on SLURM, cap each rule's retries at what its partition's nodes hold,
+    then stop, before anything is submitted, if a job at any attempt fits no node."""
+    if not slurm_run():
+        return
+    try:
+        partitions, default = read_partitions()
+    except ClusterError as error:
+        raise WorkflowError(
+            f"pre-flight check of the SLURM requests: {error}"
+        ) from None
+    # One job per rule: the rules' requests do not depend on wildcards.
+    jobs = {
+        job.rule.name: job for job in workflow.dag.needrun_jobs() if not job.is_local
+    }
+    for rule, job in jobs.items():
+        first = job_request(job, 1)
+        RETRY_CAPS[rule] = retry_caps(
+            first, partitions.get(first.partition or default, [])
+        )
+    attempts = range(1, workflow.execution_settings.retries + 2)
+    requests = [
+        job_request(job, attempt) for job in jobs.values() for attempt in attempts
+    ]
+    unfit = unfit_lines(requests, partitions, default)
+    if unfit:
+        raise WorkflowError(
+            "these jobs fit no node of their SLURM partition and would pend forever; "
+            "nothing was submitted (README: SLURM):\n" + "\n".join(unfit)
+        )
 
 
 def enabled_models():

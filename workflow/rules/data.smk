@@ -32,8 +32,8 @@ rule prepare_data:
     resources:
         # The archive is read in memory, bounded: ~0.6 GB for the full set, 1.5 GB at
         # most; the rest is Python's and numpy's own.
-        mem_mb=per_attempt(2000),
-        runtime=per_attempt(30),
+        mem_mb=per_attempt(2000, "mem_mb"),
+        runtime=per_attempt(30, "runtime"),
     params:
         md5=config["data"]["md5"],
         split={

@@ -16,8 +16,8 @@ rule evaluate_pytorch:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=per_attempt(4000),
-        runtime=per_attempt(30),
+        mem_mb=per_attempt(4000, "mem_mb"),
+        runtime=per_attempt(30, "runtime"),
     params:
         data_md5=config["data"]["md5"],
         model_config=model_config,
@@ -45,8 +45,8 @@ rule evaluate_keras:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=per_attempt(4000),
-        runtime=per_attempt(30),
+        mem_mb=per_attempt(4000, "mem_mb"),
+        runtime=per_attempt(30, "runtime"),
     params:
         data_md5=config["data"]["md5"],
         model_config=model_config,

@@ -16,8 +16,8 @@ rule train_pytorch:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=per_attempt(8000),
-        runtime=per_attempt(120),
+        mem_mb=per_attempt(8000, "mem_mb"),
+        runtime=per_attempt(120, "runtime"),
     params:
         model_config=model_config,
         resume_dir=RESUME_DIR,
@@ -45,8 +45,8 @@ rule train_keras:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=per_attempt(8000),
-        runtime=per_attempt(120),
+        mem_mb=per_attempt(8000, "mem_mb"),
+        runtime=per_attempt(120, "runtime"),
     params:
         model_config=model_config,
         resume_dir=RESUME_DIR,

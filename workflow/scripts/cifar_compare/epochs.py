@@ -69,10 +69,11 @@ def fit(trainer, config, seed, log, resume=None, stop=None):
             seconds = time.perf_counter() - start
             row = epoch_row(epoch, result, validate, seconds, steps * batch_size, trainer.lr())
             history.append(row)
-            log(epoch_line(row, epochs))
             if resume:
                 files = trainer.save(resume, epoch)
                 resume.save_record({"epoch": epoch, **files, "history": history})
+            # Only now: a job killed right after this line still resumes after this epoch.
+            log(epoch_line(row, epochs))
     if record:  # every epoch was done before: the trained weights are all that is left
         trainer.restore(resume, record, same_phase=False)
     return history

@@ -69,7 +69,9 @@ def atomic_path(destination, suffix=".partial"):
     `suffix` ends the temporary name, for writers that insist on an extension.
     mkstemp creates the file with mode 0600; before the rename it gets the mode a
     plain open() would have given it (0666 less the umask), so colleagues on a
-    shared file system can read the results.
+    shared file system can read the results. The file is fsynced before the rename
+    and its folder after it, so once this returns the file survives a hard kill or
+    a crash of the machine (a job's log may announce it).
     """
     destination = Path(destination)
     refuse_symlinked_folder(destination.parent)
@@ -84,9 +86,20 @@ def atomic_path(destination, suffix=".partial"):
         umask = os.umask(0o022)  # reading the umask means setting it: set it straight back
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+        fsync(tmp)
         os.replace(tmp, destination)
+        fsync(destination.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def fsync(path):
+    """Flush a file's (or a folder's entries') data to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def remove_stale_partials(destination):

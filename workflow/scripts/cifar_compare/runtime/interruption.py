@@ -83,8 +83,8 @@ STATE_FILE = re.compile(r"epoch[0-9]+\.[a-z0-9.]+")
 
 
 class ResumeDir:
-    """A folder holding one run's latest epoch state, written atomically. Nothing is
-    written or deleted through a symlinked folder (cifar_compare.fileio)."""
+    """A folder holding one run's latest epoch state, written atomically and fsynced.
+    Nothing is written or deleted through a symlinked folder (cifar_compare.fileio)."""
 
     def __init__(self, path, run_fingerprint):
         self.path = Path(path)
