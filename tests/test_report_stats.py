@@ -29,13 +29,25 @@ from report_fixtures import (
     write_run,
 )
 
-Z95 = 1.959963984540054
+Z95 = 1.959963984540054  # one seed: no training-run term, the normal quantile
 
 
 def mcnemar(b, c):
     """Exact two-sided McNemar: twice the binomial(b + c, 1/2) tail at min(b, c)."""
     n = b + c
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n)
+
+
+def holm_by_hand(p_values):
+    """Holm: the i-th smallest of m times (m - i), never below the one before, at most 1."""
+    ranked = sorted(p_values)
+    steps = [min(1.0, (len(ranked) - i) * p) for i, p in enumerate(ranked)]
+    cumulative = [max(steps[: i + 1]) for i in range(len(steps))]
+    return [cumulative[ranked.index(p)] for p in p_values]
+
+
+def shown(p):
+    return f"{p:.3f}" if p >= 0.001 else (f"{p:.4f}" if p >= 0.0001 else f"{p:.1e}")
 
 
 def mask(model):
@@ -78,12 +90,15 @@ def test_page_one_holds_the_answer_the_headline_table_and_the_chart(official):
     pdf, _ = official
     first = flat(pages(pdf)[0])
     assert first.startswith("AlexNet from scratch against pretrained models on CIFAR-10")
-    assert "mobilenetv2_pretrained_keras is the most accurate model: 85.00 %" in first
+    assert "mobilenetv2_pretrained_keras scored highest: 85.00 %" in first
     assert (
-        "Against the runner-up, mobilenetv2_pretrained_keras beat alexnet_pretrained_pytorch"
-        in first
+        "Against the runner-up, mobilenetv2_pretrained_keras and alexnet_pretrained_pytorch "
+        "are not distinguishable on these test images" in first
     )
-    assert "Pretrained against scratch (pytorch): alexnet_pretrained_pytorch beat" in first
+    assert (
+        "Pretrained against scratch (pytorch): alexnet_pretrained_pytorch scored 14.00 points "
+        "above alexnet_scratch_pytorch on these test images" in first
+    )
     assert "PyTorch against Keras on the same architecture (alexnet_cifar)" in first
     for model, (framework, _, _, size, _) in MODELS.items():  # headline table rows
         accuracy = f"{100 * mask(model).mean():.2f}"
@@ -109,7 +124,7 @@ def test_warnings_leave_page_one_its_answer_table_and_chart(unofficial_with_base
     pdf, context = unofficial_with_baseline
     first = flat(pages(pdf)[0])
     assert first.count("WARNING") == 3  # the data and two weights files
-    assert "is the most accurate model" in first and "Figure 1." in first
+    assert "scored highest" in first and "Figure 1." in first
     assert re.search(r"mobilenetv2_pretrained_keras keras 128 px 1 85\.00 ", first)
     # the sentence for a file with no published hash reads as a sentence
     assert "no published hash and none pinned yet; a local copy cannot be verified)" in first
@@ -135,35 +150,51 @@ def test_intervals_match_the_binomial_standard_error(official):
         assert high == pytest.approx(100 * p + half, abs=0.05)
 
 
-def test_p_values_match_an_exact_mcnemar_computed_here(official):
+def test_p_values_match_an_exact_mcnemar_computed_here_holm_adjusted(official):
     pdf, context = official
-    text = flat(" ".join(pages(pdf)))
-    pairs = {
+    text = flat(" ".join(pages(pdf))).replace("Holm- adjusted", "Holm-adjusted")
+    pairs = [
         ("mobilenetv2_pretrained_keras", "alexnet_pretrained_pytorch"),
         ("alexnet_pretrained_pytorch", "alexnet_scratch_pytorch"),
         ("mobilenetv2_pretrained_keras", "alexnet_scratch_keras"),
         ("alexnet_scratch_pytorch", "alexnet_scratch_keras"),
-    }
+    ]
     rows = {
         (r["first"].replace("\u200b", ""), r["second"].replace("\u200b", "")): r
         for r in context["comparisons"]
     }
-    assert set(rows) == pairs
-    for first, second in pairs:
-        a, b = mask(first), mask(second)
-        right_first, right_second = int((a & ~b).sum()), int((~a & b).sum())
-        p = mcnemar(right_first, right_second)
+    assert set(rows) == set(pairs)
+    discordant = [
+        (int((mask(a) & ~mask(b)).sum()), int((~mask(a) & mask(b)).sum())) for a, b in pairs
+    ]
+    raw = [mcnemar(b, c) for b, c in discordant]
+    adjusted = holm_by_hand(raw)  # one seed each: the verdicts rest on McNemar, 4 tests
+    assert context["family_size"] == 4
+    for (first, second), (b, c), p, q in zip(pairs, discordant, raw, adjusted, strict=True):
         row = rows[first, second]
-        assert row["discordant"] == f"{right_first} / {right_second}"
-        shown = f"{p:.3f}" if p >= 0.001 else (f"{p:.4f}" if p >= 0.0001 else f"{p:.1e}")
-        assert row["p_value"] == shown
-        assert row["significant"] == ("yes" if p < 0.05 else "no")
-        # the same test in words, in the answer: "significant" only where it rejects
-        sentence = re.search(rf"{first} (beat|trailed) {second} by [^)]*\)", text).group(0)
-        assert (" significant at" in sentence) == (p < 0.05), sentence
-        assert f"McNemar p = {shown}" in sentence
-    # best against runner-up: 20 / 10 discordant images, p = 0.099: not significant
-    assert rows["mobilenetv2_pretrained_keras", "alexnet_pretrained_pytorch"]["significant"] == "no"
+        assert row["discordant"] == f"{b} / {c}"
+        assert row["mcnemar_p"] == shown(p) and row["adjusted_p"] == shown(q)
+        assert row["test"] == "McNemar"
+        assert row["verdict"] == ("ahead (test images only)" if q < 0.05 else "not distinguishable")
+        # the same test in words, in the answer: a difference only where the adjusted p rejects
+        sentence = re.search(rf"{first} (scored|and) [^)]*{second}[^)]*\)[^.]*", text).group(0)
+        assert ("not distinguishable" in sentence) == (q >= 0.05), sentence
+        assert f"McNemar, test images only, Holm-adjusted p = {shown(q)}" in sentence
+    # best against runner-up: 20 / 10 discordant images, p = 0.099: not distinguishable
+    best = rows["mobilenetv2_pretrained_keras", "alexnet_pretrained_pytorch"]
+    assert best["verdict"] == "not distinguishable"
+
+
+def test_a_one_seed_study_says_on_page_one_that_run_to_run_noise_is_not_covered(official):
+    first = flat(pages(official[0])[0])
+    assert "mobilenetv2_pretrained_keras scored highest: 85.00 %" in first
+    assert "is the most accurate model" not in first  # not distinguishable from the runner-up
+    assert first.count("run-to-run variation is not covered") == 1  # said once, first
+    assert (
+        "Every model trained once (one seed), so their intervals and tests cover test-image "
+        "noise only: run-to-run variation is not covered." in first
+    )
+    assert "%, test images only) on 1,000 test images" in first
 
 
 def test_the_difference_interval_is_paired():
@@ -177,26 +208,6 @@ def test_the_difference_interval_is_paired():
     assert comparison.difference.high - comparison.difference.estimate == pytest.approx(
         half, rel=0.03
     )
-
-
-def test_several_seeds_add_the_seed_to_seed_variance():
-    masks = [
-        correct_mask([(0, 700)]),
-        correct_mask([(0, 650), (700, 740)]),
-        correct_mask([(0, 720)]),
-    ]
-    records = [
-        metrics_record("alexnet_scratch_pytorch", s, m, "0" * 32) for s, m in enumerate(masks)
-    ]
-    (result,) = model_results(records, {"alexnet_scratch_pytorch": [0, 1, 2]})
-    interval = report_stats.accuracy_interval(result)
-    per_seed = [m.mean() for m in masks]
-    per_image = np.mean(masks, axis=0)
-    test_variance = per_image.var() / TEST_IMAGES  # bootstrap of the seed-averaged images
-    seed_variance = np.var(per_seed, ddof=1) / len(per_seed)
-    half = Z95 * math.sqrt(test_variance + seed_variance)
-    assert interval.estimate == pytest.approx(np.mean(per_seed))
-    assert interval.high - interval.estimate == pytest.approx(half, rel=0.02)
 
 
 def test_the_bootstrap_is_seeded_and_matches_resampling_images():
@@ -239,13 +250,28 @@ def test_a_baseline_run_gets_a_comparison_section(official, unofficial_with_base
     assert "8 This run against the baseline run" in text
     rows = context["baseline"]["rows"]
     assert [r["first"] for r in rows] == list(MODELS)
+    study = [  # the study's own four McNemar p-values: one Holm family with the run's four
+        mcnemar(int((mask(a) & ~mask(b)).sum()), int((~mask(a) & mask(b)).sum()))
+        for a, b in [
+            ("mobilenetv2_pretrained_keras", "alexnet_pretrained_pytorch"),
+            ("alexnet_pretrained_pytorch", "alexnet_scratch_pytorch"),
+            ("mobilenetv2_pretrained_keras", "alexnet_scratch_keras"),
+            ("alexnet_scratch_pytorch", "alexnet_scratch_keras"),
+        ]
+    ]
+    runs = []
     for row, model in zip(rows, MODELS, strict=True):
         here, there = mask(model), correct_mask(MODELS[model][-1], shift=10)
         b, c = int((here & ~there).sum()), int((~here & there).sum())
         assert row["discordant"] == f"{b} / {c}"
-        p = mcnemar(b, c)
-        assert row["p_value"] == (f"{p:.3f}" if p >= 0.001 else row["p_value"])
-        assert row["significant"] == ("yes" if p < 0.05 else "no")
+        assert row["difference"] == fmt.signed_points((b - c) / TEST_IMAGES)  # this run first
+        runs.append(mcnemar(b, c))
+        assert row["mcnemar_p"] == shown(runs[-1])
+    assert context["family_size"] == 8
+    for row, q in zip(rows, holm_by_hand(study + runs)[4:], strict=True):
+        assert row["adjusted_p"] == shown(q)
+        assert row["verdict"] != "ahead"  # one run each: never "ahead" over training runs
+        assert (row["verdict"] == "not distinguishable") == (q >= 0.05)
 
 
 def test_weights_check_reads_with_and_without_a_hash():
@@ -286,7 +312,8 @@ def test_different_test_sets_get_no_paired_test():
     there["data"] = {**there["data"], "test_set_sha256": "ee" * 32}
     (a,), (b,) = (model_results([r], {model: [0]}) for r in (here, there))
     comparison = report_stats.compare(a, b, "run")
-    assert comparison.p_value is None and comparison.significant is None
+    assert comparison.mcnemar_p is None and comparison.p_value is None
+    assert comparison.significant is None
     p = mask(model).mean()
     half = Z95 * math.sqrt(2 * p * (1 - p) / TEST_IMAGES)  # two independent samples
     assert comparison.difference.high == pytest.approx(half, rel=0.03)

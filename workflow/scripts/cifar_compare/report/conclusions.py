@@ -2,8 +2,9 @@
 
 Nothing here knows a result in advance: a model that did not run is not in
 `results` and so is never named, and every number comes from the metrics and the
-statistics computed from them (cifar_compare.report.stats). A difference is called
-significant only where its paired test says so.
+statistics computed from them (cifar_compare.report.stats). A model is called ahead
+only where its comparison's Holm-adjusted p is below ALPHA, and a comparison with a
+model trained once says that it cannot speak to run-to-run variation.
 """
 
 from cifar_compare.report import format as fmt
@@ -11,50 +12,108 @@ from cifar_compare.report.stats import ALPHA, ranked
 from cifar_compare.report.tables import original_rows, weights_check
 
 
-def verdict(comparison):
-    """The paired test's answer, in words; 'significant' only when it rejects."""
-    if comparison.p_value is None:
-        return "the test sets differ, so there is no paired test"
-    p = fmt.p_value(comparison.p_value)
+def test_words(comparison):
+    """The verdict's test and its Holm-adjusted p, in words."""
+    p = fmt.p_value(comparison.adjusted_p)
     p = p if p.startswith("<") else f"= {p}"  # "p < 1e-300", not "p = < 1e-300"
-    if comparison.significant:
-        return f"McNemar p {p}, significant at the {100 * ALPHA:.0f} % level"
-    return f"McNemar p {p}, not distinguishable from chance at the {100 * ALPHA:.0f} % level"
+    if comparison.over_runs:
+        return f"t-test over training runs and test images, Holm-adjusted p {p}"
+    return f"McNemar, test images only, Holm-adjusted p {p}"
 
 
-def difference(comparison, first, second):
-    """'A beat B by X points (… ; interval …; verdict)'."""
-    d = comparison.difference
-    if fmt.percent(first.accuracy_mean) == fmt.percent(second.accuracy_mean):
-        head = f"{first.name} matched {second.name}"
-    else:
-        verb = "beat" if d.estimate > 0 else "trailed"
-        head = f"{first.name} {verb} {second.name} by {fmt.percent(abs(d.estimate))} points"
-    return (
-        f"{head} ({fmt.percent(first.accuracy_mean)} % against "
-        f"{fmt.percent(second.accuracy_mean)} %; difference {fmt.difference_interval(d)} "
-        f"points at 95 %; {verdict(comparison)})"
+def run_to_run_caveat(first, second):
+    once = " and ".join(r.name for r in (first, second) if len(r.seeds) < 2)
+    return f"one training run of {once}, so this cannot speak to run-to-run variation"
+
+
+def verdict_head(comparison, first, second):
+    """'A is ahead of B by X points', or 'A and B are not distinguishable'."""
+    d, points = comparison.difference.estimate, fmt.percent(abs(comparison.difference.estimate))
+    if comparison.significant is None:
+        return f"{first.name} against {second.name}, {fmt.signed_points(d)} points"
+    if not comparison.significant:
+        where = "" if comparison.over_runs else " on these test images"
+        return f"{first.name} and {second.name} are not distinguishable{where}"
+    if comparison.over_runs:
+        return (
+            f"{first.name} is {'ahead of' if d > 0 else 'behind'} {second.name} by {points} points"
+        )
+    side = "above" if d > 0 else "below"
+    return f"{first.name} scored {points} points {side} {second.name} on these test images"
+
+
+def difference(comparison, first, second, caveat=True):
+    """'A is ahead of B by X points (… ; interval …; test, adjusted p)', with the
+    run-to-run caveat where a model trained once (unless the study says it once)."""
+    details = (
+        f"{fmt.percent(first.accuracy_mean)} % against {fmt.percent(second.accuracy_mean)} %; "
+        f"difference {fmt.difference_interval(comparison.difference)} points at 95 %; "
+        + (
+            "the test sets differ, so there is no paired test"
+            if comparison.p_value is None
+            else test_words(comparison)
+        )
     )
+    tail = "" if comparison.over_runs or not caveat else f"; {run_to_run_caveat(first, second)}"
+    return f"{verdict_head(comparison, first, second)} ({details}){tail}"
+
+
+def interval_words(result, interval):
+    """The interval of a model's accuracy and which noise it covers."""
+    text = f"95 % interval {fmt.interval_text(interval)} %"
+    if len(result.seeds) > 1:
+        return f"{text}, over {len(result.seeds)} training runs and the test images"
+    return f"{text}, test images only"
+
+
+def best_sentence(results, stats):
+    """'X is the most accurate model' only where the runner-up is behind by the test."""
+    order = ranked(results)
+    top = order[0]
+    best = next((c for c in stats.comparisons if c.kind == "best"), None)
+    decided = best is not None and best.significant and best.over_runs
+    tied = [
+        r.name for r in order[1:] if fmt.percent(r.accuracy_mean) == fmt.percent(top.accuracy_mean)
+    ]
+    jointly = f" (jointly with {', '.join(tied)})" if tied else ""
+    claim = "is the most accurate model" if decided else f"scored highest{jointly}"
+    interval = stats.intervals[top.name]
+    return (
+        f"{top.name} {claim}: {fmt.percent(interval.estimate)} % "
+        f"({interval_words(top, interval)}) on {fmt.count(top.test_images)} test images."
+    )
+
+
+def family_sentence(stats):
+    if not stats.family_size:
+        return []
+    return [
+        f"p-values are Holm-adjusted over the {stats.family_size} "
+        f"test{'s' if stats.family_size > 1 else ''} this report makes; "
+        f"a model is called ahead only where the adjusted p is below {ALPHA:g}."
+    ]
+
+
+def single_run_sentence(results):
+    """Which models trained once, so that their intervals and tests miss run-to-run noise."""
+    once = [r.name for r in results if len(r.seeds) < 2]
+    if not once:
+        return []
+    who = "Every model" if len(once) == len(results) else ", ".join(once)
+    return [
+        f"{who} trained once (one seed), so {'its' if len(once) == 1 else 'their'} intervals "
+        "and tests cover test-image noise only: run-to-run variation is not covered."
+    ]
 
 
 def findings(results, stats):
     """The best model (against the runner-up), then one sentence per compared pair."""
     by_name = {r.name: r for r in results}
-    order = ranked(results)
-    top, seeds = order[0], len(order[0].seeds)
-    interval = stats.intervals[top.name]
-    tied = [
-        r.name for r in order[1:] if fmt.percent(r.accuracy_mean) == fmt.percent(top.accuracy_mean)
-    ]
-    jointly = f" (jointly with {', '.join(tied)})" if tied else ""
-    sentences = [
-        f"{top.name} is{jointly} the most accurate model: {fmt.percent(interval.estimate)} % "
-        f"(95 % interval {fmt.interval_text(interval)} %) on "
-        f"{fmt.count(top.test_images)} test images ({seeds} seed{'s' if seeds > 1 else ''})."
-    ]
+    sentences = [best_sentence(results, stats)]
+    all_once = all(len(r.seeds) < 2 for r in results)  # then said once, not per pair
     for c in stats.comparisons:
         first = by_name[c.first]
-        said = difference(c, first, by_name[c.second])
+        said = difference(c, first, by_name[c.second], caveat=not all_once)
         if c.kind == "best":
             sentences[0] += f" Against the runner-up, {said}."
         elif c.kind == "pretrained":
@@ -62,7 +121,7 @@ def findings(results, stats):
         else:
             lead = f"PyTorch against Keras on the same architecture ({first.architecture})"
             sentences.append(f"{lead}: {said}.")
-    return sentences
+    return single_run_sentence(results) + sentences + family_sentence(stats)
 
 
 def cost_sentence(results):
@@ -81,9 +140,11 @@ def cost_sentence(results):
         )
 
     if cheap is top:
-        return f"Cost: {top.name}, the most accurate, was also the fastest to train ({cost(top)})."
+        return (
+            f"Cost: {top.name}, the highest-scoring, was also the fastest to train ({cost(top)})."
+        )
     return (
-        f"Cost: the most accurate model, {top.name}, took {cost(top)}; that is "
+        f"Cost: the highest-scoring model, {top.name}, took {cost(top)}; that is "
         f"{fmt.ratio(top.train_seconds / cheap.train_seconds)} times the training time of "
         f"the fastest, {cheap.name} ({cost(cheap)})."
     )

@@ -4,7 +4,7 @@
 from cifar_compare.report import format as fmt
 from cifar_compare.report import tables
 from cifar_compare.report.conclusions import conclusions, findings, weights_warnings
-from cifar_compare.report.stats import accuracy_interval, run_comparisons, study_statistics
+from cifar_compare.report.stats import accuracy_interval, study_statistics
 
 
 def dataset(results):
@@ -34,7 +34,7 @@ def setup_changes(results, earlier):
     return changes
 
 
-def baseline_section(results, baseline):
+def baseline_section(results, baseline, stats):
     """The run-against-run comparison; None without a baseline."""
     if baseline is None:
         return None
@@ -45,7 +45,7 @@ def baseline_section(results, baseline):
     return {
         "folder": folder,
         "device": tables.shared_device(earlier),
-        "rows": tables.comparison_rows(run_comparisons(results, earlier)),
+        "rows": tables.comparison_rows(stats.run_comparisons),
         "results": earlier,
         "intervals": {e.name: accuracy_interval(e) for e in earlier},
         "setup": setup_changes(results, earlier),
@@ -58,7 +58,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
     """`data`: provenance.data_summary; `baseline`: (ModelResults, folder) or None."""
     if not results:
         raise ValueError("no model has metrics: there is nothing to report")
-    stats = study_statistics(results)
+    stats = study_statistics(results, baseline[0] if baseline else ())
     return {
         "classes": results[0].records[0]["class_names"],
         "calibration": stats.calibration,
@@ -69,12 +69,13 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "headline_device": tables.shared_device(results),
         "probe_threshold": tables.probe_threshold(results),
         "comparisons": tables.comparison_rows(stats.comparisons),
+        "family_size": stats.family_size,
         "original": original,
         "original_rows": tables.original_rows(results, original),
         "conclusions": conclusions(results, stats, original, data),
         "warnings": [w for w in (data["warning"],) if w] + weights_warnings(results),
         "data": data,
-        "baseline": baseline_section(results, baseline),
+        "baseline": baseline_section(results, baseline, stats),
         "benchmarks": benchmarks["rows"],
         "study_time": benchmarks["time"],
         "provenance": provenance,

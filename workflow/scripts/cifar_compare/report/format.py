@@ -1,5 +1,7 @@
 """How the report writes numbers; one place, so text, tables and tests agree."""
 
+from cifar_compare.report.stats import ALPHA
+
 DASH = "\u2014"  # no value
 
 
@@ -57,11 +59,18 @@ def difference_interval(interval):
     return f"{signed_points(interval.low)} to {signed_points(interval.high)}"
 
 
-def p_value(value):
-    """'0.031', '0.0004', '3.2e-12'; '—' when there is no test."""
+def p_value(value, alpha=ALPHA):
+    """'0.031', '0.0004', '3.2e-12'; '—' when there is no test. Digits are added until
+    the printed value falls on the same side of `alpha` as the value itself, so a p of
+    0.0496 prints '0.0496' beside its verdict, never '0.050'."""
     if value is None:
         return DASH
     if value == 0:  # below the smallest float
         return "< 1e-300"
-    digits = ".3f" if value >= 0.001 else ".4f" if value >= 0.0001 else ".1e"
-    return f"{value:{digits}}"
+    if value < 0.0001:
+        return f"{value:.1e}"
+    for digits in range(3 if value >= 0.001 else 4, 10):
+        shown = f"{value:.{digits}f}"
+        if (float(shown) < alpha) == (value < alpha):
+            return shown
+    return repr(value)

@@ -1,33 +1,39 @@
 """Uncertainty of the report's claims, from the per-image test predictions in the metrics.
 
-Interval of a model's accuracy (95 %, normal approximation): the accuracy is the mean
-over seeds of each seed's test accuracy. Its variance has two parts, added:
+Two sources of noise, named apart (README: Statistics):
   - the test images: a bootstrap over test images (the same resampled images for every
-    seed), BOOTSTRAP_REPLICATES replicates with a fixed seed, gives the standard error;
-  - the seeds: with k > 1 seeds, the sample variance of the per-seed accuracies / k.
-The interval is estimate ± 1.96 × sqrt(sum). The difference of two models is treated
-the same way, on the per-image difference of their seed-averaged correctness (paired,
-when both were scored on the same test set), plus both models' seed variances.
+    seed), BOOTSTRAP_REPLICATES replicates with a fixed seed, gives a standard error;
+  - the training runs: with k > 1 seeds, the sample variance of the per-seed accuracies
+    / k, estimated from k - 1 degrees of freedom.
+An interval is estimate ± t × sqrt(sum of the variances), t the 0.975 quantile of
+Student's t with Satterthwaite's degrees of freedom (the test-image term counts as
+known). With one seed there is no training-run term: the interval (normal quantile)
+covers test-image noise only, and the report says so.
 
-Paired test: exact two-sided McNemar test on the test images both models classified
-(the binomial test of the discordant images, b against c). With several seeds, seeds
-are matched in order and each pair tested; the report gives the largest p-value, and a
-difference is "significant" only when every matched pair is significant at 5 % (an
-intersection-union test, valid at the 5 % level without adjustment).
+A difference of two models is treated the same way, on the per-image difference of
+their seed-averaged correctness (paired, when both were scored on the same test set),
+plus both models' seed variances. With 2+ seeds each, its test is that t statistic
+(Welch's t-test on the per-seed accuracies, widened by the test-image term); with one
+seed on either side only the test images can be judged, by the exact McNemar test.
+McNemar is also shown as a detail ("test images only"): with several seeds, seeds are
+matched in order and the largest p-value over the pairs is shown.
+
+The p-values a report shows form one family (the study's comparisons and those against
+a baseline run), Holm-adjusted; a verdict follows the adjusted p only.
 """
 
 import hashlib
 import math
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from cifar_compare.metrics import decode_labels
+from cifar_compare.report import student_t
 
 BOOTSTRAP_REPLICATES = 10000
 BOOTSTRAP_SEED = 20260101
-Z95 = 1.959963984540054
 ALPHA = 0.05
 
 
@@ -36,6 +42,7 @@ class Interval:
     estimate: float
     low: float
     high: float
+    df: float = math.inf  # of the quantile; inf: no training-run term (test images only)
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,15 @@ class Comparison:
     first: str
     second: str
     difference: Interval  # first minus second, as fractions
-    p_value: float | None  # None when the test sets differ: no paired test
-    significant: bool | None
+    over_runs: bool  # 2+ seeds each: the test covers training runs as well as test images
+    p_value: float | None  # of the verdict's test, unadjusted; None: no test is possible
+    mcnemar_p: float | None  # test images only; None when the test sets differ
     discordant: tuple  # (first right only, second right only) per matched seed pair
+    adjusted_p: float | None = field(default=None)  # Holm, over the report's family
+
+    @property
+    def significant(self):
+        return None if self.adjusted_p is None else self.adjusted_p < ALPHA
 
 
 def correctness(record):
@@ -87,22 +100,45 @@ def bootstrap_standard_error(values):
 
 
 def over_seeds(matrix):
-    """Mean over seeds of each seed's accuracy, and that mean's variance from the
-    seed-to-seed spread (0 with one seed)."""
+    """Mean over seeds of each seed's accuracy, and the training-run term of that mean:
+    (variance from the seed-to-seed spread, its degrees of freedom); None with one seed."""
     per_seed = matrix.mean(axis=1).tolist()
-    spread = statistics.variance(per_seed) / len(per_seed) if len(per_seed) > 1 else 0.0
-    return statistics.fmean(per_seed), spread
+    if len(per_seed) < 2:
+        return statistics.fmean(per_seed), None
+    return statistics.fmean(per_seed), (
+        statistics.variance(per_seed) / len(per_seed),
+        len(per_seed) - 1,
+    )
 
 
-def normal_interval(estimate, variance):
-    half = Z95 * math.sqrt(variance)
-    return Interval(estimate, estimate - half, estimate + half)
+def satterthwaite_df(total, seed_terms):
+    """Degrees of freedom of a sum of variances whose seed terms are (variance, df) and
+    whose remainder (the test images) is known; inf when no seed term varies."""
+    denominator = sum(variance**2 / df for variance, df in seed_terms)
+    return total**2 / denominator if denominator > 0 else math.inf
+
+
+def combined_interval(estimate, image_variance, seed_terms):
+    """95 % interval of an estimate with a test-image variance and training-run terms."""
+    total = image_variance + sum(variance for variance, _ in seed_terms)
+    df = satterthwaite_df(total, seed_terms)
+    half = student_t.quantile_975(df) * math.sqrt(total)
+    return Interval(estimate, estimate - half, estimate + half, df)
 
 
 def accuracy_interval(result):
     matrix = correctness_matrix(result)
     mean, seeds = over_seeds(matrix)
-    return normal_interval(mean, bootstrap_standard_error(matrix.mean(axis=0)) ** 2 + seeds)
+    image_variance = bootstrap_standard_error(matrix.mean(axis=0)) ** 2
+    return combined_interval(mean, image_variance, [seeds] if seeds else [])
+
+
+def interval_p(interval):
+    """Two-sided p of 'no difference' under the interval's own t (or normal) distribution."""
+    standard_error = (interval.high - interval.estimate) / student_t.quantile_975(interval.df)
+    if standard_error == 0:
+        return float(interval.estimate == 0)
+    return student_t.two_sided_p(interval.estimate / standard_error, interval.df)
 
 
 def mcnemar_p(b, c):
@@ -124,22 +160,59 @@ def discordant_pairs(first, second):
     )
 
 
+def image_terms(a, b, paired):
+    """(test-image variance of the difference, discordant pairs, McNemar p) of two
+    correctness matrices; unpaired (each model's own variance, no McNemar) when the test
+    sets differ."""
+    if not paired:
+        return sum(bootstrap_standard_error(m.mean(axis=0)) ** 2 for m in (a, b)), (), None
+    discordant = discordant_pairs(a, b)
+    # intersection-union: the images tell the models apart only if every seed pair does
+    mcnemar = max(mcnemar_p(x, y) for x, y in discordant)
+    return bootstrap_standard_error(a.mean(axis=0) - b.mean(axis=0)) ** 2, discordant, mcnemar
+
+
 def compare(first, second, kind):
-    """Difference in accuracy of two ModelResults, its interval and the paired test."""
+    """Difference in accuracy of two ModelResults (first minus second), its interval and
+    its test; unadjusted (holm() adjusts a family)."""
     a, b = correctness_matrix(first), correctness_matrix(second)
     (mean_a, seeds_a), (mean_b, seeds_b) = over_seeds(a), over_seeds(b)
-    estimate, seeds = mean_a - mean_b, seeds_a + seeds_b
     same_test_set = len({test_set_id(r) for r in (*first.records, *second.records)}) == 1
-    if same_test_set and a.shape[1] == b.shape[1]:
-        variance = bootstrap_standard_error(a.mean(axis=0) - b.mean(axis=0)) ** 2
-        discordant = discordant_pairs(a, b)
-        p_value = max(mcnemar_p(x, y) for x, y in discordant)
-    else:  # no paired test: each model's own test-image variance
-        variance = sum(bootstrap_standard_error(m.mean(axis=0)) ** 2 for m in (a, b))
-        discordant, p_value = (), None
-    interval = normal_interval(estimate, variance + seeds)
-    significant = None if p_value is None else p_value < ALPHA
-    return Comparison(kind, first.name, second.name, interval, p_value, significant, discordant)
+    paired = same_test_set and a.shape[1] == b.shape[1]
+    image_variance, discordant, mcnemar = image_terms(a, b, paired)
+    over_runs = seeds_a is not None and seeds_b is not None
+    seed_terms = [seeds_a, seeds_b] if over_runs else []
+    interval = combined_interval(mean_a - mean_b, image_variance, seed_terms)
+    p_value = interval_p(interval) if over_runs else mcnemar
+    return Comparison(
+        kind, first.name, second.name, interval, over_runs, p_value, mcnemar, discordant
+    )
+
+
+def holm(p_values):
+    """Holm's step-down adjustment of a family of p-values, in their order."""
+    order = sorted(range(len(p_values)), key=p_values.__getitem__)
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def adjusted(comparisons):
+    """The comparisons with Holm-adjusted p-values; a pair listed twice (best and
+    pretrained, say) counts once in the family, and a comparison without a test not at all."""
+    family = {}
+    for c in comparisons:
+        if c.p_value is not None:
+            family.setdefault(family_key(c), c.p_value)
+    by_pair = dict(zip(family, holm(list(family.values())), strict=True))
+    return [replace(c, adjusted_p=by_pair.get(family_key(c))) for c in comparisons]
+
+
+def family_key(comparison):
+    """One test per pair of models in either order; a run comparison is its own."""
+    return comparison.kind == "run", frozenset((comparison.first, comparison.second))
 
 
 def ranked(results):
@@ -199,25 +272,36 @@ def pooled_calibration(result):
 @dataclass(frozen=True)
 class Statistics:
     intervals: dict  # model name -> Interval of its accuracy
-    comparisons: list  # Comparison per study pair
+    comparisons: list  # Comparison per study pair, Holm-adjusted with run_comparisons
+    run_comparisons: list  # this run against the baseline run, model by model
     calibration: dict  # model name -> pooled calibration or None
 
+    @property
+    def family_size(self):
+        """How many distinct tests the Holm adjustment counted."""
+        pairs = self.comparisons + self.run_comparisons
+        return len({family_key(c) for c in pairs if c.p_value is not None})
 
-def study_statistics(results):
+
+def study_statistics(results, baseline=()):
+    """Intervals, the study's comparisons and, against `baseline` (another run's
+    ModelResults), the run comparisons: all of them one Holm family."""
     done = {}  # a pair asked about twice (best and pretrained, say) is computed once
     comparisons = []
     for kind, a, b in study_pairs(results):
         if (a.name, b.name) not in done:
             done[a.name, b.name] = compare(a, b, kind)
         comparisons.append(replace(done[a.name, b.name], kind=kind))
+    family = adjusted(comparisons + run_comparisons(results, baseline))
     return Statistics(
         intervals={r.name: accuracy_interval(r) for r in results},
-        comparisons=comparisons,
+        comparisons=family[: len(comparisons)],
+        run_comparisons=family[len(comparisons) :],
         calibration={r.name: pooled_calibration(r) for r in results},
     )
 
 
 def run_comparisons(results, baseline):
-    """This run against a baseline run, model by model (models in both runs)."""
+    """This run against a baseline run, model by model (models in both runs), this run first."""
     earlier = {r.name: r for r in baseline}
     return [compare(r, earlier[r.name], "run") for r in results if r.name in earlier]

@@ -43,23 +43,37 @@ def shared_device(results):
     return found.pop() if len(found) == 1 else None
 
 
+QUESTIONS = {
+    "best": "best against runner-up",
+    "pretrained": "pretrained against scratch",
+    "framework": "PyTorch against Keras",
+    "run": "this run against the baseline",
+}
+
+
+def verdict_cell(comparison):
+    """The table's verdict: it follows the adjusted p shown beside it, nothing else."""
+    if comparison.significant is None:
+        return fmt.DASH
+    if not comparison.significant:
+        return "not distinguishable"
+    ahead = "ahead" if comparison.difference.estimate > 0 else "behind"
+    return ahead if comparison.over_runs else f"{ahead} (test images only)"
+
+
 def comparison_rows(comparisons):
-    questions = {
-        "best": "best against runner-up",
-        "pretrained": "pretrained against scratch",
-        "framework": "PyTorch against Keras",
-        "run": "this run against the baseline",
-    }
     return [
         {
-            "question": questions[c.kind],
+            "question": QUESTIONS[c.kind],
             "first": c.first,
             "second": c.second,
             "difference": fmt.signed_points(c.difference.estimate),
             "interval": fmt.difference_interval(c.difference),
+            "test": "t over runs" if c.over_runs else "McNemar",
+            "adjusted_p": fmt.p_value(c.adjusted_p),
+            "verdict": verdict_cell(c),
             "discordant": "; ".join(f"{a} / {b}" for a, b in c.discordant) or fmt.DASH,
-            "p_value": fmt.p_value(c.p_value),
-            "significant": {None: fmt.DASH, True: "yes", False: "no"}[c.significant],
+            "mcnemar_p": fmt.p_value(c.mcnemar_p),
         }
         for c in comparisons
     ]
