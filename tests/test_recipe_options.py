@@ -76,14 +76,30 @@ def test_test_time_predictions_average_with_the_mirror_image():
         seen.append(np.array(batch))
         return batch.reshape(len(batch), -1)[:, :10].astype(np.float64)
 
-    plain = metrics.test_time_predictions(predict, images, flip=False)
+    plain, _ = metrics.test_time_predictions(predict, images, flip=False)
     assert plain.dtype == np.float32 and len(seen) == 1
     np.testing.assert_array_equal(plain, predict(images))
     seen.clear()
-    flipped = metrics.test_time_predictions(predict, images, flip=True)
+    flipped, _ = metrics.test_time_predictions(predict, images, flip=True)
     assert np.array_equal(seen[0], images) and np.array_equal(seen[1], images[:, :, ::-1])
     expected = flip_averaged(predict(images), predict(images[:, :, ::-1]))
     np.testing.assert_allclose(flipped, expected, rtol=1e-6)
+
+
+def test_inference_is_timed_on_the_plain_pass_only(monkeypatch):
+    """With the flip on, the mirrored pass is not in the throughput (a clock that each
+    prediction moves by one second, so no wall time is measured)."""
+    clock = [0.0]
+    monkeypatch.setattr(metrics.time, "perf_counter", lambda: clock[0])
+
+    def predict(batch):
+        clock[0] += 1.0
+        return batch.reshape(len(batch), -1)[:, :10].astype(np.float32)
+
+    images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
+    for flip in (False, True):
+        _, seconds = metrics.test_time_predictions(predict, images, flip)
+        assert seconds == 1.0
 
 
 @pytest.mark.parametrize(

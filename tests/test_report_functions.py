@@ -19,6 +19,7 @@ from cifar_compare.report.render import config_hash, git_commit, report_file_pat
 from cifar_compare.report.stats import study_statistics
 from cifar_compare.report.summary import to_csv, to_markdown
 from cifar_compare.report.tables import (
+    evaluation_policy,
     original_rows,
     precision_cell,
     probe_threshold,
@@ -346,3 +347,24 @@ def test_the_pdf_embeds_only_the_report_folders_own_files(tmp_path):
     assert len(PdfReader(folder / "report.pdf").pages[0].images) == 1  # inside.png alone
     assert report_file_path("file:///etc/passwd", folder) is None
     assert report_file_path((folder / "plots" / "inside.png").as_uri(), folder)
+
+
+def test_a_per_model_flip_override_is_flagged():
+    results = run(scratch=(0.7,), pretrained=(0.8,))
+    policy, warning = evaluation_policy(results)
+    assert policy == "Every model was scored without test-time flip." and warning is None
+    records = [
+        record("alexnet_scratch_pytorch", 0, 0.7),
+        record("alexnet_pretrained_pytorch", 0, 0.8),
+    ]
+    records[0].update(test_time_flip=True, study_test_time_flip=True)
+    records[1].update(test_time_flip=False, study_test_time_flip=True)
+    results = model_results(records, {r["model"]: [0] for r in records})
+    policy, warning = evaluation_policy(results)
+    assert policy is None
+    assert warning == (
+        "Evaluation is not the same for every model: test-time flip for "
+        "alexnet_scratch_pytorch, not for alexnet_pretrained_pytorch "
+        "(alexnet_pretrained_pytorch overrode the study's evaluation.test_time_flip); "
+        "their accuracies are not scored alike."
+    )

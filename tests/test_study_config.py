@@ -77,3 +77,26 @@ def test_jax_backend_is_not_offered(tmp_path):
     overlay.write_text("models:\n  alexnet_scratch_keras:\n    backend: jax\n")
     with pytest.raises(ConfigError, match="'jax' is not one of"):
         load_study_config([overlay])
+
+
+STUDIES = [
+    [],
+    *([p] for p in OVERLAYS),
+    [ROOT / "config/extended.yaml", ROOT / "config/quick.yaml"],
+]
+
+
+@pytest.mark.parametrize("overlays", STUDIES, ids=lambda o: "+".join(p.name for p in o) or "config")
+def test_each_study_applies_one_test_time_flip_policy(overlays):
+    config = load_study_config(overlays)
+    policy = config["evaluation"]["test_time_flip"]
+    flips = {name: model["test_time_flip"] for name, model in config["models"].items()}
+    assert set(flips.values()) == {policy}, flips
+
+
+def test_a_model_may_override_the_study_flip(tmp_path):
+    overlay = tmp_path / "override.yaml"
+    overlay.write_text("models:\n  alexnet_scratch_keras:\n    test_time_flip: false\n")
+    models = load_study_config([overlay])["models"]
+    assert models["alexnet_scratch_keras"]["test_time_flip"] is False
+    assert models["alexnet_scratch_pytorch"]["test_time_flip"] is True  # the study's

@@ -20,6 +20,7 @@ rule evaluate_pytorch:
         runtime=per_attempt(30, "runtime"),
     params:
         data_md5=config["data"]["md5"],
+        study_test_time_flip=config["evaluation"]["test_time_flip"],
         model_config=model_config,
         code=script_code("evaluate_torch.py"),
     script:
@@ -49,6 +50,7 @@ rule evaluate_keras:
         runtime=per_attempt(30, "runtime"),
     params:
         data_md5=config["data"]["md5"],
+        study_test_time_flip=config["evaluation"]["test_time_flip"],
         model_config=model_config,
         code=script_code("evaluate_keras.py"),
     script:

@@ -294,7 +294,14 @@ def check_study_config(config, files=()):
     check_split_sizes(config["data"])
     for name, model in config["models"].items():
         check_model(name, model)
+        resolve_test_time_flip(model, config["evaluation"])
     return config
+
+
+def resolve_test_time_flip(model, evaluation):
+    """A model without its own test_time_flip takes the study's (evaluation.test_time_flip)."""
+    if model["test_time_flip"] is None:
+        model["test_time_flip"] = evaluation["test_time_flip"]
 
 
 def load_study_config(overlays=()):

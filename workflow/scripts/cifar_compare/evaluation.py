@@ -1,7 +1,7 @@
 """The evaluate rule of either framework (cifar_compare.adapter.Framework): test-set
 predictions, the metrics and the metrics record."""
 
-import time
+from functools import partial
 
 from cifar_compare.adapter import Framework
 from cifar_compare.data.archive import NUM_CLASSES
@@ -18,8 +18,10 @@ from cifar_compare.runtime.gpu_slots import gpu_slot
 from cifar_compare.runtime.logs import errors_logged, open_log
 
 
-def evaluate(adapter, record, inputs, threads, data_md5):
-    """(test-set metrics, evaluation device name) of the model that `record` describes."""
+def evaluate(adapter, record, inputs, threads, data_md5, study_flip):
+    """(test-set metrics, evaluation device name) of the model that `record` describes;
+    `study_flip`: the study's evaluation.test_time_flip, recorded beside the model's own
+    so that a per-model override shows in the report."""
     config = record["model_config"]
     # In the precision it was trained in (fp32 for records from before it was recorded).
     device = adapter.start(config, threads, record["train_summary"].get("precision", "fp32"))
@@ -28,11 +30,10 @@ def evaluate(adapter, record, inputs, threads, data_md5):
     images, labels = splits["test"].images, splits["test"].labels
     adapter.predict(model, images[: config["batch_size"]])  # warm-up, not timed
     flip = config.get("test_time_flip", False)
-    start = time.perf_counter()
-    logits = test_time_predictions(lambda batch: adapter.predict(model, batch), images, flip)
-    seconds = time.perf_counter() - start
+    logits, seconds = test_time_predictions(partial(adapter.predict, model), images, flip)
     metrics = prediction_metrics(labels, logits, class_names)
     metrics["test_time_flip"] = flip
+    metrics["study_test_time_flip"] = study_flip
     metrics["data"] = data_provenance(data_md5, images, labels)
     metrics["inference_images_per_second"] = len(labels) / seconds
     metrics["parameters"], rows = adapter.layers(model)
@@ -86,8 +87,14 @@ def evaluate_job(snakemake, adapter: Framework):
         record = adapter.read_record(snakemake.input)
         where = snakemake.input.get("record", snakemake.input.checkpoint)
         check_record(record, expected_record(snakemake), where)
+        params = snakemake.params
         metrics, device = evaluate(
-            adapter, record, snakemake.input, snakemake.threads, snakemake.params.data_md5
+            adapter,
+            record,
+            snakemake.input,
+            snakemake.threads,
+            params.data_md5,
+            params.study_test_time_flip,
         )
         result = metrics_record(metrics, record, adapter.name, device, adapter.versions())
         validate_metrics(result)

@@ -59,6 +59,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
     if not results:
         raise ValueError("no model has metrics: there is nothing to report")
     stats = study_statistics(results, baseline[0] if baseline else ())
+    policy, flip_warning = tables.evaluation_policy(results)
     return {
         "classes": results[0].records[0]["class_names"],
         "calibration": stats.calibration,
@@ -73,7 +74,8 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "original": original,
         "original_rows": tables.original_rows(results, original),
         "conclusions": conclusions(results, stats, original, data),
-        "warnings": [w for w in (data["warning"],) if w] + weights_warnings(results),
+        "evaluation_policy": policy,
+        "warnings": [w for w in (data["warning"], flip_warning) if w] + weights_warnings(results),
         "data": data,
         "baseline": baseline_section(results, baseline, stats),
         "benchmarks": benchmarks["rows"],

@@ -31,6 +31,8 @@ class ModelResult:
     peak_device_mb: float | None
     train_images: int
     test_images: int
+    test_time_flip: bool  # scored with each test image's mirror image averaged in
+    flip_override: bool  # its own test_time_flip differed from the study's
     weights: dict | None
     environment: dict | None  # the machine of the first seed's training, where recorded
     config: dict
@@ -66,6 +68,11 @@ def model_result(records):
         peak_device_mb=max((p for p in device_peaks if p is not None), default=None),
         train_images=first["training"]["train_images"],
         test_images=first["test_images"],
+        test_time_flip=bool(first.get("test_time_flip")),
+        flip_override=any(
+            r.get("study_test_time_flip", r.get("test_time_flip")) != r.get("test_time_flip")
+            for r in records
+        ),
         weights=first["weights"],
         environment=first["training"].get("environment"),
         config=first["model_config"],

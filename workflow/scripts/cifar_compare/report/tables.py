@@ -37,6 +37,24 @@ def probe_threshold(results):
     return ", ".join(f"{value:g}×" for value in sorted(found)) or None
 
 
+def evaluation_policy(results):
+    """(the study's one test-time-flip policy in words, or None where the models differ;
+    a warning naming the models scored otherwise, or None)."""
+    flipped = [r.name for r in results if r.test_time_flip]
+    overridden = [r.name for r in results if r.flip_override]
+    if not overridden and len(flipped) in (0, len(results)):
+        how = "with" if flipped else "without"
+        return f"Every model was scored {how} test-time flip.", None
+    plain = [r.name for r in results if not r.test_time_flip]
+    warning = (
+        "Evaluation is not the same for every model: test-time flip for "
+        f"{', '.join(flipped) or 'none'}, not for {', '.join(plain) or 'none'}"
+    )
+    if overridden:
+        warning += f" ({', '.join(overridden)} overrode the study's evaluation.test_time_flip)"
+    return None, warning + "; their accuracies are not scored alike."
+
+
 def shared_device(results):
     """The one training device of every model, or None when they differ."""
     found = {recorded(r, "device") for r in results}
