@@ -151,3 +151,11 @@ def test_keras_drops_the_last_partial_batch():
     keras_train.train_epoch(model, (images, labels), 8, 1, [counter])
     assert counter.done == [0, 1]  # steps 0 and 1; the 4 left over are not trained
     assert steps_per_epoch(20, 8) == 2 and steps_per_epoch(5, 8) == 1
+
+
+def test_validation_accuracy_per_epoch_reaches_the_training_summary():
+    from cifar_compare.training import validation_accuracy
+
+    rows = [{"val_accuracy": 0.41}, {"val_accuracy": 0.52}]
+    assert validation_accuracy(rows) == [0.41, 0.52]
+    assert validation_accuracy([{"val_accuracy": None}] * 2) is None  # no validation split

@@ -33,9 +33,17 @@ def train(adapter, prepared_path, model_config, seed, weights_path, threads, log
         **decision.record(),
         "batch_norm": batch_norm_mode(model_config),
         "train_images": images,
+        "validation_accuracy": validation_accuracy(history),
         "environment": adapter.environment(),
     }
     return model, history, summary
+
+
+def validation_accuracy(history):
+    """Validation accuracy per epoch, what recipe choices are made on; None without a
+    validation split (data.validation_fraction: 0, the final runs)."""
+    found = [row["val_accuracy"] for row in history]
+    return None if found[0] is None else found
 
 
 def train_job(snakemake, adapter: Framework):
