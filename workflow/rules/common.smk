@@ -141,7 +141,7 @@ def check_cluster_requests():
     if unfit:
         raise WorkflowError(
             "these jobs fit no node of their SLURM partition and would pend forever; "
-            "nothing was submitted (README: SLURM):\n" + "\n".join(unfit)
+            "nothing was submitted (docs/cluster.md):\n" + "\n".join(unfit)
         )
 
 
