@@ -7,7 +7,7 @@ PYTHON ?= python3
 # GPU build (requirements-gpu.txt) in place of tensorflow-cpu. Override: make setup GPU=no
 GPU ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU ' && echo yes || echo no)
 
-.PHONY: setup run run-full pin-weights check-config test lint format bench gpu-wheels
+.PHONY: setup run run-full pin-weights check-config config-docs test lint format bench gpu-wheels
 
 setup: $(VENV)/.installed
 
@@ -23,33 +23,44 @@ else
 endif
 	echo "GPU=$(GPU)" > $@
 
+# Your own config overlays on top of the study's, e.g. an offline one (docs/usage.md):
+#   make run CONFIG="my-offline.yaml"   (several: CONFIG="a.yaml b.yaml")
+# pin-weights reads them too, and checks each file as check-config does (before
+# Snakemake's own merge reads it). SNAKEMAKE_ARGS go to Snakemake, e.g. "-n" for a dry run.
+CONFIG ?=
+SNAKEMAKE_ARGS ?=
+OVERLAYS = $(if $(strip $(CONFIG)),--configfile $(CONFIG))
+
 # The quick study: fits a CPU-only machine.
 run: setup
 	$(MAKE) pin-weights PIN_ARGS="--configfile config/quick.yaml"
-	$(BIN)/snakemake --configfile config/quick.yaml
+	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --configfile config/quick.yaml $(CONFIG)
 
 # The full study: meant for a GPU machine.
 run-full: setup pin-weights
-	$(BIN)/snakemake
+	$(BIN)/snakemake $(SNAKEMAKE_ARGS) $(OVERLAYS)
 
 # Pin the full sha256 of the weights files the study uses whose publisher gives none
-# (MobileNetV2) or only a prefix (AlexNet, pinned already), fetched from their official
-# URLs, in config/weights.lock.json (README: Reruns). No fetch job writes that file.
-# Commit it.
+# (MobileNetV2) or only a prefix (AlexNet, pinned already), fetched from
+# weights.sources.<name>.url where the config gives one, else from their official URLs,
+# in config/weights.lock.json (docs/reruns.md). No fetch job writes that file. Commit it.
 PIN_ARGS ?=
 pin-weights: setup
-	$(BIN)/python workflow/scripts/pin_weights.py $(PIN_ARGS)
+	$(BIN)/python workflow/scripts/pin_weights.py $(PIN_ARGS) $(OVERLAYS)
 
 # Check config files received from elsewhere before passing them to Snakemake, whose
-# own merge expands YAML aliases of mappings first (README: Untrusted inputs).
-CONFIG ?=
+# own merge expands YAML aliases of mappings first (docs/security.md).
 check-config: setup
 	$(BIN)/python workflow/scripts/check_config.py $(CONFIG)
+
+# config/README.md, every config key, generated from the schema and the registries.
+config-docs: setup
+	PYTHONPATH=workflow/scripts $(BIN)/python -m cifar_compare.config_docs config/README.md
 
 test: setup
 	$(BIN)/pytest
 
-# Benchmark tables of this machine (README: Performance); not tests.
+# Benchmark tables of this machine (docs/performance.md); not tests.
 bench: setup
 	$(BIN)/python bench/bench_torch.py --naive
 	$(BIN)/python bench/bench_keras.py --naive

@@ -19,6 +19,10 @@ onstart:
     check_cluster_requests()
 
 
+onsuccess:
+    announce_report()
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/train.smk"

@@ -1,5 +1,5 @@
 """fp32 against bf16 for each model that `make bench` ran in both precisions, and what
-`precision: auto` picks on this machine (README: Precision).
+`precision: auto` picks on this machine (docs/usage.md: Precision).
 
     .venv/bin/python bench/precision_table.py bench/out/precision-fp32 bench/out/precision-bf16
 """

@@ -20,7 +20,7 @@ TINY = ["--configfile", "config/test.yaml", "inputs.yaml"]  # the tiny study on 
 TWO_JOBS_AT_A_TIME = ["--resources", "gpu=2", "--max-threads", "1"]
 
 
-# What makes a test slow (`pytest -m "not slow"` is the inner loop; README: Development):
+# What makes a test slow (`pytest -m "not slow"` is the inner loop; docs/development.md):
 # Snakemake jobs end to end (`pipeline`, which every test on `tiny_run` is), SLURM, the
 # real data or the benchmark scripts. Dry runs and config checks are not slow.
 SLOW_MARKERS = ("pipeline", "slurm", "realdata", "bench")

@@ -1,6 +1,6 @@
 """The benchmark harness: its FLOP counting, its arithmetic, and a tiny run of each
 script end to end. Throughput figures are measured, never asserted: they belong
-in bench/out and the README's Performance section."""
+in bench/out and the docs/performance.md."""
 
 import json
 import subprocess

@@ -20,7 +20,8 @@ PACKAGE_OF = {"yaml": "pyyaml", "PIL": "pillow"}
 PROVIDES = {"tensorflow-cpu": "tensorflow"}
 # The Keras rules' env is chosen at DAG build (common.smk: keras_conda_env): check both.
 ENV_CHOICES = {"KERAS_CONDA_ENV": ["../../envs/keras.yaml", "../../envs/keras-gpu.yaml"]}
-# Imports only reached on paths the config cannot select (see README: JAX).
+# Imports only reached on paths the config cannot select (JAX is not offered:
+# config/README.md, `backend`).
 NOT_REQUIRED = {"jax"}
 RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.M | re.S)
 

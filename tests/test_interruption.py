@@ -1,5 +1,5 @@
 """Killed training jobs resume where they stopped, to the same result; runs with the same
-seed and precision give the same metrics (README: Interruption, resume and determinism).
+seed and precision give the same metrics (docs/reruns.md).
 
 One study is run twice from scratch. The first (reference) run trains every model without a
 break. The second SIGTERMs each fp32 model's training once its first epoch is saved, then is

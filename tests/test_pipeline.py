@@ -76,6 +76,12 @@ def test_checkpoint_and_history_carry_hyperparameters(tiny_run):
     assert keras_history["epoch"].tolist() == [1, 2]
 
 
+def test_a_successful_run_ends_saying_where_the_report_is(tiny_run):
+    console = (tiny_run / "console.txt").read_text()
+    pdf = (tiny_run / "results" / "report.pdf").resolve()
+    assert f"The report: {pdf} (and report.html beside it)" in console
+
+
 def test_tables_list_every_model(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/summary.csv")
     assert table["model"].tolist() == MODELS

@@ -18,7 +18,7 @@ CLUSTER_RULES = [
     "evaluate_pytorch",
     "evaluate_keras",
 ]
-# What a job needs, which its rule declares (README: SLURM); a profile that repeated
+# What a job needs, which its rule declares (docs/cluster.md); a profile that repeated
 # one would be a second place to change it.
 JOB_NEEDS = {"threads", "mem_mb", "mem", "runtime", "cpus_per_task", "cpus_per_gpu", "gpu"}
 

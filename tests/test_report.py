@@ -120,9 +120,9 @@ def test_report_baseline_adds_the_run_against_run_section(tiny_run, tmp_path):
 def test_a_failed_model_blocks_the_report_until_disabled_then_a_note_names_it(
     tmp_path, test_inputs
 ):
-    """README, Report: with --keep-going the other models finish, but no table or report
-    is built; disabling the failed model gives a report without it that says so, and
-    enabling it again trains only it and rebuilds the report."""
+    """docs/output.md, a model's job fails: with --keep-going the other models finish, but
+    no table or report is built; disabling the failed model gives a report without it that
+    says so, and enabling it again trains only it and rebuilds the report."""
     workdir = copy_workflow(tmp_path / "wf")
     write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
     keras_off = {name: {"enabled": False} for name in KERAS}

@@ -308,7 +308,7 @@ def test_a_tie_for_the_best_model_is_said():
 
 
 def test_recipe_text_names_the_seeds_the_run_trained():
-    """The recipe in the metrics has no seeds (README: Reruns): they come from the run."""
+    """The recipe in the metrics has no seeds (docs/reruns.md): they come from the run."""
     from cifar_compare.report.tables import recipe_text
 
     config = {"input_size": 32, "epochs": 10, "batch_size": 128, "optimizer": {"name": "adamw"}}

@@ -252,7 +252,7 @@ def running_training_job(workdir):
 
 
 def test_a_job_stopped_by_signal_is_resubmitted_and_resumes(slurm, tmp_path, test_inputs):
-    """scancel --signal=TERM mid-training (to the job step, as the README says: a graceful
+    """scancel --signal=TERM mid-training (to the job step, as docs/cluster.md says: a graceful
     stop): the retry on the cluster resumes from the state, its log after the first's."""
     from test_interruption import saved_epoch
 

@@ -1,4 +1,4 @@
-"""What reruns after each kind of change: the README's staleness matrix, row by row.
+"""What reruns after each kind of change: docs/reruns.md's staleness matrix, row by row.
 
 One tiny study is run (the session's `tiny_run`, copied so that its folder moves,
 plus a real run adding a second seed to one model); every row is then a dry run

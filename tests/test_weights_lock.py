@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import re
+from pathlib import Path
 
 import pytest
 from cifar_compare.config import load_study_config
@@ -10,6 +11,7 @@ from cifar_compare.weights import OFFICIAL_WEIGHTS, needs_pin, pin_sha256, read_
 from pin_weights import main, unpinned_names
 
 NAMES = sorted(OFFICIAL_WEIGHTS)
+QUICK = str(Path(__file__).resolve().parents[1] / "config" / "quick.yaml")
 
 
 def pin_one(lock, index):
@@ -90,3 +92,32 @@ def test_alexnet_needs_its_full_sha256_pinned_beside_torchvisions_prefix(tmp_pat
         main([name, "--file", str(impostor)], lock)
     assert not lock.exists()
     assert unpinned_names(load_study_config(), lock) == [name, "mobilenet_v2_imagenet_no_top_224"]
+
+
+def test_pin_command_fetches_from_the_configs_weights_sources(tmp_path, capsys):
+    """An offline machine: without --file, the pin comes from `weights.sources.<name>.url`
+    of the study's overlays (here a local file), not from the official URL; a source's
+    own `sha256` must match what it serves."""
+    import hashlib
+
+    lock = tmp_path / "lock.json"
+    alexnet = {"alexnet_imagenet1k_v1": read_lock()["alexnet_imagenet1k_v1"]}
+    lock.write_text(json.dumps(alexnet))  # as shipped: only MobileNetV2 needs a pin
+    local = tmp_path / "mobilenet_96.h5"
+    local.write_bytes(b"a copy carried over from a machine with internet")
+    name = "mobilenet_v2_imagenet_no_top_96"
+    overlay = tmp_path / "offline.yaml"
+    sources = {"weights": {"sources": {name: {"url": str(local), "sha256": "0" * 64}}}}
+    overlay.write_text(json.dumps(sources))  # JSON is YAML
+    with pytest.raises(RuntimeError, match=f"weights.sources.{name}.url"):
+        main(["--configfile", QUICK, "--configfile", str(overlay)], lock)
+    assert json.loads(lock.read_text()) == alexnet
+    del sources["weights"]["sources"][name]["sha256"]
+    overlay.write_text(json.dumps(sources))
+    main(["--configfile", QUICK, "--configfile", str(overlay)], lock)
+    sha256 = hashlib.sha256(local.read_bytes()).hexdigest()
+    assert json.loads(lock.read_text()) == {
+        **alexnet,
+        name: sha256,
+    }  # repeated --configfile: both read
+    assert f"{name}: pinned sha256 {sha256} (from {local})" in capsys.readouterr().out

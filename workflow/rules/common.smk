@@ -2,6 +2,8 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.logging import logger
+
 # The workflow's own pure-Python helpers (no framework imports at DAG build).
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -139,7 +141,17 @@ def check_cluster_requests():
     if unfit:
         raise WorkflowError(
             "these jobs fit no node of their SLURM partition and would pend forever; "
-            "nothing was submitted (README: SLURM):\n" + "\n".join(unfit)
+            "nothing was submitted (docs/cluster.md):\n" + "\n".join(unfit)
+        )
+
+
+def announce_report():
+    """onsuccess: say where the report is, when it was among this run's targets (then
+    it is up to date); a dry run or a run with nothing to do says nothing."""
+    if any(job.rule.name == "report" for job in workflow.dag.jobs):
+        pdf = Path(rules.report.output.pdf).resolve()
+        logger.info(
+            f"The report: {pdf} (and {pdf.with_suffix('.html').name} beside it)"
         )
 
 

@@ -4,8 +4,8 @@
 
 Snakemake merges --configfile files into one config while parsing its command line,
 before the workflow runs, and that merge copies every mapping, expanding YAML aliases
-of mappings: a file of a few hundred bytes can take gigabytes there (README: Untrusted
-inputs). This reads them as YAML nodes, as the workflow does, and expands nothing.
+of mappings: a file of a few hundred bytes can take gigabytes there (docs/security.md:
+Config files). This reads them as YAML nodes, as the workflow does, and expands nothing.
 """
 
 import sys

@@ -5,8 +5,11 @@
     python workflow/scripts/pin_weights.py NAME --file /data/copy.h5
 
 Without names it pins every weights file the study's enabled models use that needs
-a pin and has none yet, downloading each from its official URL. With --file it pins
-the sha256 of a local copy you trust (an offline machine). A file whose sha256 does
+a pin and has none yet, fetching each from where the study's config says,
+`weights.sources.<name>.url` (a local file or a mirror: an offline machine), else its
+official URL; a source's `sha256`, where given, must match. With --file it pins the
+sha256 of a local copy you trust. Either way the pin is only as trustworthy as the
+copy it hashes. A file whose sha256 does
 not start with the published prefix is never pinned. The lock file,
 config/weights.lock.json of this checkout, is replaced atomically under a lock, so
 concurrent pins neither corrupt it nor lose each other's entries. Fetch jobs only
@@ -21,6 +24,7 @@ from pathlib import Path
 from cifar_compare.config import load_study_config
 from cifar_compare.data.download import fetch_verified
 from cifar_compare.fileio import file_digest
+from cifar_compare.messages import redact_url
 from cifar_compare.weights import (
     LOCK_FILE,
     check_published_prefix,
@@ -38,20 +42,31 @@ def unpinned_names(config, lock_path):
     return list(dict.fromkeys(n for n in names if needs_pin(n) and n not in pins))
 
 
-def official_sha256(name):
-    """Download `name` from its official URL to a temporary file and hash it."""
+def source_sha256(name, config):
+    """(sha256, source) of `name` fetched, bounded, to a temporary file from the config's
+    `weights.sources.<name>` (whose `sha256`, if any, must match), else its official URL."""
+    entry = official_entry(name)
+    source = config["weights"]["sources"].get(name, {})
+    url = source.get("url") or entry["url"]
     with tempfile.TemporaryDirectory(prefix="pin-weights-") as folder:
         target = Path(folder) / "weights"
-        entry = official_entry(name)
-        return fetch_verified(
-            entry["url"], target, "sha256", None, name, max_bytes=entry["max_bytes"]
+        sha256 = fetch_verified(
+            url,
+            target,
+            "sha256",
+            source.get("sha256"),
+            f"weights.sources.{name}.url",
+            max_bytes=entry["max_bytes"],
         )
+    return sha256, redact_url(url)
 
 
 def main(argv, lock_path=LOCK_FILE):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="weights names (default: the study's unpinned)")
-    parser.add_argument("--configfile", nargs="*", default=[], help="config overlays")
+    parser.add_argument(
+        "--configfile", nargs="*", action="extend", default=[], help="config overlays"
+    )
     parser.add_argument("--file", type=Path, help="pin this local file's sha256 (one name)")
     parser.add_argument("--replace", action="store_true", help="replace a different pin")
     args = parser.parse_args(argv)
@@ -60,11 +75,14 @@ def main(argv, lock_path=LOCK_FILE):
     config = load_study_config(args.configfile)
     names = args.names or unpinned_names(config, lock_path)
     for name in names:
-        sha256 = file_digest(args.file, "sha256") if args.file else official_sha256(name)
+        if args.file:
+            sha256, source = file_digest(args.file, "sha256"), str(args.file)
+        else:
+            sha256, source = source_sha256(name, config)
         check_published_prefix(name, sha256)
         before = pin_sha256(lock_path, name, sha256, args.replace)
         change = "already pinned" if before == sha256 else "pinned"
-        print(f"{name}: {change} sha256 {sha256} in {lock_path}")
+        print(f"{name}: {change} sha256 {sha256} (from {source}) in {lock_path}")
     if not names:
         print(f"nothing to pin: every weights file the study uses is verifiable ({lock_path})")
 

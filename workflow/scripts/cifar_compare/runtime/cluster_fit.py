@@ -1,7 +1,7 @@
 """The pre-flight of a SLURM run: does every job's request (CPUs, memory, time, GPUs, at
 each attempt) fit one node of its partition? SLURM lets a request no node can hold pend
 forever (reason PartitionConfig) and Snakemake says nothing, so the run stops before
-submitting anything, with one line per rule naming the setting to change (README: SLURM).
+submitting anything, with one line per rule naming the setting to change (docs/cluster.md).
 """
 
 import subprocess
