@@ -51,7 +51,7 @@ def test_pairs_print_per_seed_values_spreads_and_a_verdict_over_runs(tmp_path):
     first, second = lines[3], lines[4]
     assert first.startswith("alexnet_scratch_pytorch - alexnet_scratch_keras: +11.00 points")
     assert "t over training runs" in first and "(distinguishable at 5 %)" in first
-    # 4 points with a spread of 7.55 over 3 runs: no verdict (Welch's t alone: t = 0.89, df 2.3, p = 0.46)
+    # 4 points, a spread of 7.55 over 3 runs: no verdict (Welch alone: t 0.89, df 2.3, p 0.46)
     assert second.startswith("alexnet_scratch_pytorch - mobilenetv2_pretrained_keras: +4.00")
     assert "(not distinguishable at 5 %)" in second
 

@@ -13,7 +13,6 @@ from cifar_compare.keras.models import get_model, set_trainable_top
 from cifar_compare.keras.runtime import POLICIES
 from cifar_compare.metrics import softmax_cross_entropy
 from cifar_compare.recipe import batch_norm_mode, lr_factor
-from cifar_compare.runtime.precision import probe_batch
 
 
 class CoupledL2:
@@ -143,7 +142,7 @@ def probe_steps(config):
     """(batch size, {precision: one training step of a model of `config` on random
     images}) for the precision probe (cifar_compare.runtime.precision): one model per
     precision, each built under its policy and compiled for phase 1 as in training."""
-    batch = probe_batch(config["batch_size"])
+    batch = config["batch_size"]
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (batch, 32, 32, 3), dtype=np.uint8)
     targets = keras.utils.to_categorical(rng.integers(0, NUM_CLASSES, batch), NUM_CLASSES)

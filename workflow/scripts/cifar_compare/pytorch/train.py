@@ -13,7 +13,6 @@ from cifar_compare.fileio import atomic_path
 from cifar_compare.pytorch.data import random_crop_flip, shuffled_batches, to_model_input
 from cifar_compare.pytorch.models import set_batchnorm_eval
 from cifar_compare.recipe import batch_norm_mode, lr_factor
-from cifar_compare.runtime.precision import probe_batch
 
 # The Recipe fields taken from the config entry as they are.
 CONFIG_KEYS = "epochs batch_size optimizer schedule augmentation label_smoothing input_size".split()
@@ -109,7 +108,7 @@ def train_step(model, images, labels, recipe, optimizer, scheduler, generator, s
 def probe_steps(model, recipe, device):
     """(batch size, {precision: one training step of `model` on random images}) for
     the precision probe (cifar_compare.runtime.precision)."""
-    batch = probe_batch(recipe.batch_size)
+    batch = recipe.batch_size  # per-step costs (the update) weigh less at small batches
     generator = torch.Generator(device=device).manual_seed(0)
     images = torch.randint(0, 256, (batch, 32, 32, 3), generator=generator, device=device)
     images = images.to(torch.uint8)
