@@ -1,6 +1,6 @@
 """Uncertainty of the report's claims, from the per-image test predictions in the metrics.
 
-Two sources of noise, named apart (README: Statistics):
+Two sources of noise, named apart (docs/output.md: How its statistics are computed):
   - the test images: a bootstrap over test images (the same resampled images for every
     seed), BOOTSTRAP_REPLICATES replicates with a fixed seed, gives a standard error;
   - the training runs: with k > 1 seeds, the sample variance of the per-seed accuracies

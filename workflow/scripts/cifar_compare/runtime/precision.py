@@ -1,7 +1,7 @@
 """What `precision: auto` trains in. Known cases settle it at once: a GPU (bf16 where it
 computes bf16 natively), a CPU with AMX (bf16) or with no bf16 instructions (fp32). On
 a CPU with AVX512-BF16 but no AMX the answer depends on the CPU, the framework and the
-model (README: Precision), so a probe decides: a few training steps of the model itself
+model (docs/usage.md: Precision), so a probe decides: a few training steps of the model itself
 on random data in each precision, timed in alternation, the fastest of each kept.
 """
 
