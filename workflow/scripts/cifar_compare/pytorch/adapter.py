@@ -50,7 +50,7 @@ class PyTorch:
             # cuBLAS needs this to be deterministic; harmless otherwise.
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.cuda.reset_peak_memory_stats(self.device)
-        # The config's choice; by default on for CPU runs (docs/reruns.md: Interruption, resume and determinism).
+        # The config's choice; by default on for CPU runs (docs/reruns.md: determinism).
         choice = model_config["deterministic"]
         self.deterministic = self.device.type == "cpu" if choice is None else choice
         torch.use_deterministic_algorithms(self.deterministic)
