@@ -26,7 +26,14 @@ class Keras:
         return device
 
     def resolve_precision(self, choice):
-        return precisions.resolve(choice, self.on_gpu, self.gpu_bf16, self.probe_steps)
+        decision = precisions.resolve(choice, self.on_gpu, self.gpu_bf16, self.probe_steps)
+        if decision.probe:
+            import keras
+
+            # The probe's two models and their traced steps would otherwise stay in
+            # Keras' global state for the whole job.
+            keras.backend.clear_session()
+        return decision
 
     def probe_steps(self):
         from cifar_compare.keras.train import probe_steps
