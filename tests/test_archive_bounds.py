@@ -1,0 +1,148 @@
+"""Every bound of the archive reader at its edge: exactly at the limit accepted, one past
+refused. The limits are written out here as numbers (from the official archive's layout),
+not read from the module, so a changed constant fails too."""
+
+import gzip
+import io
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+from cifar_compare.data import archive as cifar_archive
+from cifar_compare.data.archive import ArchiveError, parse_batch, parse_meta, read_members
+from cifar_fixtures import CLASSES
+from hostile_inputs import BATCH_DIR, write_tar_gz, zero_member
+
+MIB = 2**20
+BATCH_BYTES = 32 * MIB  # 33,554,432: a real batch pickle is about 31.0 MB
+SMALL_BYTES = 64 * 1024  # 65,536: batches.meta (158 bytes), readme.html, extended headers
+
+
+def batch(images, labels=None):
+    """Protocol 3, which pickles bytes as bytes: protocol 2 pickles empty bytes as a call
+    to `bytes()`, which the unpickler refuses before the image count is checked."""
+    data = np.zeros((images, 3072), np.uint8)
+    labels = [i % 10 for i in range(images)] if labels is None else labels
+    return pickle.dumps({b"data": data, b"labels": labels}, 3)
+
+
+def meta(names):
+    return pickle.dumps({b"label_names": list(names)}, 2)  # str names: "" pickles in protocol 2
+
+
+def members_of(path, entries):
+    write_tar_gz(path, entries)
+    return [(name, len(raw)) for name, raw in read_members(path)]
+
+
+@pytest.mark.parametrize("images", [1, 10_000])
+def test_a_batch_of_one_to_ten_thousand_images_is_read(images):
+    found, labels = parse_batch(batch(images))
+    assert found.shape == (images, 32, 32, 3)
+    assert labels[:3].tolist() == [0, 1, 2][:images] and labels[-1] == (images - 1) % 10
+
+
+@pytest.mark.parametrize("images", [0, 10_001])
+def test_a_batch_of_no_images_or_more_than_ten_thousand_is_refused(images):
+    with pytest.raises(ArchiveError, match=f"holds {images} images; a CIFAR-10 batch holds 1 to"):
+        parse_batch(batch(images), "a.tar.gz", f"{BATCH_DIR}/data_batch_1")
+
+
+def test_labels_zero_and_nine_are_read_minus_one_ten_and_booleans_refused():
+    assert parse_batch(batch(2, [0, 9]))[1].tolist() == [0, 9]
+    for labels, message in [([0, -1], "outside 0..9"), ([10, 0], "outside 0..9")]:
+        with pytest.raises(ArchiveError, match=message):
+            parse_batch(batch(2, labels))
+    with pytest.raises(ArchiveError, match="labels must be integers"):
+        parse_batch(batch(2, [True, 0]))  # a bool is an int to isinstance, not a label
+
+
+@pytest.mark.parametrize("length", [1, 32])
+def test_class_names_of_one_to_32_characters_are_read(length):
+    names, _ = parse_meta(meta([b"n" * length, *CLASSES[1:]]))
+    assert names[0] == "n" * length
+
+
+def test_a_class_name_of_33_characters_or_none_is_refused():
+    for name in ["n" * 33, ""]:
+        with pytest.raises(ArchiveError, match="is not 1 to 32 letters, digits"):
+            parse_meta(meta([name, *CLASSES[1:]]))
+
+
+@pytest.mark.parametrize("count", [9, 11])
+def test_other_than_ten_class_names_is_refused(count):
+    names = [f"class{i}" for i in range(count)]
+    with pytest.raises(ArchiveError, match=f"expected 10 class names, found {count}"):
+        parse_meta(meta(names))
+
+
+@pytest.mark.parametrize(
+    ("name", "limit"),
+    [("data_batch_1", BATCH_BYTES), ("test_batch", BATCH_BYTES), ("batches.meta", SMALL_BYTES)],
+)
+def test_a_member_of_exactly_its_size_limit_is_read_one_byte_more_refused(tmp_path, name, limit):
+    archive = tmp_path / "a.tar.gz"
+    assert members_of(archive, [zero_member(f"{BATCH_DIR}/{name}", limit)]) == [(name, limit)]
+    with pytest.raises(ArchiveError, match=f"declares {limit + 1} bytes, more than {limit} "):
+        members_of(archive, [zero_member(f"{BATCH_DIR}/{name}", limit + 1)])
+
+
+def test_an_unexpected_member_of_64_kib_is_skipped_one_byte_more_refused(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    assert members_of(archive, [zero_member(f"{BATCH_DIR}/readme.html", SMALL_BYTES)]) == []
+    with pytest.raises(ArchiveError, match=f"unexpected member of {SMALL_BYTES + 1} bytes"):
+        members_of(archive, [zero_member(f"{BATCH_DIR}/readme.html", SMALL_BYTES + 1)])
+
+
+def test_64_members_are_read_65_refused(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    junk = [(f"{BATCH_DIR}/junk{i}", b"x") for i in range(65)]
+    assert members_of(archive, junk[:64]) == []
+    with pytest.raises(ArchiveError, match="more than 64 members"):
+        members_of(archive, junk)
+
+
+def test_a_member_name_of_255_characters_is_read_256_refused(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    prefix = f"{BATCH_DIR}/"  # 20 characters
+    assert members_of(archive, [(prefix + "y" * 235, b"")]) == []
+    with pytest.raises(ArchiveError, match="member name longer than 255 characters"):
+        members_of(archive, [(prefix + "y" * 236, b"")])
+
+
+def pax_archive(path, comment_length):
+    """A one-member archive whose pax extended header is the one record
+    '<length> comment=<comment>\\n': 15 + comment_length bytes while the length is 5 digits."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=1) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            info = tarfile.TarInfo(f"{BATCH_DIR}/batches.meta")
+            info.pax_headers = {"comment": "c" * comment_length}
+            raw = meta(CLASSES)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    path.write_bytes(buffer.getvalue())
+
+
+def test_an_extended_header_of_64_kib_is_read_one_byte_more_refused(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    pax_archive(archive, SMALL_BYTES - 15)  # the record "65536 comment=ccc...\n"
+    assert [name for name, _ in read_members(archive)] == ["batches.meta"]
+    pax_archive(archive, SMALL_BYTES - 14)
+    with pytest.raises(ArchiveError, match=f"header declares {SMALL_BYTES + 1} bytes, more than"):
+        list(read_members(archive))
+
+
+def test_the_stream_bound_reads_exactly_the_decompressed_size(tmp_path, monkeypatch):
+    """The whole tar stream (gunzipped here, independently of the reader) fits a bound of
+    its own size and not one byte less."""
+    archive = tmp_path / "a.tar.gz"
+    write_tar_gz(archive, [(f"{BATCH_DIR}/batches.meta", meta(CLASSES))])
+    size = len(gzip.decompress(archive.read_bytes()))
+    assert size % tarfile.RECORDSIZE == 0  # tarfile pads the stream to whole records
+    monkeypatch.setattr(cifar_archive, "STREAM_MAX_BYTES", size)
+    assert [name for name, _ in read_members(archive)] == ["batches.meta"]
+    monkeypatch.setattr(cifar_archive, "STREAM_MAX_BYTES", size - 1)
+    with pytest.raises(ArchiveError, match=f"decompresses to more than {size - 1} bytes"):
+        list(read_members(archive))
