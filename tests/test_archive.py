@@ -29,6 +29,16 @@ def test_nhwc_layout_matches_official_channel_planes():
     assert labels.tolist() == [3]
 
 
+def test_pixels_keep_their_row_and_column():
+    """Each channel plane is 32 rows of 32 pixels, row by row: here red holds the row,
+    green the column, blue 7, so a pixel read at (row, column) must be [row, column, 7]."""
+    rows, columns = np.divmod(np.arange(1024), 32)
+    data = np.concatenate([rows, columns, np.full(1024, 7)]).astype(np.uint8)[None]
+    images, _ = parse_batch(pickle.dumps({b"data": data, b"labels": [0]}, 2))
+    assert images[0, 0, 1].tolist() == [0, 1, 7] and images[0, 1, 0].tolist() == [1, 0, 7]
+    assert images[0, 30, 5].tolist() == [30, 5, 7]
+
+
 def test_unpickler_refuses_os_system():
     raw = pickle.dumps({b"labels": CallsOsSystem()}, 2)
     with pytest.raises(numpy_pickle.UnsafePickleError, match="refusing to unpickle posix.system"):
