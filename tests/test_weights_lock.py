@@ -1,16 +1,21 @@
 """Pinning weights hashes: an explicit command, safe against concurrent writers."""
 
+import hashlib
 import json
 import multiprocessing
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from cifar_compare.config import load_study_config
 from cifar_compare.weights import OFFICIAL_WEIGHTS, needs_pin, pin_sha256, read_lock
+from hostile_inputs import Server
 from pin_weights import main, unpinned_names
 
 NAMES = sorted(OFFICIAL_WEIGHTS)
+NAME96 = "mobilenet_v2_imagenet_no_top_96"
+KERAS_PATH = "/tensorflow/keras-applications/mobilenet_v2"  # on storage.googleapis.com
 QUICK = str(Path(__file__).resolve().parents[1] / "config" / "quick.yaml")
 
 
@@ -55,25 +60,62 @@ def test_pin_command_pins_a_local_copy(tmp_path, capsys):
     assert len(sha256) == 64 and f"{name}: pinned sha256 {sha256}" in capsys.readouterr().out
 
 
-def test_pin_command_downloads_the_official_url_when_no_file_is_given(tmp_path, monkeypatch):
-    """Without --file the pin is the sha256 of what the official URL serves (here a local
-    file standing in for it), fetched bounded by that file's size ceiling."""
-    import hashlib
+@pytest.fixture
+def official_host(monkeypatch):
+    """A local HTTP server standing in for the official host of `NAME96`'s weights: the
+    official URL keeps its path and gets the server's scheme and address, so pin_weights
+    fetches over HTTP as it does from the internet. `start(body)` starts it; the server
+    records the paths asked for."""
+    servers = []
 
-    import pin_weights
+    def start(body):
+        def recording(handler, server):
+            server.paths.append(handler.path)
+            body(handler, server)
 
+        server = Server(recording)
+        server.paths = []
+        servers.append(server)
+        path = urlsplit(OFFICIAL_WEIGHTS[NAME96]["url"]).path
+        monkeypatch.setitem(
+            OFFICIAL_WEIGHTS[NAME96], "url", f"{server.url.rsplit('/', 1)[0]}{path}"
+        )
+        return server, path
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def serving(raw, declared=None):
+    def body(handler, server):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(raw) if declared is None else declared))
+        handler.end_headers()
+        server.send(handler, raw)
+
+    return body
+
+
+def test_pin_command_downloads_the_official_url_when_no_file_is_given(tmp_path, official_host):
+    """Without --file the pin is the sha256 of what the official URL serves."""
+    served = b"what the official URL serves"
+    server, path = official_host(serving(served))
     lock = tmp_path / "lock.json"
-    served = tmp_path / "served.h5"
-    served.write_bytes(b"what the official URL serves")
-    name = "mobilenet_v2_imagenet_no_top_96"
-    real_entry = pin_weights.official_entry
+    main([NAME96], lock)
+    assert path == f"{KERAS_PATH}/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"
+    assert server.paths == [path]
+    assert json.loads(lock.read_text()) == {NAME96: hashlib.sha256(served).hexdigest()}
 
-    def local_entry(weights_name):
-        return {**real_entry(weights_name), "url": str(served)}
 
-    monkeypatch.setattr(pin_weights, "official_entry", local_entry)
-    main([name], lock)
-    assert json.loads(lock.read_text()) == {name: hashlib.sha256(served.read_bytes()).hexdigest()}
+def test_the_official_download_is_bounded_by_the_files_own_ceiling(tmp_path, official_host):
+    """MobileNetV2's ceiling is 50 MB (10**6 bytes each), not CIFAR's or another file's: a
+    server declaring one byte more is refused before a byte is copied; nothing is pinned."""
+    server, _ = official_host(serving(b"", declared=50_000_001))
+    lock = tmp_path / "lock.json"
+    with pytest.raises(RuntimeError, match="declares 50000001 bytes, more than the 50000000 "):
+        main([NAME96], lock)
+    assert server.requests == 1 and not lock.exists()
 
 
 def test_alexnet_needs_its_full_sha256_pinned_beside_torchvisions_prefix(tmp_path):
@@ -98,8 +140,6 @@ def test_pin_command_fetches_from_the_configs_weights_sources(tmp_path, capsys):
     """An offline machine: without --file, the pin comes from `weights.sources.<name>.url`
     of the study's overlays (here a local file), not from the official URL; a source's
     own `sha256` must match what it serves."""
-    import hashlib
-
     lock = tmp_path / "lock.json"
     alexnet = {"alexnet_imagenet1k_v1": read_lock()["alexnet_imagenet1k_v1"]}
     lock.write_text(json.dumps(alexnet))  # as shipped: only MobileNetV2 needs a pin
