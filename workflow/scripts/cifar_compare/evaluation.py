@@ -16,6 +16,7 @@ from cifar_compare.metrics import (
 )
 from cifar_compare.runtime.gpu_slots import gpu_slot
 from cifar_compare.runtime.logs import errors_logged, open_log
+from cifar_compare.runtime.precision import PRECISIONS
 
 
 def evaluate(adapter, record, inputs, threads, data_md5, study_flip):
@@ -42,9 +43,6 @@ def evaluate(adapter, record, inputs, threads, data_md5, study_flip):
         for kind, shape, params in rows
     ]
     return metrics, device
-
-
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 class BadCheckpointRecord(ValueError):
