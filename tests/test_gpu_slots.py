@@ -3,7 +3,6 @@
 import logging
 import os
 import re
-import signal
 import stat
 import subprocess
 import sys
@@ -53,20 +52,11 @@ def test_claims_the_first_free_slot_and_frees_it_on_close(tmp_path):
     os.close(second_fd), os.close(again_fd)
 
 
-def test_slot_of_a_killed_process_is_reused(tmp_path):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_SLOT, str(tmp_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")},
-    )
-    try:
-        assert holder.stdout.readline().strip() == "0"
-        taken, fd = claim_slot(2, tmp_path)
-        assert taken == 1
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
+def test_slot_of_a_killed_process_is_reused(tmp_path, holder):
+    taken, fd = claim_slot(2, tmp_path)
+    assert taken == 1
+    holder.kill()
+    holder.wait()
     reused, reused_fd = claim_slot(2, tmp_path, timeout=5)
     assert reused == 0
     os.close(fd), os.close(reused_fd)
