@@ -2,6 +2,7 @@
 the two-sided tail from the regularised incomplete beta function, the quantile by
 bisection on it. df = inf is the normal distribution."""
 
+import functools
 import math
 
 NORMAL_975 = 1.959963984540054
@@ -46,6 +47,7 @@ def two_sided_p(t, df):
     return incomplete_beta(df / 2, 0.5, df / (df + t * t))
 
 
+@functools.cache  # a 200-step bisection; the report asks for the same df per interval and its test
 def quantile_975(df):
     """The 0.975 quantile: the half-width multiplier of a 95 % interval."""
     if math.isinf(df):
