@@ -217,6 +217,7 @@ def render_run(
     inputs = SimpleNamespace(
         metrics=metrics,
         original=str(REPORT / "original_study.yaml"),
+        measured_spread=str(REPORT / "measured_spread.yaml"),
         benchmarks=benchmarks,
         plots_benchmark=str(plots_benchmark),
         data_provenance=str(provenance),

@@ -67,6 +67,7 @@ rule report:
         template=report_file("report.html.j2"),
         stylesheet=report_file("report.css"),
         original=report_file("original_study.yaml"),
+        measured_spread=report_file("measured_spread.yaml"),
         data_provenance=rules.download_cifar.output.provenance,
         baseline=baseline_metrics(),
     output:

@@ -8,6 +8,7 @@ model trained once says that it cannot speak to run-to-run variation.
 """
 
 from cifar_compare.report import format as fmt
+from cifar_compare.report.spread import quoted_spreads
 from cifar_compare.report.stats import ALPHA, ranked
 from cifar_compare.report.tables import original_rows, weights_check
 
@@ -94,20 +95,35 @@ def family_sentence(stats):
     ]
 
 
-def single_run_sentence(results):
-    """Which models trained once, so that their intervals and tests miss run-to-run noise."""
+def single_run_sentence(results, measurements=()):
+    """Which models trained once, so that their intervals and tests miss run-to-run noise,
+    and the spread this project measured for their recipes where it has measured one."""
     once = [r.name for r in results if len(r.seeds) < 2]
     if not once:
         return []
     who = "Every model" if len(once) == len(results) else ", ".join(once)
-    return [
+    sentences = [
         f"{who} trained once (one seed), so {'its' if len(once) == 1 else 'their'} intervals "
         "and tests cover test-image noise only: run-to-run variation is not covered."
     ]
+    quoted = quoted_spreads(results, measurements)
+    if quoted:
+        spreads = "; ".join(
+            f"{name} {m['sd_points']:.2f} points over {m['runs']} seeds "
+            f"({m['scale']}, {m['source']})"
+            for name, m in quoted
+        )
+        sentences.append(
+            "The seed-to-seed standard deviation of test accuracy this project measured for "
+            f"the same recipes: {spreads}. Single-run differences of that size can be "
+            "training noise."
+        )
+    return sentences
 
 
-def findings(results, stats):
-    """The best model (against the runner-up), then one sentence per compared pair."""
+def findings(results, stats, measurements=()):
+    """The best model (against the runner-up), then one sentence per compared pair;
+    `measurements`: the run-to-run spreads this project measured (report/spread.py)."""
     by_name = {r.name: r for r in results}
     sentences = [best_sentence(results, stats)]
     all_once = all(len(r.seeds) < 2 for r in results)  # then said once, not per pair
@@ -121,7 +137,7 @@ def findings(results, stats):
         else:
             lead = f"PyTorch against Keras on the same architecture ({first.architecture})"
             sentences.append(f"{lead}: {said}.")
-    return single_run_sentence(results) + sentences + family_sentence(stats)
+    return single_run_sentence(results, measurements) + sentences + family_sentence(stats)
 
 
 def cost_sentence(results):
@@ -183,12 +199,12 @@ def caveat_sentences(results, data):
     return sentences
 
 
-def conclusions(results, stats, original, data):
+def conclusions(results, stats, original, data, measurements=()):
     """The conclusions section: a handful of sentences answering the study's questions."""
     if not results:
         return []
     return [
-        *findings(results, stats),
+        *findings(results, stats, measurements),
         cost_sentence(results),
         original_sentence(results, original),
         *caveat_sentences(results, data),

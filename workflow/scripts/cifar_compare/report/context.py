@@ -54,8 +54,9 @@ def baseline_section(results, baseline, stats):
     }
 
 
-def report_context(results, original, benchmarks, provenance, data, baseline=None):
-    """`data`: provenance.data_summary; `baseline`: (ModelResults, folder) or None."""
+def report_context(results, original, benchmarks, provenance, data, baseline=None, measurements=()):
+    """`data`: provenance.data_summary; `baseline`: (ModelResults, folder) or None;
+    `measurements`: the run-to-run spreads this project measured (report/spread.py)."""
     if not results:
         raise ValueError("no model has metrics: there is nothing to report")
     stats = study_statistics(results, baseline[0] if baseline else ())
@@ -65,7 +66,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "calibration": stats.calibration,
         "dataset": dataset(results),
         "results": results,
-        "answer": " ".join(findings(results, stats)),
+        "answer": " ".join(findings(results, stats, measurements)),
         "intervals": stats.intervals,
         "headline_device": tables.shared_device(results),
         "probe_threshold": tables.probe_threshold(results),
@@ -73,7 +74,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "family_size": stats.family_size,
         "original": original,
         "original_rows": tables.original_rows(results, original),
-        "conclusions": conclusions(results, stats, original, data),
+        "conclusions": conclusions(results, stats, original, data, measurements),
         "evaluation_policy": policy,
         "warnings": [w for w in (data["warning"], flip_warning) if w] + weights_warnings(results),
         "data": data,

@@ -25,6 +25,7 @@ from cifar_compare.report import format as fmt
 from cifar_compare.report.context import report_context
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import benchmark_summary, data_summary
+from cifar_compare.report.spread import check_measurements
 from cifar_compare.report.tables import (
     layer_counts,
     per_class_accuracy,
@@ -135,6 +136,8 @@ def build_context(inputs, params):
     """The template's context, less the figure paths (they differ per document)."""
     results = model_results([read_json(p) for p in inputs.metrics], params.models)
     original = yaml.safe_load(Path(inputs.original).read_text(encoding="utf-8"))
+    spreads = yaml.safe_load(Path(inputs.measured_spread).read_text(encoding="utf-8"))
+    measurements = check_measurements(spreads, inputs.measured_spread)
     benchmarks = benchmark_summary([*inputs.benchmarks, inputs.plots_benchmark])
     facts = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -144,7 +147,7 @@ def build_context(inputs, params):
     data = data_summary(results, read_json(inputs.data_provenance))
     baseline = baseline_of(list(inputs.baseline), params.baseline)
     # Disabled models are named in a visible note, so a reader knows what is left out.
-    context = report_context(results, original, benchmarks, facts, data, baseline)
+    context = report_context(results, original, benchmarks, facts, data, baseline, measurements)
     return {**context, "left_out": params.left_out}
 
 
