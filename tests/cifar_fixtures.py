@@ -116,17 +116,31 @@ def write_standin_keras_weights(path, architecture, input_size=128):
     return model
 
 
+TINY_ARCHIVE = "cifar-10-python.tar.gz"
+TINY_ALEXNET = "alexnet-owt-7be5be79.pth"
+TINY_MOBILENET = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_128_no_top.h5"
+
+
 def write_tiny_inputs(folder):
     """The tiny study's inputs in `folder`: a CIFAR-format archive (4 training and 10 test
     images per class) and stand-in AlexNet and MobileNetV2 (128 px) weights."""
     folder.mkdir(parents=True, exist_ok=True)
-    archive = folder / "cifar-10-python.tar.gz"
-    md5 = write_archive(archive, train_per_class=4, test_per_class=10)
-    weights = folder / "alexnet-owt-7be5be79.pth"
-    write_standin_alexnet_weights(weights)
-    mobilenet = folder / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_128_no_top.h5"
-    write_standin_keras_weights(mobilenet, "mobilenet_v2")
-    return {"archive": archive, "md5": md5, "weights": weights, "mobilenet_weights": mobilenet}
+    write_archive(folder / TINY_ARCHIVE, train_per_class=4, test_per_class=10)
+    write_standin_alexnet_weights(folder / TINY_ALEXNET)
+    write_standin_keras_weights(folder / TINY_MOBILENET, "mobilenet_v2")
+    return tiny_inputs_in(folder)
+
+
+def tiny_inputs_in(folder):
+    """The files `write_tiny_inputs` wrote in `folder`, and the archive's md5."""
+    archive = folder / TINY_ARCHIVE
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    return {
+        "archive": archive,
+        "md5": md5,
+        "weights": folder / TINY_ALEXNET,
+        "mobilenet_weights": folder / TINY_MOBILENET,
+    }
 
 
 def inputs_overlay(inputs, **data):

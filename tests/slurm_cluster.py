@@ -4,11 +4,15 @@ Debian's slurmctld, slurmd, slurm-client and munge packages, run as root, with
 no accounting database and one node on 127.0.0.1 that advertises one `gpu`
 GRES backed by /dev/null. slurm.conf must sit at its default path
 (/etc/slurm/slurm.conf): the jobstep plugin clears SLURM_CONF before its srun.
-State and daemon output go to a scratch folder; stop() ends the daemons it
-started, by pid, and removes the config files it wrote.
+State and daemon output go to a scratch folder; the daemons listen on ports that were
+free at start; stop() ends the daemons it started, by pid, and removes the config files
+it wrote. /etc/slurm allows one such SLURM per machine: `machine_lock` makes test
+processes (pytest-xdist workers, other checkouts' test sessions) take turns.
 See ../shared/notes/local-slurm.md for why each setting is there.
 """
 
+import contextlib
+import fcntl
 import os
 import shutil
 import socket
@@ -20,7 +24,7 @@ CONF_DIR = Path("/etc/slurm")
 MARK = "# Written by cifar-compare tests/slurm_cluster.py; removed when the tests end.\n"
 TOOLS = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol"]
 PACKAGES = "slurmctld slurmd slurm-client munge"
-PORTS = {"slurmctld": 6817, "slurmd": 6818}
+MACHINE_LOCK = Path("/tmp/cifar-compare-test-slurm.lock")
 MUNGE_SOCKET_DIR = Path("/run/munge")
 # A training job's mem_mb at its second attempt (workflow/rules/train.smk: 8000 per attempt).
 LARGEST_REQUEST_MB = 2 * 8000
@@ -28,6 +32,8 @@ LARGEST_REQUEST_MB = 2 * 8000
 SLURM_CONF = """\
 ClusterName=cifarcompare
 SlurmctldHost={host}(127.0.0.1)
+SlurmctldPort={slurmctld_port}
+SlurmdPort={slurmd_port}
 SlurmUser=root
 AuthType=auth/munge
 CredType=cred/munge
@@ -51,9 +57,33 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 GRES_CONF = "NodeName={host} Name=gpu File=/dev/null\n"
 
 
-def _port_in_use(port):
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+def _free_ports(count):
+    """`count` distinct ports free now (all held open while they are picked)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+
+
+@contextlib.contextmanager
+def machine_lock(timeout):
+    """Held while a test SLURM runs on this machine; waits up to `timeout` seconds for
+    the holder (another test process) to finish with its SLURM."""
+    with open(MACHINE_LOCK, "a") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"another test process held {MACHINE_LOCK} (its test SLURM) "
+                        f"for over {timeout} s"
+                    ) from None
+                time.sleep(1)
+        yield
 
 
 def unavailable_reason():
@@ -66,9 +96,6 @@ def unavailable_reason():
     conf = CONF_DIR / "slurm.conf"
     if conf.exists() and not conf.read_text().startswith(MARK):
         return f"{conf} belongs to a SLURM set up on this machine; not replacing it"
-    busy = [name for name, port in PORTS.items() if _port_in_use(port)]
-    if busy:
-        return f"a {' and a '.join(busy)} already run here"
     if _memory_mb() < LARGEST_REQUEST_MB:
         # A job asking for more than the node has would pend forever, the test with it.
         return (
@@ -140,11 +167,14 @@ class LocalSlurm:
     def _write_config(self):
         (self.state / "slurmctld").mkdir(exist_ok=True)
         (self.state / "slurmd").mkdir(exist_ok=True)
+        slurmctld_port, slurmd_port = _free_ports(2)
         settings = {
             "host": self.host,
             "state": self.state,
             "cpus": os.cpu_count(),
             "memory_mb": _memory_mb(),
+            "slurmctld_port": slurmctld_port,
+            "slurmd_port": slurmd_port,
         }
         CONF_DIR.mkdir(parents=True, exist_ok=True)
         for name, template in [("slurm.conf", SLURM_CONF), ("gres.conf", GRES_CONF)]:

@@ -12,12 +12,9 @@ with AMX), for both frameworks.
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
-import psutil
 import pytest
 from cifar_compare.config import load_study_config
 from conftest import TWO_JOBS_AT_A_TIME, copy_workflow, inputs_overlay, snakemake, write_overlay
@@ -65,46 +62,52 @@ def saved_epoch(workdir, model):
     return json.loads(state.read_text())["epoch"] if state.is_file() else 0
 
 
-def training_process(workdir, model):
-    """The process training `model` in `workdir`: the topmost one writing its job log."""
-    log = str(workdir / f"results/logs/train/{model}/seed0.log")
-    writers = {}
-    for process in psutil.process_iter(["cwd"]):
-        if process.info["cwd"] != str(workdir):
-            continue
+# SIGTERMs an fp32 training job at its "epoch 1/" line, which is logged once epoch 1 is
+# saved: the stop lands mid-training at a known epoch, with no timing window. The signal
+# comes from the job's own process, as `kill` or a scheduler's would: the code path
+# (the handler, the step in progress ending, the log line) is the same.
+TERM_AT_FIRST_EPOCH_LINE = """
+import logging, os, signal, sys
+
+handle = logging.Logger.handle
+
+def term_once(logger, record):
+    handled = handle(logger, record)
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    model = getattr(getattr(job, "wildcards", None), "model", None)
+    message = record.getMessage()
+    if model in {models!r} and message.startswith("epoch 1/") and " train_loss=" in message:
         try:
-            if any(handle.path == log for handle in process.open_files()):
-                writers[process.pid] = process
-        except psutil.Error:  # ended meanwhile
-            continue
-    top = [p for p in writers.values() if p.ppid() not in writers]
-    return top[0] if top else None
+            os.close(os.open(os.path.join({folder!r}, model), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return handled
+        os.kill(os.getpid(), signal.SIGTERM)
+    return handled
+
+logging.Logger.handle = term_once
+"""
 
 
-def interrupt_each_training_job(workdir):
-    """Run the study and SIGTERM each fp32 training job once its first epoch is saved.
-
-    Returns the epoch each job had saved when the signal was sent.
-    """
+def interrupt_each_training_job(workdir, hook):
+    """Run the study, each fp32 training job SIGTERMed at its first epoch line; returns
+    the epoch each stopped job kept, by model."""
+    (hook / "stopped").mkdir(parents=True)
+    code = TERM_AT_FIRST_EPOCH_LINE.format(models=INTERRUPTED, folder=str(hook / "stopped"))
+    (hook / "sitecustomize.py").write_text(code)
+    path = [str(hook), os.environ.get("PYTHONPATH")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}
     with open(workdir / "console.txt", "w") as console:
-        run = subprocess.Popen(
+        run = subprocess.run(
             [sys.executable, "-m", "snakemake", "--cores", "2", *RUN, "inputs.yaml"],
             cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
             stdout=console,
             stderr=subprocess.STDOUT,
         )
-        stopped_at = {}
-        deadline = time.monotonic() + 600
-        while len(stopped_at) < len(INTERRUPTED) and run.poll() is None:
-            assert time.monotonic() < deadline, "no training job was stopped in time"
-            for model in set(INTERRUPTED) - set(stopped_at):
-                process = saved_epoch(workdir, model) >= 1 and training_process(workdir, model)
-                if process:
-                    stopped_at[model] = saved_epoch(workdir, model)
-                    process.send_signal(signal.SIGTERM)
-            time.sleep(0.05)
-        assert run.wait(timeout=600) != 0, "the run should fail: its training jobs were stopped"
-    return stopped_at
+    assert run.returncode != 0, "the run should fail: its training jobs were stopped"
+    stopped = [path.name for path in (hook / "stopped").iterdir()]
+    return {model: saved_epoch(workdir, model) for model in stopped}
 
 
 @pytest.mark.pipeline
@@ -112,12 +115,12 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, test_inpu
     reference = study_workdir(tmp_path / "reference", test_inputs)
     snakemake(reference, *RUN, "inputs.yaml")
     interrupted = study_workdir(tmp_path / "interrupted", test_inputs)
-    stopped_at = interrupt_each_training_job(interrupted)
+    stopped_at = interrupt_each_training_job(interrupted, tmp_path / "hook")
     console = (interrupted / "console.txt").read_text()[-3000:]
     assert sorted(stopped_at) == sorted(INTERRUPTED), console
     kept = {model: saved_epoch(interrupted, model) for model in INTERRUPTED}
     for model, epoch in kept.items():
-        assert 1 <= epoch < EPOCHS  # the state of the last finished epoch is kept
+        assert epoch == 1  # the state of the last finished epoch is kept
         assert not (interrupted / f"results/metrics/{model}/seed0.json").exists()
         log = (interrupted / f"results/logs/train/{model}/seed0.log").read_text()
         assert "stopped by SIGTERM" in log

@@ -48,6 +48,17 @@ def test_metrics_are_valid_and_consistent(tiny_run):
         assert metrics["data"]["official"] is False  # the generated archive
 
 
+def test_one_keras_job_trains_on_the_torch_backend_and_the_other_on_tensorflow(tiny_run):
+    """config/test.yaml puts MobileNetV2 on Keras' torch backend (the schema offers both)."""
+    on_torch = metrics_of(tiny_run, "mobilenetv2_pretrained_keras")
+    on_tensorflow = metrics_of(tiny_run, "alexnet_scratch_keras")
+    assert on_torch["model_config"]["backend"] == "torch"
+    assert "torch" in on_torch["versions"] and "tensorflow" not in on_torch["versions"]
+    assert "tensorflow" in on_tensorflow["versions"]
+    log = (tiny_run / "results/logs/train/mobilenetv2_pretrained_keras/seed0.log").read_text()
+    assert "(torch backend)" in log
+
+
 def test_pretrained_metrics_record_unofficial_weights(tiny_run):
     for model in PRETRAINED:
         weights = metrics_of(tiny_run, model)["weights"]

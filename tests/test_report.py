@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 import zipfile
 
 import pytest
@@ -93,16 +92,15 @@ def test_report_renders_offline_with_local_fonts_and_web_copy(tiny_run):
     assert len(list((tiny_run / "results/plots").glob("*.png"))) == 6
 
 
-def test_snakemake_report_archive(tiny_run):
-    snakemake(tiny_run, *TINY, "--report", "report.zip")
-    names = zipfile.ZipFile(tiny_run / "report.zip").namelist()
+def test_snakemake_report_archive(tiny_run_copy):
+    snakemake(tiny_run_copy, *TINY, "--report", "report.zip")
+    names = zipfile.ZipFile(tiny_run_copy / "report.zip").namelist()
     assert any(n.endswith("/report.pdf") for n in names)
     assert sum(n.endswith(".svg") for n in names) == 6
 
 
-def test_report_baseline_adds_the_run_against_run_section(tiny_run, tmp_path):
-    workdir = tmp_path / "wf"
-    shutil.copytree(tiny_run, workdir, symlinks=True)
+def test_report_baseline_adds_the_run_against_run_section(tiny_run, tiny_run_copy, tmp_path):
+    workdir = tiny_run_copy
     missing = write_overlay(workdir / "missing.yaml", {"report": {"baseline": str(tmp_path)}})
     refused = snakemake(workdir, *TINY, missing.name, "-n", check=False)
     assert refused.returncode != 0 and "report.baseline" in refused.stdout
