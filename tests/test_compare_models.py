@@ -16,7 +16,7 @@ def write_run(folder, correct_counts):
     """Metrics of each model, one seed per count of right test images (of 1,000)."""
     for model, counts in correct_counts.items():
         for seed, count in enumerate(counts):
-            record = metrics_record(model, seed, correct_mask([(0, count)]), MD5)
+            record = metrics_record(model, seed, correct_mask([(0, count)]), MD5, precision="fp32")
             path = folder / "metrics" / model / f"seed{seed}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(record))
@@ -61,3 +61,12 @@ def test_an_unknown_model_is_named_with_those_found(tmp_path):
     done = compare(tmp_path, "alexnet_scratch_pytorch:alexnet_bf16")
     assert done.returncode != 0
     assert "no metrics for alexnet_bf16; found alexnet_scratch_pytorch" in done.stderr
+
+
+def test_a_metrics_file_the_schema_refuses_is_named(tmp_path):
+    write_run(tmp_path, {"alexnet_scratch_pytorch": [700], "alexnet_scratch_keras": [690]})
+    broken = tmp_path / "metrics/alexnet_scratch_keras/seed0.json"
+    broken.write_text('{"model": "alexnet_scratch_keras"}')
+    done = compare(tmp_path, "alexnet_scratch_pytorch:alexnet_scratch_keras")
+    assert done.returncode != 0
+    assert f"metrics file {broken}" in done.stderr

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cifar_compare.fileio import read_json
+from cifar_compare.metrics import read_metrics_file
 from cifar_compare.report.data import recorded_results
 from cifar_compare.report.pairs import pair_lines
 
@@ -28,7 +28,7 @@ def main(argv=None):
     if not paths:
         parser.error(f"no metrics files under {args.results / 'metrics'}")
     try:
-        lines = pair_lines(recorded_results([read_json(p) for p in paths]), pairs)
+        lines = pair_lines(recorded_results([read_metrics_file(p) for p in paths]), pairs)
     except ValueError as error:
         sys.exit(f"compare_models: {error}")
     print("\n".join(lines))
