@@ -119,6 +119,11 @@ def test_inputs(tmp_path_factory):
     return tiny_inputs_in(made_once(tmp_path_factory, "inputs", write_tiny_inputs))
 
 
+@pytest.fixture
+def workdir(tmp_path):
+    return copy_workflow(tmp_path / "wf")
+
+
 def run_tiny_study(workdir, inputs):
     copy_workflow(workdir)
     write_overlay(workdir / "inputs.yaml", inputs_overlay(inputs))

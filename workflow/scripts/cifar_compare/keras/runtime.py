@@ -2,6 +2,7 @@
 keras: the backend is fixed when keras is first imported (TensorFlow's logging when it is)."""
 
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -64,9 +65,14 @@ def select_backend(name):
     if os.environ.get(DEVICE_ENV, "").strip().lower() == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
         os.environ["JAX_PLATFORMS"] = "cpu"
-    if quiet_wanted() and os.environ["KERAS_BACKEND"] == "tensorflow":
-        with native_stderr_filtered():
-            import tensorflow  # noqa: F401
+    if not quiet_wanted() or importlib.util.find_spec("tensorflow") is None:
+        return
+    if os.environ["KERAS_BACKEND"] != "tensorflow":
+        # keras.utils.set_random_seed imports TensorFlow on every backend where it is
+        # installed. Load the backend first: TensorFlow loaded before torch segfaults here.
+        importlib.import_module("keras")
+    with native_stderr_filtered():
+        import tensorflow  # noqa: F401
 
 
 def tf_gpu_details(tf, gpu):
