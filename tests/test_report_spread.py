@@ -3,10 +3,11 @@ its recipe (workflow/report/measured_spread.yaml), and only for that recipe."""
 
 import pytest
 import yaml
+from cifar_compare.config import load_study_config
 from cifar_compare.report.conclusions import single_run_sentence
 from cifar_compare.report.data import model_results
 from cifar_compare.report.spread import check_measurements, quoted_spreads, recipe
-from report_fixtures import OFFICIAL_CIFAR10_MD5, REPORT, correct_mask, metrics_record
+from report_fixtures import OFFICIAL_CIFAR10_MD5, REPO, REPORT, correct_mask, metrics_record
 
 MODEL = "alexnet_scratch_pytorch"
 
@@ -64,3 +65,20 @@ def test_the_shipped_measurements_are_well_formed():
     for entry in check_measurements(yaml.safe_load(path.read_text()), path):
         assert entry["runs"] >= 2 and entry["sd_points"] > 0
         assert set(entry["recipe"]).isdisjoint({"seeds", "precision", "enabled"})
+
+
+@pytest.mark.parametrize(
+    ("overlays", "model"),
+    [
+        ([], "alexnet_scratch_pytorch"),
+        ([], "alexnet_scratch_keras"),
+        (["config/extended.yaml"], "alexnet_bn_scratch_pytorch"),
+    ],
+)
+def test_the_shipped_recipes_are_the_measured_ones(overlays, model):
+    """A recipe change in config/ needs a new measurement (docs/results/seeds) or the
+    entry's removal: otherwise the report would quote a spread for another recipe."""
+    path = REPORT / "measured_spread.yaml"
+    shipped = load_study_config([REPO / o for o in overlays])["models"][model]
+    measured = [m["recipe"] for m in yaml.safe_load(path.read_text())]
+    assert recipe(shipped) in measured, f"{model}'s recipe differs from every one in {path}"
