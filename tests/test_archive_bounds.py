@@ -51,10 +51,10 @@ def test_a_batch_of_no_images_or_more_than_ten_thousand_is_refused(images):
 
 def test_labels_zero_and_nine_are_read_minus_one_ten_and_booleans_refused():
     assert parse_batch(batch(2, [0, 9]))[1].tolist() == [0, 9]
-    for labels, message in [([0, -1], "outside 0..9"), ([10, 0], "outside 0..9")]:
-        with pytest.raises(ArchiveError, match=message):
+    for labels in [[0, -1], [10, 0]]:
+        with pytest.raises(ArchiveError, match="labels outside 0..9; "):
             parse_batch(batch(2, labels))
-    with pytest.raises(ArchiveError, match="labels must be integers"):
+    with pytest.raises(ArchiveError, match="labels must be integers; "):
         parse_batch(batch(2, [True, 0]))  # a bool is an int to isinstance, not a label
 
 
@@ -146,3 +146,50 @@ def test_the_stream_bound_reads_exactly_the_decompressed_size(tmp_path, monkeypa
     monkeypatch.setattr(cifar_archive, "STREAM_MAX_BYTES", size - 1)
     with pytest.raises(ArchiveError, match=f"decompresses to more than {size - 1} bytes"):
         list(read_members(archive))
+
+
+def refusal(parse, raw, member):
+    """The one line parse_batch or parse_meta refuses `raw` with, as member `member` of
+    a.tar.gz, up to the config keys to fix."""
+    with pytest.raises(ArchiveError) as refused:
+        parse(raw, "a.tar.gz", f"{BATCH_DIR}/{member}")
+    return str(refused.value).partition("; not a usable CIFAR-10 python archive")[0]
+
+
+def test_labels_stored_as_an_integer_array_are_read_as_a_list_would_be():
+    for dtype in (np.int32, np.int64):
+        labels = np.array([3, 7], dtype)
+        raw = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}, 3)
+        found = parse_batch(raw)[1]
+        assert found.tolist() == [3, 7] and found.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("labels", "found"), [([0, 1, 2], "3"), (np.zeros((2, 1), np.int64), "ndarray"), ({}, "dict")]
+)
+def test_labels_of_another_count_or_shape_are_refused_saying_what_was_found(labels, found):
+    raw = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}, 3)
+    assert refusal(parse_batch, raw, "data_batch_1") == (
+        f"a.tar.gz, member {BATCH_DIR}/data_batch_1: expected 2 integer labels, found {found}"
+    )
+
+
+def test_class_names_not_in_a_list_or_too_long_are_refused_naming_them_clipped():
+    names = [name.encode() for name in CLASSES]
+    member = f"a.tar.gz, member {BATCH_DIR}/batches.meta"
+    found = refusal(parse_meta, meta([b"x" * 100, *names[1:]]), "batches.meta")
+    assert found == f"{member}: class name '{'x' * 36}... is not 1 to 32 letters, digits, " + (
+        "spaces, '_', '.' or '-', starting with a letter or digit"
+    )
+    raw = pickle.dumps({b"label_names": tuple(names)}, 3)
+    assert (
+        refusal(parse_meta, raw, "batches.meta")
+        == f"{member}: expected 10 class names, found tuple"
+    )
+
+
+def test_the_declared_batch_size_is_read_under_a_bytes_or_a_str_key():
+    names = [name.encode() for name in CLASSES]
+    assert parse_meta(meta(names))[1] is None
+    for key in (b"num_cases_per_batch", "num_cases_per_batch"):
+        assert parse_meta(pickle.dumps({b"label_names": names, key: 7}, 3))[1] == 7

@@ -59,6 +59,7 @@ MODULES = {
         "tests/test_hostile_download.py",
     ],
     "data/numpy_pickle.py": [
+        "tests/test_numpy_pickle.py",
         "tests/test_archive.py",
         "tests/test_archive_bounds.py",
         "tests/test_archive_official_size.py",
