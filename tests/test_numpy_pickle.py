@@ -41,6 +41,7 @@ def test_other_dtypes_byte_orders_fields_and_states_are_refused_by_name():
     allowed = "only u1, i4, i8 (the integer types of CIFAR batches) are allowed"
     assert refused(SafeDtype, "f8") == f"refusing dtype 'f8': {allowed}"
     assert refused(SafeDtype, 8) == f"refusing dtype 8: {allowed}"
+    assert refused(SafeDtype, "x" * 50) == f"refusing dtype '{'x' * 36}...: {allowed}"
     big = (3, ">", None, None, None, -1, -1, 0)
     assert refused(dtype, "i8", big) == (
         "refusing dtype int64 with byte order or fields ('>', None, None, None)"
@@ -102,8 +103,15 @@ def test_only_numpys_own_array_reconstruction_is_taken():
 def test_bytes_pickled_by_python_3_are_encoded_as_latin1_only():
     assert numpy_pickle.load(pickle.dumps(b"\xe9t\xe9", 2)) == b"\xe9t\xe9"  # _codecs.encode
     assert numpy_pickle._latin1_encode("\xe9", "latin-1") == b"\xe9"
+    assert numpy_pickle._latin1_encode("\xe9") == b"\xe9"
     assert refused(numpy_pickle._latin1_encode, "\xe9", "utf-8") == "refusing _codecs.encode of str"
     assert refused(numpy_pickle._latin1_encode, b"x") == "refusing _codecs.encode of bytes"
+
+
+def test_python_2_strings_load_as_bytes_as_in_the_official_batches():
+    """The official batches were pickled by Python 2: their keys are str of Python 2
+    (opcode U), which load as bytes."""
+    assert numpy_pickle.load(b"\x80\x02}q\x00U\x04dataq\x01K\x01s.") == {b"data": 1}
 
 
 def test_numpy_arrays_pickled_by_numpy_load_as_the_same_arrays():
@@ -119,7 +127,16 @@ def test_other_globals_persistent_ids_and_broken_pickles_are_refused_in_one_line
         "refusing to unpickle numpy.float64: CIFAR batches may only contain numpy arrays, "
         "lists, dicts and strings"
     )
+    long_name = b"\x80\x02c" + b"m" * 100 + b"\n" + b"n" * 100 + b"\n."
+    assert refused(numpy_pickle.load, long_name).startswith(
+        f"refusing to unpickle {'m' * 57}....{'n' * 57}...: CIFAR batches may only"
+    )
     assert refused(numpy_pickle.load, b"\x80\x02P0\n.") == "refusing a persistent id"
+    # the reason clipped to 120 characters
+    assert refused(numpy_pickle.load, b"\x80\x02F" + b"x" * 200 + b"\n.") == (
+        f"not a valid CIFAR batch pickle (ValueError: could not convert string to float: "
+        f"'{'x' * 69}...)"
+    )
     assert refused(numpy_pickle.load, b"\x80\x02]q\x00(K\x01") == (
         "not a valid CIFAR batch pickle (EOFError: Ran out of input)"
     )
