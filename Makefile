@@ -89,7 +89,7 @@ format: setup
 # Mutation testing (docs/development.md): mutmut, pinned in requirements-mutation.txt and
 # installed by this target only (not by setup, so not in CI), mutates the modules that
 # compute the study's numbers or guard its inputs, each against the fast tests that cover
-# it, and prints killed/total per module and the surviving mutants. About 18 minutes on
+# it, and prints killed/total per module and the surviving mutants. About 25 minutes on
 # two cores. MUTATION_ARGS go to tools/mutation.py, e.g. "--max-children 1 config.py".
 MUTATION_ARGS ?=
 mutation: setup $(VENV)/.mutation-installed
