@@ -7,7 +7,8 @@ PYTHON ?= python3
 # GPU build (requirements-gpu.txt) in place of tensorflow-cpu. Override: make setup GPU=no
 GPU ?= $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU ' && echo yes || echo no)
 
-.PHONY: setup run run-full pin-weights check-config config-docs test lint format bench gpu-wheels
+.PHONY: setup run run-full pin-weights check-config config-docs test lint format bench gpu-wheels \
+	mutation
 
 setup: $(VENV)/.installed
 
@@ -76,14 +77,27 @@ bench: setup
 	$(BIN)/python bench/precision_table.py bench/out/precision-fp32 bench/out/precision-bf16
 
 lint: setup
-	$(BIN)/ruff check workflow tests bench
-	$(BIN)/ruff format --check workflow tests bench
+	$(BIN)/ruff check workflow tests bench tools
+	$(BIN)/ruff format --check workflow tests bench tools
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 format: setup
-	$(BIN)/ruff format workflow tests bench
-	$(BIN)/ruff check --fix workflow tests bench
+	$(BIN)/ruff format workflow tests bench tools
+	$(BIN)/ruff check --fix workflow tests bench tools
 	$(BIN)/snakefmt Snakefile workflow/rules
+
+# Mutation testing (docs/development.md): mutmut, pinned in requirements-mutation.txt and
+# installed by this target only (not by setup, so not in CI), mutates the modules that
+# compute the study's numbers or guard its inputs, each against the fast tests that cover
+# it, and prints killed/total per module and the surviving mutants. About 25 minutes on
+# two cores. MUTATION_ARGS go to tools/mutation.py, e.g. "--max-children 1 config.py".
+MUTATION_ARGS ?=
+mutation: setup $(VENV)/.mutation-installed
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+
+$(VENV)/.mutation-installed: requirements-mutation.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-mutation.txt -c requirements.txt
+	touch $@
 
 # Wheels bench/gpu-check.sh installs on a GPU machine whose Python has PyTorch
 # and JAX but neither Keras nor jsonschema, and no network (CPython 3.12, x86-64).

@@ -2,6 +2,7 @@
 expanded from aliases, and cheaply (the checks never expand anything)."""
 
 import copy
+import time
 
 import pytest
 import yaml
@@ -9,12 +10,15 @@ from cifar_compare.config import (
     DEFAULT_CONFIG,
     SCHEMA,
     ConfigError,
+    _count_nodes,
     check_command_line_paths,
     check_config_file,
     check_schema,
     check_study_config,
+    key_path,
     load_study_config,
     merge_overlay,
+    refuse_moved_lock_file,
 )
 
 BASE = yaml.safe_load(DEFAULT_CONFIG.read_text())
@@ -82,7 +86,9 @@ def test_expanded_loaded_config_is_refused_without_expanding():
     for _ in range(9):  # 10**10 values if expanded
         shared = [shared] * 10
     with pytest.raises(
-        ConfigError, match=r"key data.url[.0-9]*: expands to more than 10000 values"
+        ConfigError,
+        match=r"^the merged configuration, key data.url[.0-9]*: expands to more than 10000 "
+        r"values \(aliases\?\)$",
     ):
         check_study_config({"data": {"url": shared}})
 
@@ -304,3 +310,168 @@ def test_check_config_script_refuses_a_mapping_bomb_cheaply(tmp_path):
     assert done.returncode == 1 and done.stdout == ""
     refusal = f"config file {bomb}, key a4: expands to more than 10000 values (aliases?)"
     assert done.stderr == f"invalid configuration, {refusal}\n"
+
+
+def refusal(config, files=()):
+    with pytest.raises(ConfigError) as refused:
+        check_study_config(config, files)
+    return str(refused.value)
+
+
+def test_key_paths_clip_each_part_to_40_characters_and_the_whole_to_200():
+    assert key_path([]) == "(top level)"
+    assert key_path(["models", "m" * 50, "seeds", 0]) == f"models.{'m' * 37}....seeds.0"
+    assert key_path(["k" * 39] * 6) == ("k" * 39 + ".") * 4 + "k" * 37 + "..."
+
+
+def test_a_shell_active_path_is_named_clipped_with_its_characters():
+    path = "/" + "d" * 150 + "/a$b`c.yaml"
+    with pytest.raises(ConfigError) as refused:
+        check_command_line_paths({"config file": [path]})
+    assert str(refused.value) == (
+        f"config file {path[:117]}...: '$`' in its path; a job's command line passes "
+        "through a shell (the SLURM executor), so rename or move it"
+    )
+    with pytest.raises(ConfigError) as refused:  # five control characters: 22 of repr
+        check_command_line_paths({"config file": ["a\x01\x02\x03\x04\x05"]})
+    assert str(refused.value).startswith(r"config file a?????: '\x01\x02\x03\x04... in its path")
+
+
+def test_long_names_and_values_are_clipped_in_config_messages():
+    assert refusal(merged({"models": {"alexnet_scratch_pytorch": {"epochs": 1e30}}})) == (
+        f"key {MODEL}.epochs: 1e+30 is not of type 'integer' "
+        "(write 10000000000000000..., no decimal point)"
+    )
+    message = refusal(merged({"models": {"alexnet_scratch_pytorch": {"batch_size": "b" * 400}}}))
+    assert message == f"key {MODEL}.batch_size: '{'b' * 296}..."  # the reason to 300
+    name = "m" * 64  # the longest name the schema allows
+    entry = {**BASE["models"]["alexnet_scratch_pytorch"], "architecture": "v" * 70}
+    assert refusal(merged({"models": {name: entry}})) == (
+        f"key models.{'m' * 57}....architecture: '{'v' * 56}... is not one of "
+        "['alexnet', 'alexnet_cifar', 'alexnet_cifar_bn'] (the pytorch registry)"
+    )
+    sources = {"weights": {"sources": {"s" * 64: {"url": "/x"}}}}
+    assert refusal(merged(sources)) == (
+        f"key weights.sources.{'s' * 57}...: not a known weights name; known: "
+        "alexnet_imagenet1k_v1, efficientnet_b0_imagenet_no_top, "
+        "mobilenet_v2_imagenet_no_top_128, mobilenet_v2_imagenet_no_top_160, "
+        "mobilenet_v2_imagenet_no_top_192, mobilenet_v2_imagenet_no_top_224, "
+        "mobilenet_v2_imagenet_no_top_96, resnet50_imagenet_no_top, vgg16_imagenet_no_top"
+    )
+
+
+def test_unknown_weights_are_refused_listing_the_frameworks_own():
+    keras = "models.mobilenetv2_pretrained_keras"
+    overlay = {"models": {"mobilenetv2_pretrained_keras": {"weights": "w" * 70}}}
+    assert refusal(merged(overlay)) == (
+        f"key {keras}.weights: '{'w' * 56}... is not a known keras weights file; known: "
+        "efficientnet_b0_imagenet_no_top, mobilenet_v2_imagenet_no_top_128, "
+        "mobilenet_v2_imagenet_no_top_160, mobilenet_v2_imagenet_no_top_192, "
+        "mobilenet_v2_imagenet_no_top_224, mobilenet_v2_imagenet_no_top_96, "
+        "resnet50_imagenet_no_top, vgg16_imagenet_no_top"
+    )
+    overlay = {"models": {"alexnet_pretrained_pytorch": {"weights": "my_weights"}}}
+    assert refusal(merged(overlay)) == (
+        "key models.alexnet_pretrained_pytorch.weights: 'my_weights' is not a known pytorch "
+        "weights file; known: alexnet_imagenet1k_v1"
+    )
+
+
+@pytest.mark.parametrize(("per_class", "fraction"), [(5, 0.2), (2, 0.0)])
+def test_a_split_holding_out_one_image_or_none_at_all_is_accepted(per_class, fraction):
+    """0.2 of 5 holds out 1 image per class; a fraction of 0 holds out none (no split)."""
+    check_study_config(
+        merged({"data": {"train_per_class": per_class, "validation_fraction": fraction}})
+    )
+
+
+def test_an_empty_split_is_refused_saying_what_to_change():
+    config = merged({"data": {"train_per_class": 3, "validation_fraction": 0.1}})
+    assert refusal(config) == (
+        "key data.validation_fraction: 0.1 of data.train_per_class 3 holds out 0 images per "
+        "class, so a split would be empty; raise data.train_per_class or change "
+        "data.validation_fraction"
+    )
+
+
+def test_a_moved_lock_file_is_refused_and_the_files_are_checked_first(tmp_path):
+    assert refuse_moved_lock_file({"weights": {"allow_unofficial": False}}) is None
+    assert refusal(merged({"weights": {"lock_file": "my-pins.json"}})) == (
+        "key weights.lock_file: not settable; weights are always checked against "
+        "config/weights.lock.json of this checkout (pin with `make pin-weights`), so remove "
+        "the key"
+    )
+    repeated = tmp_path / "overlay.yaml"
+    repeated.write_text("data:\n  split_seed: 1\n  split_seed: 2\n")
+    assert refusal(merged({}), [repeated]) == (
+        f"config file {repeated}, key data.split_seed: the key appears twice"
+    )
+
+
+def test_ten_thousand_values_are_counted_ten_thousand_and_one_refused():
+    _count_nodes({"a": ["x"] * 9998}, "w")  # the mapping, the list and 9998 strings
+    with pytest.raises(ConfigError, match=r"^w, key \(top level\): expands to more than 10000"):
+        _count_nodes({"a": ["x"] * 9999}, "w")  # the list holds 10000 values, the mapping 10001
+    shared = ["x"] * 9000  # counted once, not once per reference: refused at once
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"^w, key \(top level\): expands"):
+        _count_nodes([shared] * 100_000, "w")  # 900 million values if expanded
+    assert time.monotonic() - started < 10
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ConfigError, match="^w: nested too deeply$"):
+        _count_nodes(deep, "w")
+
+
+def file_refusal(path, text):
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError) as refused:
+        check_config_file(path)
+    return str(refused.value)
+
+
+def test_config_file_refusals_name_the_file_clipped_and_the_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    assert file_refusal(path, f"a: !{'t' * 100} x\n") == (
+        f"config file {path}, key a: tag !{'t' * 56}... is not allowed"
+    )
+    assert file_refusal(path, "data:\n  ? [a]\n  : 1\n") == (
+        f"config file {path}, key data: a mapping key must be a plain value"
+    )
+    assert file_refusal(path, "__use_yte__: true\n") == (
+        f"config file {path}, key __use_yte__: YTE templates (Python expressions) are not "
+        "accepted in config files"
+    )
+    long = tmp_path / ("f" * 150 + ".yaml")
+    assert file_refusal(long, "a: 1\na: 2\n") == (
+        f"config file {str(long)[:117]}..., key a: the key appears twice"
+    )
+    # bytes that are not UTF-8 are read as U+FFFD, so the duplicate key is still named
+    assert file_refusal(path, b"a: \xff\na: 2\n").endswith(", key a: the key appears twice")
+
+
+def test_a_config_file_of_one_mib_is_read_one_byte_more_refused(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("a: 1\n#" + "x" * (2**20 - 6))
+    check_config_file(path)
+    assert file_refusal(path, path.read_text() + "x") == (
+        f"config file {path}: larger than 1048576 bytes"
+    )
+
+
+def test_invalid_yaml_is_refused_with_the_parsers_reason_on_one_line_of_200(tmp_path):
+    text = "a:\n  - b\n c: " + "d" * 100 + "\n"  # two marks, each with its line
+    with pytest.raises(yaml.YAMLError) as parsed:
+        yaml.safe_load(text)
+    reason = " ".join(str(parsed.value).split())
+    assert len(reason) > 200
+    path = tmp_path / "c.yaml"
+    assert file_refusal(path, text) == f"config file {path}: not valid YAML ({reason[:197]}...)"
+
+
+def test_patterns_end_only_at_a_final_unescaped_dollar():
+    check_schema("abc", {"pattern": "^a"})  # no $: a prefix
+    check_schema("a$", {"pattern": r"^a\$"})  # an escaped $ is the character
+    with pytest.raises(ConfigError, match=r"^key \(top level\): 'a\\n' does not match '\^a\$'$"):
+        check_schema("a\n", {"pattern": "^a$"})

@@ -168,6 +168,11 @@ CASES = [
         "holds 20 images, data_batch_1 20, batches.meta 10000",
     ),
     (
+        "meta-declaring-a-long-batch-size",  # repr clipped to 20 characters
+        lambda: with_meta(meta_pickle(num_cases_per_batch="9" * 30)),
+        f"holds 20 images, data_batch_1 20, batches.meta '{'9' * 16}...; ",
+    ),
+    (
         "many-tiny-members",
         lambda: (good_members(), [(f"{BATCH_DIR}/junk{i}", b"x") for i in range(100)]),
         "more than 64 members",
@@ -215,6 +220,23 @@ def test_hostile_archive_is_refused_cheaply_in_one_line(tmp_path, builder, messa
     assert len(message_line) <= LINE_LIMIT
     assert peak_kb is not None and peak_kb < PEAK_RSS_LIMIT_KB
     assert list(temp.iterdir()) == [] and not out.parent.exists()
+
+
+IN_PROCESS = [case for case in CASES if case[0] != "labels-list-memo-bomb"]  # 2 s, 16M labels
+
+
+@pytest.mark.parametrize(
+    "builder, message", [c[1:] for c in IN_PROCESS], ids=[c[0] for c in IN_PROCESS]
+)
+def test_hostile_archive_is_refused_with_the_same_line_in_this_process(tmp_path, builder, message):
+    """The reader alone, in pytest's own process: mutation testing (`make mutation`) runs a
+    mutant against the tests that call the mutated function in this process only (the memo
+    bomb's count check has a unit test in test_archive_bounds.py)."""
+    archive, _ = build(tmp_path, builder)
+    with pytest.raises(ArchiveError) as refused:
+        read_archive(archive)
+    assert message in str(refused.value)
+    assert str(refused.value).startswith(f"{archive}, ")
 
 
 def test_good_archive_prepares_in_bounds_and_records_its_md5(tmp_path):

@@ -5,14 +5,20 @@ image (softmax ignores it), so the softmax, the prediction, the loss and the cal
 bin of each image can be read off the table below.
 """
 
+import hashlib
+import json
 import math
 
 import numpy as np
 import pytest
+from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.metrics import (
+    data_provenance,
     decode_labels,
     flip_averaged,
+    metrics_record,
     prediction_metrics,
+    softmax,
     softmax_cross_entropy,
 )
 
@@ -47,7 +53,13 @@ def test_accuracy_per_class_accuracy_and_confusion_matrix_by_hand():
         [0, 0, 0, 0],  # d: no images
     ]
     assert found["per_class_accuracy"] == {"a": 0.5, "b": 1.0, "c": 0.5, "d": 0.0}
+    # counts, written to the metrics file as integers
+    assert json.dumps(found["confusion_matrix"]) == (
+        "[[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]"
+    )
+    assert found["class_names"] == CLASSES
     predictions = found["test_predictions"]
+    assert predictions["encoding"].startswith("base64 uint8")
     assert decode_labels(predictions["predicted"]).tolist() == [0, 1, 0, 2, 1]
     assert decode_labels(predictions["labels"]).tolist() == [0, 1, 2, 2, 0]
 
@@ -115,3 +127,85 @@ def test_flip_averaging_averages_probabilities_not_logits():
     found = prediction_metrics(np.array([1]), averaged, CLASSES[:2])
     assert found["test_accuracy"] == 0.0
     assert found["calibration"]["mean_confidence"][10] == pytest.approx(0.7)  # [0.667, 0.733)
+
+
+def test_each_image_is_normalised_by_its_own_largest_logit():
+    """Image 0's logits (1000, 0) give (1, e^-1000) = (1, 0) in double precision, image 1's
+    (0, ln 3) give (1/4, 3/4): no overflow from 1000, and no underflow of image 1 to 0/0
+    by a shift taken over the whole batch."""
+    logits = np.array([[1000.0, 0.0], [0.0, math.log(3.0)]])
+    np.testing.assert_allclose(softmax(logits), [[1.0, 0.0], [0.25, 0.75]], rtol=1e-12)
+    expected = -(math.log(1.0) + math.log(0.75)) / 2
+    assert softmax_cross_entropy(logits, np.array([0, 1])) == pytest.approx(expected, rel=1e-12)
+    found = prediction_metrics(np.array([0, 1]), logits, CLASSES[:2])["calibration"]
+    assert found["mean_confidence"][14] == 1.0 and found["mean_confidence"][11] == 0.75
+
+
+def test_per_class_and_bin_values_are_rounded_to_six_decimals():
+    """Three images of class a, confidences 0.47, 0.48 and 0.50 (all in bin 7,
+    [0.467, 0.533)), only the first predicted a: a's accuracy and the bin's are 1/3, the
+    bin's mean confidence 1.45 / 3; the file holds them to six decimals."""
+    probabilities = [[0.47, 0.33, 0.20], [0.30, 0.48, 0.22], [0.25, 0.50, 0.25]]
+    found = prediction_metrics(np.zeros(3, dtype=int), np.log(probabilities), CLASSES[:3])
+    assert found["per_class_accuracy"] == {"a": 0.333333, "b": 0.0, "c": 0.0}
+    assert found["calibration"]["count"][7] == 3
+    assert found["calibration"]["accuracy"][7] == 0.333333
+    assert found["calibration"]["mean_confidence"][7] == 0.483333
+    assert found["calibration"]["ece"] == pytest.approx(abs(1 - 1.45) / 3, rel=1e-12)
+
+
+def test_float32_logits_are_calibrated_in_double_precision():
+    """Logits (0, 1e-7) as float32, as the frameworks give them: the top probability is
+    1 / (1 + e^-x) for x the float32 nearest 1e-7, 0.500000025, which float32 arithmetic
+    would round to 0.5. The image is of class a, so the ECE is that probability."""
+    logits = np.array([[0.0, 1e-7]], dtype=np.float32)
+    top = 1 / (1 + math.exp(-float(np.float32(1e-7))))
+    found = prediction_metrics(np.array([0]), logits, CLASSES[:2])["calibration"]
+    assert found["ece"] == pytest.approx(top, rel=1e-12)
+    assert found["ece"] != 0.5
+
+
+def test_data_provenance_fingerprints_the_images_and_int64_labels():
+    """sha256 of the images' bytes in C order, then the labels' as little-endian int64,
+    whatever order the images are stored in and whatever the labels' dtype."""
+    images = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    labels = np.array([3, 7], dtype=np.uint8)
+    expected = hashlib.sha256(images.tobytes() + bytes([3] + [0] * 7 + [7] + [0] * 7))
+    fortran = np.asfortranarray(images)
+    found = data_provenance(OFFICIAL_CIFAR10_MD5, fortran, labels)
+    assert found == {
+        "archive_md5": OFFICIAL_CIFAR10_MD5,
+        "official": True,
+        "test_set_sha256": expected.hexdigest(),
+    }
+    other = data_provenance("0" * 32, images, [3, 7])
+    assert other["official"] is False and other["test_set_sha256"] == expected.hexdigest()
+
+
+def test_metrics_record_puts_the_checkpoint_record_under_its_own_keys():
+    record = {
+        "model_name": "alexnet_scratch_pytorch",
+        "seed": 2,
+        "architecture": "alexnet_cifar",
+        "train_summary": {"wall_seconds": 10.0},
+        "versions": {"torch": "2.0"},
+        "model_config": {"epochs": 3},
+        "weights": None,
+        "ignored": "not copied",
+    }
+    metrics = {"test_accuracy": 0.5, "test_images": 4}
+    found = metrics_record(metrics, record, "pytorch", "cpu", {"torch": "2.1"})
+    assert found == {
+        "model": "alexnet_scratch_pytorch",
+        "seed": 2,
+        "framework": "pytorch",
+        "architecture": "alexnet_cifar",
+        "test_accuracy": 0.5,
+        "test_images": 4,
+        "training": {"wall_seconds": 10.0},
+        "evaluation_device": "cpu",
+        "versions": {"torch": "2.1"},  # the evaluation's
+        "training_versions": {"torch": "2.0"},
+        "model_config": {"epochs": 3},
+        "weights": None,
+    }

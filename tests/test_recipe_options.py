@@ -84,6 +84,10 @@ def test_test_time_predictions_average_with_the_mirror_image():
     assert np.array_equal(seen[0], images) and np.array_equal(seen[1], images[:, :, ::-1])
     expected = flip_averaged(predict(images), predict(images[:, :, ::-1]))
     np.testing.assert_allclose(flipped, expected, rtol=1e-6)
+    # both passes as float32 logits, whatever predict returns, and float32 out
+    assert flipped.dtype == np.float32
+    as_float32 = [predict(batch).astype(np.float32) for batch in (images, images[:, :, ::-1])]
+    np.testing.assert_array_equal(flipped, flip_averaged(*as_float32).astype(np.float32))
 
 
 def test_inference_is_timed_on_the_plain_pass_only(monkeypatch):

@@ -8,11 +8,12 @@ import json
 import math
 import os
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
-from cifar_compare.metrics import MAX_FILE_BYTES, calibration
+from cifar_compare.metrics import MAX_FILE_BYTES, calibration, read_metrics_file
 from cifar_compare.report import format as fmt
 from cifar_compare.report import stats as report_stats
 from cifar_compare.report.data import model_results
@@ -229,6 +230,29 @@ def test_calibration_bins_and_ece_by_hand():
     assert found["ece"] == pytest.approx((4 * 0.2 + 2 * 0.05) / 6)
 
 
+def test_calibration_pools_the_seeds_bins_weighted_by_their_images():
+    """Two seeds' bins (four bins; the last empty) and a record without calibration: counts
+    add up, a bin's mean is weighted by each seed's images in it, the ECE is the mean of
+    the seeds', and the confidence the mean over all eight images."""
+    seeds = [
+        {"count": [2, 1, 1, 0], "mean_confidence": [0.2, 0.5, 0.9, 0], "accuracy": [0.5, 1, 1, 0]},
+        {"count": [1, 0, 3, 0], "mean_confidence": [0.3, 0, 0.7, 0], "accuracy": [0, 0, 1 / 3, 0]},
+    ]
+    records = [{"calibration": {**seeds[0], "ece": 0.1}}, {"calibration": None}]
+    records.append({"calibration": {**seeds[1], "ece": 0.3}})
+    found = report_stats.pooled_calibration(SimpleNamespace(records=records))
+    assert found["count"] == [3, 1, 4, 0]
+    assert found["mean_confidence"] == pytest.approx([(0.4 + 0.3) / 3, 0.5, (0.9 + 2.1) / 4, 0])
+    assert found["accuracy"] == pytest.approx([1 / 3, 1.0, 2 / 4, 0.0])
+    assert found["ece"] == pytest.approx(0.2)
+    assert found["confidence"] == pytest.approx((0.4 + 0.3 + 0.5 + 0.9 + 2.1) / 8)
+    # one image in all: its confidence
+    single = {"count": [0, 1], "mean_confidence": [0, 0.8], "accuracy": [0, 1], "ece": 0.2}
+    found = report_stats.pooled_calibration(SimpleNamespace(records=[{"calibration": single}]))
+    assert found["confidence"] == pytest.approx(0.8)
+    assert report_stats.pooled_calibration(SimpleNamespace(records=[{}])) is None
+
+
 def test_the_data_warning_appears_only_for_an_unofficial_archive(
     official, unofficial_with_baseline
 ):
@@ -337,18 +361,47 @@ def test_each_baseline_metrics_file_must_pass_the_metrics_schema(tmp_path):
     assert len(baseline_of(paths, tmp_path)[0]) == len(MODELS)  # valid as written
     path = tmp_path / "metrics" / "alexnet_scratch_pytorch" / "seed0.json"
     record = json.loads(path.read_text())
+    negative = [row[:] for row in record["confusion_matrix"]]
+    negative[2][3] = -1
     damaged = {
         "{not json": "Expecting property name",
         json.dumps({**record, "test_accuracy": "high"}): (
             "metrics record invalid at test_accuracy: 'high' is not of type 'number'"
         ),
         json.dumps([record]): "metrics record invalid at \\(top level\\): fails type: 'object'",
+        json.dumps({**record, "confusion_matrix": negative}): (
+            "metrics record invalid at confusion_matrix/2/3: -1 is less than the minimum of 0"
+        ),
+        # jsonschema's message in full up to 200 characters (here 173 + 2 quotes + 25)...
+        json.dumps({**record, "seed": "s" * 173}): (
+            f"metrics record invalid at seed: '{'s' * 173}' is not of type 'integer'$"
+        ),
+        # ...and from 201 the failed check instead, its value clipped to 100 characters
+        json.dumps({**record, "seed": "s" * 174}): (
+            "metrics record invalid at seed: fails type: 'integer'$"
+        ),
+        json.dumps({**record, "weights": "w" * 300}): re.escape(
+            "metrics record invalid at weights: fails oneOf: [{'type': 'null'}, {'type': "
+            "'object', 'required': ['name', 'file', 'sha256', 'official'], 'proper..."
+        )
+        + "$",
     }
     for text, message in damaged.items():
         path.write_text(text)
         with pytest.raises(ValueError, match=f"^metrics file {re.escape(str(path))}: {message}"):
             baseline_of(paths, tmp_path)
     path.write_text("")
+    os.truncate(path, MAX_FILE_BYTES)  # the largest size read: its NUL bytes are no JSON
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: Expecting value"):
+        baseline_of(paths, tmp_path)
     os.truncate(path, MAX_FILE_BYTES + 1)  # sparse: nothing is read
     with pytest.raises(ValueError, match=f"{re.escape(str(path))}: larger than {MAX_FILE_BYTES}"):
         baseline_of(paths, tmp_path)
+
+
+def test_a_metrics_file_error_clips_the_path_to_200_characters_and_the_reason_to_300(tmp_path):
+    path = tmp_path / ("d" * 150) / ("f" * 150 + ".json")  # missing
+    reason = f"[Errno 2] No such file or directory: {str(path)!r}"
+    with pytest.raises(ValueError) as raised:
+        read_metrics_file(path)
+    assert str(raised.value) == f"metrics file {str(path)[:197]}...: {reason[:297]}..."

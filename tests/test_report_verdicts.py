@@ -3,6 +3,7 @@ words that follow them; every expected value computed here, by closed form or by
 integrating Student's t density (tests/report_fixtures.py writes the metrics)."""
 
 import math
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -126,7 +127,59 @@ def test_welch_p_value_by_hand():
 def test_holm_adjusts_a_family_of_four_by_hand():
     # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> 0.06
     assert report_stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert report_stats.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert report_stats.holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])  # 1.2 capped at 1
+
+
+def mcnemar_by_hand(b, c):
+    """Twice the binomial(b + c, 1/2) tail at min(b, c), at most 1."""
+    n = b + c
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n)
+
+
+@pytest.mark.parametrize(
+    ("b", "c", "p"),
+    [
+        (0, 0, 1.0),  # no discordant pair: nothing tells the models apart
+        (3, 3, 1.0),  # 2 * 42 / 64, capped at 1
+        (5, 1, 2 * (1 + 6) / 2**6),
+        (1, 9, 2 * (1 + 10) / 2**10),
+        (600, 500, None),  # a full test set's counts: C(1100, i) passes any float
+    ],
+)
+def test_mcnemar_p_is_the_exact_binomial_tail(b, c, p):
+    expected = mcnemar_by_hand(b, c)
+    assert p is None or expected == pytest.approx(p, rel=1e-15)
+    assert report_stats.mcnemar_p(b, c) == pytest.approx(expected, rel=1e-12)
+
+
+def test_without_spread_the_p_value_is_0_for_a_difference_and_1_for_none():
+    """Every seed of both models right on the same images (difference 0), or one model
+    right everywhere and the other nowhere (difference 1): no variance at all, so the
+    interval is a point and the test is decided without dividing by its zero width."""
+    everything, nothing, some = (correct_mask(r) for r in ([(0, 1000)], [], [(0, 700)]))
+    cases = [([some] * 2, [some] * 2, 0.0, 1.0), ([everything] * 2, [nothing] * 2, 1.0, 0.0)]
+    for first, second, estimate, p in cases:
+        comparison = report_stats.compare(
+            result("alexnet_scratch_pytorch", first), result("alexnet_scratch_keras", second), "x"
+        )
+        assert comparison.over_runs
+        assert comparison.difference == report_stats.Interval(estimate, estimate, estimate)
+        assert comparison.p_value == p
+
+
+def test_one_seed_against_two_is_judged_by_mcnemar_on_the_first_seed_pair():
+    """One seed on one side: no training-run term, so the test images only; McNemar pairs
+    the seeds in order, so the second model's second seed has no partner."""
+    first = [correct_mask([(0, 700)])]
+    second = [correct_mask([(0, 690)]), correct_mask([(0, 600)])]
+    comparison = report_stats.compare(
+        result("alexnet_scratch_pytorch", first), result("alexnet_scratch_keras", second), "x"
+    )
+    assert not comparison.over_runs
+    assert comparison.discordant == ((10, 0),)
+    assert comparison.mcnemar_p == comparison.p_value == pytest.approx(2 / 2**10)
+    assert comparison.difference.df == math.inf
+    assert comparison.difference.estimate == pytest.approx(0.70 - 0.645)
 
 
 def first_masks():
@@ -198,3 +251,14 @@ def test_p_values_print_on_the_side_of_their_verdict(p, printed, verdict):
     assert f"Holm-adjusted p = {printed})" in words
     assert ("is ahead of" in words) == (verdict == "ahead")
     assert fmt.p_value(0.05) == "0.050" and fmt.p_value(0.04996) == "0.04996"
+
+
+def test_metrics_without_per_image_predictions_say_which_to_evaluate_again():
+    record = metrics_record("alexnet_scratch_keras", 3, correct_mask([(0, 500)]), "ab" * 16)
+    del record["test_predictions"]
+    message = (
+        "metrics of alexnet_scratch_keras seed 3 have no test_predictions (written before "
+        "they were recorded): evaluate that model again"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        report_stats.correctness(record)
