@@ -211,6 +211,21 @@ def check_split_sizes(data):
         )
 
 
+def check_curve_sizes(data, curve):
+    """With train_per_class set, every learning-curve size fits in the training split
+    that the validation hold-out leaves (an archive's own counts are checked by the job)."""
+    per_class, sizes = data.get("train_per_class"), curve["sizes"]
+    if per_class is None or not sizes:
+        return
+    available = per_class - int(round(data["validation_fraction"] * per_class))
+    if max(sizes) > available:
+        raise ConfigError(
+            f"key learning_curve.sizes: {max(sizes)} images per class is more than the "
+            f"{available} that data.train_per_class {per_class} leaves for training after "
+            f"data.validation_fraction {data['validation_fraction']}"
+        )
+
+
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -292,6 +307,7 @@ def check_study_config(config, files=()):
                 f"known: {', '.join(sorted(OFFICIAL_WEIGHTS))}"
             )
     check_split_sizes(config["data"])
+    check_curve_sizes(config["data"], config["learning_curve"])
     for name, model in config["models"].items():
         check_model(name, model)
         resolve_test_time_flip(model, config["evaluation"])

@@ -187,10 +187,13 @@ def write_plots(inputs, params, outputs):
         original = yaml.safe_load(handle)
     with matplotlib.rc_context(LITERAL_TEXT):  # built and drawn with it
         for name, fig in figures(results, histories, original).items():
-            fig.tight_layout()
-            for image_format, metadata in (("png", None), ("svg", {"Date": None})):
-                with atomic_path(getattr(outputs, f"{name}_{image_format}")) as tmp:
-                    fig.savefig(
-                        tmp, format=image_format, dpi=150, bbox_inches="tight", metadata=metadata
-                    )
+            save_figure(fig, getattr(outputs, f"{name}_png"), getattr(outputs, f"{name}_svg"))
             yield name, len(results)
+
+
+def save_figure(fig, png, svg):
+    """`fig` laid out and written as PNG and SVG (no date in the SVG: same figure, same file)."""
+    fig.tight_layout()
+    for path, image_format, metadata in ((png, "png", None), (svg, "svg", {"Date": None})):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=image_format, dpi=150, bbox_inches="tight", metadata=metadata)

@@ -1,0 +1,1 @@
+"""Learning curves: the study trained at several training-set sizes."""
