@@ -27,6 +27,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/curve.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 

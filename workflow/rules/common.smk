@@ -22,7 +22,8 @@ from cifar_compare.runtime.cluster_fit import (
     unfit_lines,
 )
 from cifar_compare.runtime.hardware import machine_has_gpu
-from cifar_compare.identity import recipe, study
+from cifar_compare.curve.schedule import sized_recipe
+from cifar_compare.identity import recipe, sorted_keys, study
 from cifar_compare.fileio import (
     RESULTS,
     SymlinkedFolder,
@@ -40,6 +41,14 @@ RESUME_DIR = "results/resume/{model}/seed{seed}"
 METRICS = "results/metrics/{model}/seed{seed}.json"
 TRAIN_BENCHMARK = "results/benchmarks/train/{model}/seed{seed}.tsv"
 EVALUATE_BENCHMARK = "results/benchmarks/evaluate/{model}/seed{seed}.tsv"
+# The same per learning-curve size (learning_curve.sizes): one folder per size.
+SIZED = "results/sizes/n{size}"
+SIZED_RUN_DIR = f"{SIZED}/models/{{model}}/seed{{seed}}"
+SIZED_HISTORY = f"{SIZED_RUN_DIR}/history.csv"
+SIZED_RESUME_DIR = "results/resume/sizes/n{size}/{model}/seed{seed}"
+SIZED_METRICS = f"{SIZED}/metrics/{{model}}/seed{{seed}}.json"
+SIZED_LOGS = "results/logs/sizes/n{size}"
+SIZED_BENCHMARKS = "results/benchmarks/sizes/n{size}"
 
 
 def check_config(config):
@@ -209,32 +218,78 @@ def weights_identity(wildcards):
     }
 
 
-def model_seed_paths(pattern):
+def model_seed_paths(pattern, **fixed):
     """`pattern` expanded for every enabled (model, seed), in config order."""
     return [
-        expand(pattern, model=name, seed=seed)[0]
+        expand(pattern, model=name, seed=seed, **fixed)[0]
         for name, model in enabled_models().items()
         for seed in model["seeds"]
     ]
 
 
+def curve_sizes():
+    """The learning curve's sizes (images per class), smallest first; none: one size."""
+    return sorted(config["learning_curve"]["sizes"])
+
+
+def headline(single, sized):
+    """`single` expanded for every (model, seed); with a learning curve, `sized` at its
+    largest size, whose results the tables and verdicts then show."""
+    if curve_sizes():
+        return model_seed_paths(sized, size=curve_sizes()[-1])
+    return model_seed_paths(single)
+
+
 def metrics_files():
-    """The targets of the whole study."""
-    return model_seed_paths(METRICS)
+    """The metrics the tables, plots and report show."""
+    return headline(METRICS, SIZED_METRICS)
 
 
 def history_files():
     """Every (model, seed) pair's training history, in the order of metrics_files()."""
-    return model_seed_paths(HISTORY)
+    return headline(HISTORY, SIZED_HISTORY)
 
 
 def benchmark_files():
     """Timings of data preparation and of every (model, seed) train and evaluate job."""
     return [
         rules.prepare_data.benchmark,
-        *model_seed_paths(TRAIN_BENCHMARK),
-        *model_seed_paths(EVALUATE_BENCHMARK),
+        *headline(
+            TRAIN_BENCHMARK, f"{SIZED_BENCHMARKS}/train/{{model}}/seed{{seed}}.tsv"
+        ),
+        *headline(
+            EVALUATE_BENCHMARK,
+            f"{SIZED_BENCHMARKS}/evaluate/{{model}}/seed{{seed}}.tsv",
+        ),
     ]
+
+
+def curve_metrics_files():
+    """Every (model, size, seed) metrics file of the learning curve."""
+    return [
+        path
+        for size in curve_sizes()
+        for path in model_seed_paths(SIZED_METRICS, size=size)
+    ]
+
+
+def sized_model_config(wildcards):
+    """The model's recipe at one learning-curve size, with its `curve` record."""
+    schedule = config["learning_curve"]["schedule"]
+    return sorted_keys(
+        sized_recipe(model_config(wildcards), int(wildcards.size), schedule)
+    )
+
+
+def sized_train_inputs(wildcards):
+    """train_inputs with the size's subset of the prepared data."""
+    subset = expand(rules.subset_data.output.prepared, size=wildcards.size)[0]
+    return {**train_inputs(wildcards), "prepared": subset}
+
+
+def curve_report_inputs(wildcards):
+    """The learning-curve tables and figures, for a study with a curve."""
+    return dict(rules.learning_curve.output.items()) if curve_sizes() else {}
 
 
 def study_identity():

@@ -59,6 +59,7 @@ rule plots:
 
 rule report:
     input:
+        unpack(curve_report_inputs),
         summary=rules.aggregate.output.csv,
         metrics=metrics_files(),
         plots=rules.plots.output,

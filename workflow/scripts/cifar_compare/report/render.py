@@ -23,6 +23,7 @@ from cifar_compare.metrics import read_metrics_file
 from cifar_compare.report import FIGURES
 from cifar_compare.report import format as fmt
 from cifar_compare.report.context import report_context
+from cifar_compare.report.curve import curve_section
 from cifar_compare.report.data import model_results, recorded_results
 from cifar_compare.report.provenance import benchmark_summary, data_summary
 from cifar_compare.report.spread import check_measurements
@@ -71,6 +72,13 @@ def image_paths(plot_files, document, image_format):
     return {name: os.path.relpath(Path(found[name]).resolve(), base) for name in FIGURES}
 
 
+def curve_images(inputs, document, image_format):
+    """The learning-curve figures' paths relative to the document; none without a curve."""
+    base = Path(document).resolve().parent
+    found = {name: getattr(inputs, f"{name}_{image_format}", None) for name in ("curve", "gap")}
+    return {name: os.path.relpath(Path(p).resolve(), base) for name, p in found.items() if p}
+
+
 def template_from(path):
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(path).parent),
@@ -83,6 +91,7 @@ def template_from(path):
     cells = (fmt.percent, fmt.accuracy_text, fmt.interval_text, fmt.seconds, fmt.rate)
     cells += (fmt.megabytes, fmt.size_bytes, recipe_text, training_phases, layer_counts)
     cells += (per_class_accuracy, recorded, precision_cell, weights_check, redact_url)
+    cells += (fmt.signed_points,)
     environment.filters.update({write.__name__: write for write in cells})
     return environment.get_template(Path(path).name)
 
@@ -148,7 +157,8 @@ def build_context(inputs, params):
     baseline = baseline_of(list(inputs.baseline), params.baseline)
     # Disabled models are named in a visible note, so a reader knows what is left out.
     context = report_context(results, original, benchmarks, facts, data, baseline, measurements)
-    return {**context, "left_out": params.left_out}
+    curve = curve_section(getattr(inputs, "table", None), getattr(inputs, "gaps", None))
+    return {**context, "left_out": params.left_out, "curve": curve}
 
 
 def render(inputs, params, outputs):
@@ -159,6 +169,7 @@ def render(inputs, params, outputs):
 
     def page(document, image_format):
         images = image_paths(inputs.plots, document, image_format)
+        images |= curve_images(inputs, document, image_format)
         return template.render(**context, images=images, stylesheet=stylesheet)
 
     write_text_atomic(outputs.html, page(outputs.html, "svg"))
