@@ -394,6 +394,40 @@ def test_an_empty_split_is_refused_saying_what_to_change():
     )
 
 
+def curve_config(sizes, per_class=20, fraction=0.2):
+    data = {"train_per_class": per_class, "validation_fraction": fraction}
+    return merged({"data": data, "learning_curve": {"sizes": sizes}})
+
+
+def test_the_largest_curve_size_may_use_every_image_the_hold_out_leaves():
+    check_study_config(curve_config([16, 4]))  # 20 per class, 4 held out: 16 left
+    check_study_config(curve_config([20], fraction=0.0))
+    check_study_config(merged({"learning_curve": {"sizes": [5000]}}))  # the archive decides
+
+
+def test_a_curve_size_beyond_the_training_split_is_refused_with_the_numbers():
+    assert refusal(curve_config([4, 17])) == (
+        "key learning_curve.sizes: 17 images per class is more than the 16 that "
+        "data.train_per_class 20 leaves for training after data.validation_fraction 0.2"
+    )
+
+
+@pytest.mark.parametrize(
+    ("curve", "message"),
+    [
+        ({"sizes": [0]}, "key learning_curve.sizes.0: 0 is less than the minimum of 1"),
+        ({"sizes": [5, 5]}, "key learning_curve.sizes: [5, 5] has non-unique elements"),
+        ({"schedule": {"policy": "steps"}}, "key learning_curve.schedule.policy: 'steps' is"),
+        (
+            {"schedule": {"max_epochs": 1001}},
+            "key learning_curve.schedule.max_epochs: 1001 is greater than the maximum of 1000",
+        ),
+    ],
+)
+def test_the_curve_keys_are_checked_by_the_schema(curve, message):
+    assert refusal(merged({"learning_curve": curve})).startswith(message)
+
+
 def test_a_moved_lock_file_is_refused_and_the_files_are_checked_first(tmp_path):
     assert refuse_moved_lock_file({"weights": {"allow_unofficial": False}}) is None
     assert refusal(merged({"weights": {"lock_file": "my-pins.json"}})) == (
