@@ -150,3 +150,11 @@ def test_summarise_writes_both_tables_and_both_figures(records, tmp_path):
     assert read_gaps(outputs.gaps) == gaps
     for name in ("curve_png", "curve_svg", "gap_png", "gap_svg"):
         assert getattr(outputs, name).stat().st_size > 1000, name
+
+
+def test_a_metrics_file_with_an_incomplete_curve_block_is_refused_naming_it(records, tmp_path):
+    del records[0]["model_config"]["curve"]["optimizer_steps"]
+    path = tmp_path / "incomplete.json"
+    write_json_atomic(path, records[0])
+    with pytest.raises(ValueError, match=r"incomplete\.json.*'optimizer_steps' is a required"):
+        summarise([path], MODELS, SimpleNamespace())
