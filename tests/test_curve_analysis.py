@@ -71,11 +71,14 @@ def test_the_tidy_table_has_one_row_per_run_with_its_recorded_values(records):
     assert scratch_10_0["framework"] == "pytorch" and scratch_10_0["pretrained"] is False
     assert (scratch_10_0["epochs"], scratch_10_0["optimizer_steps"]) == (10, 70)
     assert scratch_10_0["train_seconds"] == 100.0
+    # The curve block's epochs (100 // 10 + 9) and steps (7 x 100), not model_config's 10.
+    pretrained_100 = rows[2]
+    assert (pretrained_100["epochs"], pretrained_100["optimizer_steps"]) == (19, 700)
 
 
 def test_each_size_has_each_models_mean_over_its_seeds(records):
-    by_size = results_by_size(records, MODELS)
-    assert list(by_size) == [10, 100]
+    by_size = results_by_size(records[::-1], MODELS)
+    assert list(by_size) == [10, 100]  # ascending, whatever the records' order
     points = {(p.model, p.size): p for p in curve_points(by_size)}
     expected = {(SCRATCH, 10): 0.41, (PRETRAINED, 10): 0.71, (SCRATCH, 100): 0.815,
                 (PRETRAINED, 100): 0.81}  # fmt: skip
@@ -127,7 +130,8 @@ def test_a_record_without_a_curve_block_is_refused_naming_model_and_seed(records
 
 
 def test_the_gaps_table_reads_back_as_written(records, tmp_path):
-    gaps = pretraining_gaps(results_by_size(records, MODELS))
+    one_seed = Gap("p", "s", "keras", 5, 0.01, -0.02, 0.04, math.inf, False, None)
+    gaps = [*pretraining_gaps(results_by_size(records, MODELS)), one_seed]
     write_gaps(tmp_path / "gaps.csv", gaps)
     assert read_gaps(tmp_path / "gaps.csv") == gaps
 
@@ -147,6 +151,7 @@ def test_summarise_writes_both_tables_and_both_figures(records, tmp_path):
         table = list(csv.DictReader(handle))
     assert len(table) == len(records) and tuple(table[0]) == TABLE_COLUMNS
     assert float(table[-1]["accuracy"]) == pytest.approx(0.82)  # scratch, 100, seed 1
+    assert [(g.pretrained, g.size) for g in gaps] == [(PRETRAINED, 10), (PRETRAINED, 100)]
     assert read_gaps(outputs.gaps) == gaps
     for name in ("curve_png", "curve_svg", "gap_png", "gap_svg"):
         assert getattr(outputs, name).stat().st_size > 1000, name
