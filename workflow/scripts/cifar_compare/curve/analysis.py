@@ -116,15 +116,20 @@ def pretraining_gaps(by_size):
     return gaps
 
 
+def gaps_by_pair(gaps):
+    """(pretrained, scratch) -> that pair's gaps, smallest size first."""
+    pairs = {}
+    for gap in sorted(gaps, key=lambda g: g.size):
+        pairs.setdefault((gap.pretrained, gap.scratch), []).append(gap)
+    return pairs
+
+
 def threshold_sizes(gaps, points=1.0):
     """(pretrained, scratch) -> the smallest size from which the gap's estimate stays
     below `points` percentage points at every larger size run (a single dip below the
     line does not count: the next size's noise could undo it); None if never."""
-    by_pair = {}
-    for gap in sorted(gaps, key=lambda g: g.size):
-        by_pair.setdefault((gap.pretrained, gap.scratch), []).append(gap)
     found = {}
-    for pair, series in by_pair.items():
+    for pair, series in gaps_by_pair(gaps).items():
         found[pair] = None
         for gap in reversed(series):
             if gap.estimate >= points / 100:

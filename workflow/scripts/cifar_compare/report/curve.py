@@ -2,9 +2,8 @@
 with the training-set size, from the tables the learning_curve rule wrote."""
 
 import csv
-from collections import defaultdict
 
-from cifar_compare.curve.analysis import read_gaps, threshold_sizes
+from cifar_compare.curve.analysis import gaps_by_pair, read_gaps, threshold_sizes
 from cifar_compare.report import format as fmt
 
 THRESHOLD_POINTS = 1.0
@@ -27,13 +26,6 @@ def pair_sentence(gaps):
     return pair + (f" and {gap_text(last)}." if last is not first else ".")
 
 
-def by_pair(gaps):
-    pairs = defaultdict(list)
-    for gap in gaps:
-        pairs[gap.pretrained, gap.scratch].append(gap)
-    return {pair: sorted(found, key=lambda g: g.size) for pair, found in pairs.items()}
-
-
 def threshold_text(size, points=THRESHOLD_POINTS):
     if size is None:
         return f"not below {points:g} point within the sizes run"
@@ -46,7 +38,7 @@ def read_rows(path):
 
 
 def schedule_rows(rows):
-    """Per model and size: epochs and optimiser steps (the mean over seeds), as text."""
+    """Per model and size: its epochs and optimiser steps (the same for every seed)."""
     cells = {}
     for row in rows:
         cells[row["model"], int(row["size"])] = (int(row["epochs"]), int(row["optimizer_steps"]))
@@ -81,7 +73,7 @@ def curve_section(table_path, gaps_path):
     if table_path is None:
         return None
     gaps = read_gaps(gaps_path)
-    pairs = by_pair(gaps)
+    pairs = gaps_by_pair(gaps)
     thresholds = threshold_sizes(gaps, THRESHOLD_POINTS)
     schedule = schedule_rows(read_rows(table_path))
     sizes = sorted({row["size"] for row in schedule})
