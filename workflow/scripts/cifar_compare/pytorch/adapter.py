@@ -3,10 +3,10 @@ recipe, and checkpoints (one .pt file: the weights and the record)."""
 
 import dataclasses
 import os
+from importlib import metadata
 
 import numpy as np
 import torch
-import torchvision
 
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.fileio import atomic_path
@@ -118,7 +118,9 @@ class PyTorch:
         return torch_environment(self.device)
 
     def versions(self):
-        return library_versions(torch, torchvision)
+        # torchvision's installed version, not an import of it: its import pulls in
+        # torch._dynamo, seconds of start-up that only the torchvision models need.
+        return {**library_versions(torch), "torchvision": metadata.version("torchvision")}
 
     def layers(self, model):
         return count_parameters(model), layer_summary(model.cpu(), self.recipe.input_size)
