@@ -1,21 +1,27 @@
 """Killed training jobs resume where they stopped, to the same result; runs with the same
-seed and precision give the same metrics (docs/reruns.md).
+seed and precision train the same weights, so give the same metrics (docs/reruns.md).
 
 One study is run twice from scratch. The first (reference) run trains every model without a
 break. The second SIGTERMs each fp32 model's training once its first epoch is saved, then is
 resumed: resumed == reference is the resume promise and, the two runs being separate runs
 of one seed, the same-seed promise in fp32. The bf16 copies train without a break in both
 runs: reference == second run is the same-seed promise in bf16 (auto picks bf16 on CPUs
-with AMX), for both frameworks.
+with AMX or AVX512-BF16), for both frameworks. "The same" is what training leaves: the
+weights bit for bit, the checkpoint's record and the history, less what measures time
+or memory (evaluation is a function of the weights, so the runs stop before it).
 """
 
+import csv
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
 
+import h5py
 import pytest
+import torch
 from cifar_compare.config import load_study_config
 from conftest import TWO_JOBS_AT_A_TIME, copy_workflow, inputs_overlay, snakemake, write_overlay
 
@@ -23,6 +29,7 @@ INTERRUPTED = ["alexnet_scratch_pytorch", "alexnet_scratch_keras"]  # in fp32
 BF16 = {f"{name}_bf16": name for name in INTERRUPTED}  # the same recipes in bf16
 EPOCHS = 4
 TIMING_FIELDS = ("wall_seconds", "images_per_second", "peak_rss_mb", "peak_device_memory_mb")
+HISTORY_TIMING_COLUMNS = ("epoch_seconds", "images_per_second", "peak_rss_mb")
 
 
 def study_models(config_files):
@@ -44,17 +51,46 @@ def study_workdir(path, test_inputs):
     return workdir
 
 
-TARGETS = [f"results/metrics/{name}/seed0.json" for name in [*INTERRUPTED, *BF16]]
+TARGETS = [f"results/models/{name}/seed0/history.csv" for name in [*INTERRUPTED, *BF16]]
 RUN = [*TWO_JOBS_AT_A_TIME, "--keep-going", *TARGETS, "--configfile", "config/test.yaml"]
 
 
-def stable_metrics(workdir, model):
-    """The metrics JSON text without the fields that measure time or memory."""
-    metrics = json.loads((workdir / f"results/metrics/{model}/seed0.json").read_text())
+def digest(data):
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def weight_digests(run):
+    """Each weight array's digest, from the model's PyTorch or Keras checkpoint."""
+    if (run / "checkpoint.pt").is_file():
+        checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+        state = checkpoint.pop("state_dict")
+        tensors = {name: tensor.reshape(-1).view(torch.uint8) for name, tensor in state.items()}
+        return {name: digest(bytes(t.numpy())) for name, t in tensors.items()}, checkpoint
+    arrays = {}
+
+    def add_array(name, item):  # returns None: h5py's visit stops at any other value
+        if isinstance(item, h5py.Dataset):
+            arrays[name] = digest(item[()].tobytes())
+
+    with h5py.File(run / "checkpoint.weights.h5", "r") as weights:
+        weights.visititems(add_array)
+    return arrays, json.loads((run / "checkpoint.json").read_text())
+
+
+def stable_training(workdir, model):
+    """What the model's training job left, less the fields that measure time or memory:
+    its weights' digests, its checkpoint's record and its history."""
+    run = workdir / f"results/models/{model}/seed0"
+    weights, record = weight_digests(run)
+    assert weights, f"{run} holds no weights"
     for field in TIMING_FIELDS:
-        metrics["training"].pop(field)
-    metrics.pop("inference_images_per_second")
-    return json.dumps(metrics, indent=2, sort_keys=True)
+        record["train_summary"].pop(field)
+    with open(run / "history.csv", newline="") as history:
+        rows = [
+            {k: v for k, v in row.items() if k not in HISTORY_TIMING_COLUMNS}
+            for row in csv.DictReader(history)
+        ]
+    return {"weights": weights, "record": record, "history": rows}
 
 
 def saved_epoch(workdir, model):
@@ -121,22 +157,23 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, test_inpu
     kept = {model: saved_epoch(interrupted, model) for model in INTERRUPTED}
     for model, epoch in kept.items():
         assert epoch == 1  # the state of the last finished epoch is kept
-        assert not (interrupted / f"results/metrics/{model}/seed0.json").exists()
+        assert not (interrupted / f"results/models/{model}/seed0/history.csv").exists()
         log = (interrupted / f"results/logs/train/{model}/seed0.log").read_text()
         assert "stopped by SIGTERM" in log
-    for model in BF16:  # not interrupted: the same seed gives the same metrics in bf16
-        metrics = stable_metrics(interrupted, model)
-        assert json.loads(metrics)["training"]["precision"] == "bf16"
-        assert metrics == stable_metrics(reference, model), model
+    for model in BF16:  # not interrupted: the same seed trains the same model in bf16
+        trained = stable_training(interrupted, model)
+        assert trained["record"]["train_summary"]["precision"] == "bf16"
+        assert trained == stable_training(reference, model), model
     snakemake(interrupted, *RUN, "inputs.yaml")
     for model, epoch in kept.items():
         log = (interrupted / f"results/logs/train/{model}/seed0.log").read_text()
         assert f"resuming after epoch {epoch}" in log
         assert f"epoch {epoch + 1}/{EPOCHS}" in log.split("resuming")[-1]
         assert not (interrupted / f"results/resume/{model}").exists()  # cleaned up
-        metrics = stable_metrics(interrupted, model)
-        assert json.loads(metrics)["training"]["precision"] == "fp32"
-        assert metrics == stable_metrics(reference, model), model
+        trained = stable_training(interrupted, model)
+        assert trained["record"]["train_summary"]["precision"] == "fp32"
+        assert len(trained["history"]) == EPOCHS
+        assert trained == stable_training(reference, model), model
 
 
 def test_a_state_from_other_data_or_weights_is_discarded_not_resumed(tmp_path):
