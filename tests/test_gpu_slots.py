@@ -232,19 +232,22 @@ def test_gpu_count_comes_from_the_environment_or_nvidia_smi(tmp_path, monkeypatc
 
 @pytest.mark.pipeline
 def test_concurrent_training_jobs_get_different_gpus(tmp_path, test_inputs, monkeypatch):
-    """Two PyTorch training jobs at once on a machine that claims two GPUs."""
+    """Two PyTorch training jobs at once on a machine that claims two GPUs: two seeds
+    of the scratch model, one epoch in fp32 (no precision probe), to keep them short."""
     workdir = copy_workflow(tmp_path / "wf")
-    write_overlay(workdir / "inputs.yaml", inputs_overlay(test_inputs))
+    overlay = inputs_overlay(test_inputs)
+    model = "alexnet_scratch_pytorch"
+    overlay["models"] = {model: {"seeds": [0, 1], "epochs": 1, "precision": "fp32"}}
+    write_overlay(workdir / "inputs.yaml", overlay)
     monkeypatch.setenv("CIFAR_COMPARE_GPUS", "2")
     monkeypatch.setenv("CIFAR_COMPARE_GPU_LOCK_DIR", str(tmp_path / "locks"))
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    models = ["alexnet_scratch_pytorch", "alexnet_pretrained_pytorch"]
-    targets = [f"results/models/{model}/seed0/checkpoint.pt" for model in models]
+    targets = [f"results/models/{model}/seed{seed}/checkpoint.pt" for seed in (0, 1)]
     # One thread each, so both fit the two cores at the same time.
     snakemake(workdir, *targets, "--resources", "gpu=2", "--set-threads", "train_pytorch=1", *TINY)
     devices = []
-    for model in models:
-        log = (workdir / f"results/logs/train/{model}/seed0.log").read_text()
+    for seed in (0, 1):
+        log = (workdir / f"results/logs/train/{model}/seed{seed}.log").read_text()
         devices += re.findall(r"gpu slot: slot \d of 2 .*: CUDA_VISIBLE_DEVICES=(\d)", log)
     assert sorted(devices) == ["0", "1"]
