@@ -1,9 +1,11 @@
 """Both scratch AlexNets learn real CIFAR-10 (needs ../shared/data: skipped where it is
 absent, a failure under CI, whose machines have it).
 
-Budget and threshold come from measured runs on a 2-core CPU (see the closing
-notes of the pipeline-core and Keras issues): 3,000 training images of the real
-data, 3 epochs, the full-study recipe, the same for both frameworks; chance is 10 %.
+Budget and threshold come from measured runs on a 2-core CPU: 3,000 images of the
+real data (2,700 trained on), 2 epochs, the full-study recipe, the same for both
+frameworks, reached 32.8 % (PyTorch) and 33.7 % (Keras) on the 1,000 test images
+(3 epochs: 36.5 % and 36.2 %, for half as much CPU again); chance is 10 %, the
+threshold 25 %.
 """
 
 import json
@@ -52,7 +54,7 @@ def test_scratch_alexnets_learn_real_cifar10(tmp_path, real_archive):
     overlay = {
         "data": {"url": str(archive), "md5": md5, "validation_fraction": 0.1},
         "models": {
-            **{name: {"epochs": 3, "batch_size": 64, "seeds": [0]} for name in SCRATCH},
+            **{name: {"epochs": 2, "batch_size": 64, "seeds": [0]} for name in SCRATCH},
             "alexnet_pretrained_pytorch": {"enabled": False},
             "mobilenetv2_pretrained_keras": {"enabled": False},
         },
