@@ -1,5 +1,6 @@
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,22 @@ def snakemake(workdir, *args, check=True):
     if check and done.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-6000:]}")
     return done
+
+
+def planned_jobs(output, wildcards):
+    """Each job a dry run's `output` lists, less `all`, as 'rule' followed by the values of
+    those of `wildcards` (names, in order) that the job has: 'train_pytorch m 0'."""
+    jobs, rule = set(), None
+    for line in output.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):$", line):
+            rule = match[1]
+            jobs.add(rule)
+        elif (match := re.match(r"^\s+wildcards: (.*)$", line)) and rule:
+            values = dict(pair.split("=", 1) for pair in match[1].split(", "))
+            jobs.discard(rule)
+            jobs.add(" ".join([rule, *(values[name] for name in wildcards if name in values)]))
+            rule = None
+    return jobs - {"all"}
 
 
 def write_overlay(path, overlay):

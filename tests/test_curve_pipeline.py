@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 import yaml
 from cifar_compare.data.dataset import load_prepared
-from conftest import REPO, TINY, TWO_JOBS_AT_A_TIME, copy_workflow, snakemake, write_overlay
+from conftest import (
+    REPO,
+    TINY,
+    TWO_JOBS_AT_A_TIME,
+    copy_workflow,
+    planned_jobs,
+    snakemake,
+    write_overlay,
+)
 
 README = (REPO / "README.md").read_text()
 CONFIGS = ["config/data-efficiency.yaml", "config/data-efficiency-cpu.yaml"]
@@ -69,21 +77,10 @@ def curve_study(tiny_run, tmp_path_factory):
     return workdir
 
 
-def planned_jobs(workdir, sizes):
+def planned_sized_jobs(workdir, sizes):
     """'rule size model' (or 'rule size', or 'rule') of each job a dry run plans."""
     write_overlay(workdir / "plan.yaml", curve_overlay(sizes))
-    output = snakemake(workdir, "-n", *TINY, "plan.yaml").stdout
-    jobs, rule = set(), None
-    for line in output.splitlines():
-        if match := re.match(r"^(?:local)?rule (\w+):$", line):
-            rule = match[1]
-            jobs.add(rule)
-        elif (match := re.match(r"^\s+wildcards: (.*)$", line)) and rule:
-            values = dict(pair.split("=") for pair in match[1].split(", "))
-            jobs.discard(rule)
-            jobs.add(" ".join([rule, values["size"], values.get("model", "")]).strip())
-            rule = None
-    return jobs - {"all"}
+    return planned_jobs(snakemake(workdir, "-n", *TINY, "plan.yaml").stdout, ("size", "model"))
 
 
 @pytest.mark.pipeline
@@ -125,10 +122,10 @@ def test_each_size_trains_its_recorded_schedule_and_the_report_shows_the_curve(c
 def test_adding_a_size_plans_only_that_sizes_jobs(curve_study):
     expected = {"subset_data 8", "learning_curve", "aggregate", "plots", "report"}
     expected |= {f"{step}_pytorch_sized 8 {m}" for step in ("train", "evaluate") for m in MODELS}
-    assert planned_jobs(curve_study, [2, 4, 8]) == expected
+    assert planned_sized_jobs(curve_study, [2, 4, 8]) == expected
 
 
 @pytest.mark.pipeline
 def test_removing_a_size_retrains_nothing(curve_study):
     # The largest size (the report's tables) is unchanged: only the curve and the report.
-    assert planned_jobs(curve_study, [4]) == {"learning_curve", "report"}
+    assert planned_sized_jobs(curve_study, [4]) == {"learning_curve", "report"}

@@ -53,7 +53,7 @@ def test_shipped_cluster_profile_retries_and_keeps_the_slurm_logs():
     assert shipped["slurm-pass-command-as-script"] is True  # no shell re-reads file names
 
 
-def planned_jobs(plan):
+def planned_needs(plan):
     """Rule -> (threads, resources line) of each job in a dry-run plan (the last job
     of a rule wins: they all declare the same). A job of one thread shows none."""
     jobs = {}
@@ -76,7 +76,7 @@ def test_rules_declare_threads_memory_and_time_without_a_profile(tmp_path):
         "--configfile",
         "config/test.yaml",
     ).stdout
-    needs = planned_jobs(plan)
+    needs = planned_needs(plan)
     for rule in CLUSTER_RULES:
         threads, resources = needs[rule]
         assert re.search(r"\bmem_mb=\d+", resources) and re.search(r"\bruntime=\d+", resources)

@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 from cifar_compare.code_identity import code_files
-from conftest import REPO, TINY, snakemake, write_overlay
+from conftest import REPO, TINY, planned_jobs, snakemake, write_overlay
 
 TWO_SEEDS = "alexnet_scratch_pytorch"  # the model with seeds [0, 1] in the base study
 BASE = {"models": {TWO_SEEDS: {"seeds": [0, 1]}}}
@@ -37,23 +37,9 @@ def code_files_of(script):
     return {path.relative_to(SCRIPTS).as_posix() for path in code_files(SCRIPTS / script, SCRIPTS)}
 
 
-def planned_jobs(output):
-    """'rule model seed' (or just 'rule') of every job a dry run lists, less `all`."""
-    jobs, rule = set(), None
-    for line in output.splitlines():
-        if match := re.match(r"^(?:local)?rule (\w+):$", line):
-            rule = match[1]
-            jobs.add(rule)
-        elif (match := re.match(r"^\s+wildcards: model=(\w+), seed=(\d+)$", line)) and rule:
-            jobs.discard(rule)
-            jobs.add(f"{rule} {match[1]} {match[2]}")
-            rule = None
-    return jobs - {"all"}
-
-
 def plan(workdir, *overlays):
     done = snakemake(workdir, *TINY, "base.yaml", *overlays, "-n")
-    return planned_jobs(done.stdout), done.stdout
+    return planned_jobs(done.stdout, ("model", "seed")), done.stdout
 
 
 def assert_plan(workdir, expected, *overlays):
