@@ -59,13 +59,17 @@ def digest(data):
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+def tensor_digest(tensor):
+    """The digest of a tensor's bytes, whatever its dtype (bf16 has no numpy type)."""
+    return digest(bytes(tensor.reshape(-1).view(torch.uint8).numpy()))
+
+
 def weight_digests(run):
     """Each weight array's digest, from the model's PyTorch or Keras checkpoint."""
     if (run / "checkpoint.pt").is_file():
         checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
         state = checkpoint.pop("state_dict")
-        tensors = {name: tensor.reshape(-1).view(torch.uint8) for name, tensor in state.items()}
-        return {name: digest(bytes(t.numpy())) for name, t in tensors.items()}, checkpoint
+        return {name: tensor_digest(tensor) for name, tensor in state.items()}, checkpoint
     arrays = {}
 
     def add_array(name, item):  # returns None: h5py's visit stops at any other value
