@@ -3,9 +3,9 @@ absent, a failure under CI, whose machines have it).
 
 Budget and threshold come from measured runs on a 2-core CPU: 3,000 images of the
 real data (2,700 trained on), 2 epochs, the full-study recipe, the same for both
-frameworks, reached 32.8 % (PyTorch) and 33.7 % (Keras) on the 1,000 test images
-(3 epochs: 36.5 % and 36.2 %, for half as much CPU again); chance is 10 %, the
-threshold 25 %.
+frameworks, reached 32.8 % (PyTorch) and 33.7 % (Keras) on the 1,000 test images,
+one seed each (about ±2.9 points for 95 % from the test images alone; 3 epochs: 36.5 %
+and 36.2 %, for half as much CPU again); chance is 10 %, the threshold 25 %.
 """
 
 import json
