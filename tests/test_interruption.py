@@ -33,10 +33,12 @@ HISTORY_TIMING_COLUMNS = ("epoch_seconds", "images_per_second", "peak_rss_mb")
 
 
 def study_models(config_files):
-    """The overlay's models: the scratch pair in fp32 for EPOCHS epochs, their bf16
-    copies (the tiny recipe in bf16) and the pretrained models left out."""
+    """The overlay's models: the scratch pair in fp32 for EPOCHS epochs with weight
+    averaging (whose average a resumed run must restore too), their bf16 copies (the
+    tiny recipe in bf16) and the pretrained models left out."""
     tiny = load_study_config(config_files)["models"]
-    models = {name: {"epochs": EPOCHS, "precision": "fp32"} for name in INTERRUPTED}
+    fp32 = {"epochs": EPOCHS, "precision": "fp32", "ema_decay": 0.9}
+    models = {name: fp32 for name in INTERRUPTED}
     models.update({copy: {**tiny[name], "precision": "bf16"} for copy, name in BF16.items()})
     for name in set(tiny) - set(INTERRUPTED):
         models[name] = {"enabled": False}

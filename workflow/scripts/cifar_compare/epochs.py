@@ -76,6 +76,7 @@ def fit(trainer, config, seed, log, resume=None, stop=None):
             log(epoch_line(row, epochs))
     if record:  # every epoch was done before: the trained weights are all that is left
         trainer.restore(resume, record, same_phase=False)
+    trainer.finish()
     return history
 
 

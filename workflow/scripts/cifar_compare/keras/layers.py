@@ -71,3 +71,28 @@ class ApplicationPreprocess(keras.layers.Layer):
 
     def call(self, images):
         return getattr(keras.applications, self.application).preprocess_input(images)
+
+
+@keras.saving.register_keras_serializable("cifar_compare")
+class LocalResponseNorm(keras.layers.Layer):
+    """torch.nn.LocalResponseNorm across channels (channels last): each activation
+    divided by (k + alpha * mean of the squares in a window of `size` channels)**beta,
+    the window zero-padded size // 2 channels before and (size - 1) // 2 after."""
+
+    def __init__(self, size, alpha, beta, k, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def call(self, x):
+        channels = x.shape[-1]
+        before, after = self.size // 2, (self.size - 1) // 2
+        squares = ops.pad(ops.square(x), [[0, 0], [0, 0], [0, 0], [before, after]])
+        window = sum(squares[..., i : i + channels] for i in range(self.size))
+        return x / ops.power(self.k + self.alpha / self.size * window, self.beta)
+
+    def get_config(self):
+        settings = {"size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k}
+        return {**super().get_config(), **settings}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

@@ -6,7 +6,12 @@ from keras import layers
 
 from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD
 from cifar_compare.keras.architectures import get_spec
-from cifar_compare.keras.layers import ApplicationPreprocess, RandomCropFlip, Standardize
+from cifar_compare.keras.layers import (
+    ApplicationPreprocess,
+    LocalResponseNorm,
+    RandomCropFlip,
+    Standardize,
+)
 from cifar_compare.recipe import batch_norm_mode
 
 FLOAT32 = {"dtype": "float32"}
@@ -21,6 +26,8 @@ def he_normal():
 # cifar_compare.pytorch.models: Keras' own (0.99, 1e-3) would train differently.
 BATCH_NORM = {"momentum": 0.9, "epsilon": 1e-5}
 ALEXNET_CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True))  # (out, pool)
+# As cifar_compare.pytorch.models: the 2012 paper's, alpha on the window's mean.
+LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K = 5, 5e-4, 0.75, 2.0
 
 
 def _conv_block(x, filters, batch_norm):
@@ -43,11 +50,13 @@ def _dense(units, **kwargs):
     return layers.Dense(units, **kwargs)
 
 
-def alexnet_cifar_body(x, num_classes, dropout=0.5, batch_norm=False):
-    """Layer for layer the PyTorch AlexNetCifar (batch_norm: alexnet_cifar_bn),
-    initialised the same way."""
-    for filters, pool in ALEXNET_CONVS:
-        x = _conv_block(x, filters, batch_norm)
+def alexnet_cifar_body(x, spec, num_classes, dropout):
+    """Layer for layer the PyTorch AlexNetCifar (`spec`'s batch_norm: alexnet_cifar_bn,
+    local_response_norm: alexnet_cifar_lrn), initialised the same way."""
+    for index, (filters, pool) in enumerate(ALEXNET_CONVS):
+        x = _conv_block(x, filters, spec.batch_norm)
+        if spec.local_response_norm and index < 2:
+            x = LocalResponseNorm(LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K)(x)
         if pool:
             x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
@@ -102,7 +111,7 @@ def get_model(name, config, num_classes=10, weights_path=None, seed=None):
         mean = normalization.get("mean", CIFAR10_MEAN)
         std = normalization.get("std", CIFAR10_STD)
         x = Standardize(mean, std, name="standardize", **FLOAT32)(x)
-        outputs = alexnet_cifar_body(x, num_classes, dropout, spec.batch_norm)
+        outputs = alexnet_cifar_body(x, spec, num_classes, dropout)
         return keras.Model(inputs, outputs, name=name), None
     x = ApplicationPreprocess(spec.application, name="preprocess", **FLOAT32)(x)
     base = build_base(spec, size, weights_path)

@@ -1,6 +1,7 @@
 """Keras training: PyTorch's optimizers, the phases of fine-tuning, prediction and the
 hooks of the shared epoch loop (cifar_compare.epochs)."""
 
+import contextlib
 import functools
 
 import keras
@@ -9,6 +10,7 @@ import numpy as np
 from cifar_compare.data.archive import NUM_CLASSES
 from cifar_compare.epochs import Phase, steps_per_epoch
 from cifar_compare.fileio import atomic_path
+from cifar_compare.keras.averaging import WeightAverage
 from cifar_compare.keras.models import get_model, set_trainable_top
 from cifar_compare.keras.runtime import POLICIES
 from cifar_compare.metrics import softmax_cross_entropy
@@ -179,6 +181,8 @@ class KerasTrainer:
     def __init__(self, model, base, train, val, config):
         self.model, self.base, self.train, self.val, self.config = model, base, train, val, config
         self.phases = plan_phases(config, base is not None)
+        decay = config.get("ema_decay")
+        self.average = WeightAverage(model, decay) if decay is not None else None
 
     def begin(self, phase, steps):
         compile_phase(self.model, self.base, phase, self.config)
@@ -190,21 +194,35 @@ class KerasTrainer:
             with np.load(resume.state_file(record["files"]["optimizer"])) as saved:
                 for index, variable in enumerate(self.model.optimizer.variables):
                     variable.assign(saved[f"arr_{index}"])
+        if self.average is not None:
+            with np.load(resume.state_file(record["files"]["average"])) as saved:
+                self.average.load_values([saved[f"arr_{i}"] for i in range(len(saved.files))])
 
     def train_epoch(self, epoch, seed, stop, progress):
         phase, steps, batch_size = self.phase, self.steps, self.config["batch_size"]
         total_steps = steps * (phase.last_epoch - phase.first_epoch + 1)
         step = steps * (epoch - phase.first_epoch)
         hooks = StepHooks(phase.lr, total_steps, self.config["schedule"], step, stop, progress)
-        logs = train_epoch(self.model, self.train, batch_size, seed, [hooks])
+        callbacks = [hooks] if self.average is None else [hooks, self.average]
+        logs = train_epoch(self.model, self.train, batch_size, seed, callbacks)
         if stop.requested:
             return None
         return float(logs["cross_entropy"]), float(logs["categorical_accuracy"])
 
     def validate(self):
-        logits = predict_logits(self.model, self.val[0], self.config["batch_size"])
+        with self.weights_to_score():
+            logits = predict_logits(self.model, self.val[0], self.config["batch_size"])
         accuracy = float((logits.argmax(1) == self.val[1]).mean())
         return softmax_cross_entropy(logits, self.val[1]), accuracy
+
+    def weights_to_score(self):
+        """The weights validation scores: the average under ema_decay, else the model's."""
+        return contextlib.nullcontext() if self.average is None else self.average.swapped_in()
+
+    def finish(self):
+        """Leave the model holding the weights training ends with (the average, if any)."""
+        if self.average is not None:
+            self.average.copy_to_model()
 
     def lr(self):
         return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -217,4 +235,10 @@ class KerasTrainer:
         with atomic_path(optimizer, suffix=".partial.npz") as tmp:
             variables = self.model.optimizer.variables
             np.savez(tmp, *[keras.ops.convert_to_numpy(v) for v in variables])
-        return {"files": {"weights": weights.name, "optimizer": optimizer.name}}
+        files = {"weights": weights.name, "optimizer": optimizer.name}
+        if self.average is not None:
+            average = resume.epoch_file(epoch, ".average.npz")
+            with atomic_path(average, suffix=".partial.npz") as tmp:
+                np.savez(tmp, *self.average.values())
+            files["average"] = average.name
+        return {"files": files}

@@ -15,12 +15,16 @@ class ModelSpec:
     head: str  # the classification layer, the only one trained under freeze_base
     torchvision: str | None = None  # torchvision.models constructor; None: AlexNetCifar
     batch_norm: bool = False  # alexnet_cifar_bn: BatchNorm after every conv
+    local_response_norm: bool = False  # alexnet_cifar_lrn: the 2012 paper's, after conv 1, 2
     dropout: float = 0.5  # the architecture's own, used when the config sets none
 
 
 REGISTRY = {
     "alexnet_cifar": ModelSpec(CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7"),
     "alexnet_cifar_bn": ModelSpec(CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7", batch_norm=True),
+    "alexnet_cifar_lrn": ModelSpec(
+        CIFAR10_MEAN, CIFAR10_STD, 32, "classifier.7", local_response_norm=True
+    ),
     # torchvision's AlexNet pools down to nothing below 63 px.
     "alexnet": ModelSpec(IMAGENET_MEAN, IMAGENET_STD, 63, "classifier.6", torchvision="alexnet"),
 }

@@ -22,6 +22,9 @@ class Float32Linear(nn.Linear):
 # (Keras momentum 0.9 is PyTorch momentum 0.1; eps 1e-5 instead of Keras' 1e-3).
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5
 ALEXNET_CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True))  # (out, pool)
+# Krizhevsky et al. (2012), section 3.3: k=2, n=5, alpha=1e-4 on the window's sum of
+# squares, beta=0.75. PyTorch's alpha multiplies the window's mean, hence n x 1e-4.
+LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K = 5, 5e-4, 0.75, 2.0
 
 
 def conv_block(in_channels, out_channels, batch_norm):
@@ -34,13 +37,16 @@ def conv_block(in_channels, out_channels, batch_norm):
 class AlexNetCifar(nn.Module):
     """AlexNet for 32x32 inputs: 5 conv, 3 max-pool, 3 dense layers, ReLU, dense dropout;
     `batch_norm` (alexnet_cifar_bn) adds BatchNorm after every conv, the modern stand-in
-    for AlexNet's local response normalisation."""
+    for AlexNet's local response normalisation, which `local_response_norm`
+    (alexnet_cifar_lrn) adds as the 2012 paper did: after the first two convs' ReLU."""
 
-    def __init__(self, num_classes=10, dropout=0.5, batch_norm=False):
+    def __init__(self, num_classes=10, dropout=0.5, batch_norm=False, local_response_norm=False):
         super().__init__()
         layers, in_channels = [], 3
-        for out_channels, pool in ALEXNET_CONVS:
+        for index, (out_channels, pool) in enumerate(ALEXNET_CONVS):
             layers += conv_block(in_channels, out_channels, batch_norm)
+            if local_response_norm and index < 2:
+                layers += [nn.LocalResponseNorm(LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K)]
             layers += [nn.MaxPool2d(2)] if pool else []
             in_channels = out_channels
         self.features = nn.Sequential(*layers)
@@ -92,7 +98,7 @@ def get_model(name, num_classes=10, state_dict=None, dropout=None):
         return _torchvision_model(spec, num_classes, state_dict, dropout)
     if state_dict is not None:
         raise ValueError(f"{name} is trained from scratch; it takes no weights")
-    return AlexNetCifar(num_classes, dropout, spec.batch_norm)
+    return AlexNetCifar(num_classes, dropout, spec.batch_norm, spec.local_response_norm)
 
 
 def freeze_all_but(model, head):

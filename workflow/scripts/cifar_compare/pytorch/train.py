@@ -10,12 +10,15 @@ import torch.nn.functional as F
 
 from cifar_compare.epochs import Phase
 from cifar_compare.fileio import atomic_path
+from cifar_compare.pytorch.averaging import WeightAverage
 from cifar_compare.pytorch.data import random_crop_flip, shuffled_batches, to_model_input
 from cifar_compare.pytorch.models import set_batchnorm_eval
 from cifar_compare.recipe import batch_norm_mode, lr_factor
 
 # The Recipe fields taken from the config entry as they are.
-CONFIG_KEYS = "epochs batch_size optimizer schedule augmentation label_smoothing input_size".split()
+CONFIG_KEYS = (
+    "epochs batch_size optimizer schedule augmentation label_smoothing input_size ema_decay"
+).split()
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Recipe:
     augmentation: dict
     label_smoothing: float
     input_size: int
+    ema_decay: float | None  # weight averaging (cifar_compare.pytorch.averaging); None: off
     mean: tuple
     std: tuple
     batch_norm: str  # cifar_compare.recipe.batch_norm_mode
@@ -177,6 +181,8 @@ class TorchTrainer:
     def __init__(self, model, train, val, recipe):
         self.model, self.train, self.val, self.recipe = model, train, val, recipe
         self.phases = [Phase(1, recipe.epochs, recipe.optimizer["lr"], None)]
+        decay = recipe.ema_decay
+        self.average = WeightAverage(model, decay) if decay is not None else None
         # fp16's loss scale restarts on resume (it adapts within steps).
         fp16 = recipe.precision == "fp16"
         self.scaler = torch.amp.GradScaler(train[0].device.type, enabled=fp16)
@@ -188,6 +194,8 @@ class TorchTrainer:
         state = torch.load(resume.state_file(record["file"]), map_location="cpu", weights_only=True)
         for name in self.STATE if same_phase else ("model",):
             getattr(self, name).load_state_dict(state[name])
+        if self.average is not None:
+            self.average.load_state_dict(state["average"])
 
     def train_epoch(self, epoch, seed, stop, progress):
         """One pass over the training tensors; (mean loss, accuracy), or None once
@@ -205,6 +213,8 @@ class TorchTrainer:
         batches = shuffled_batches(len(labels), recipe.batch_size, generator)
         for step, index in enumerate(batches, start=1):
             loss_sum, hits = train_step(model, images[index], labels[index], *update)
+            if self.average is not None:
+                self.average.update(model)
             total_loss += loss_sum
             correct += hits
             seen += len(index)
@@ -214,15 +224,30 @@ class TorchTrainer:
         return total_loss.item() / seen, correct.item() / seen
 
     def validate(self):
-        logits, labels = predict(self.model, self.val[0], self.recipe), self.val[1]
+        with self.weights_to_score():
+            logits, labels = predict(self.model, self.val[0], self.recipe), self.val[1]
         accuracy = (logits.argmax(1) == labels).float().mean()
         return F.cross_entropy(logits, labels).item(), accuracy.item()
+
+    def weights_to_score(self):
+        """The weights validation scores: the average under ema_decay, else the model's."""
+        if self.average is None:
+            return contextlib.nullcontext()
+        return self.average.swapped_into(self.model)
+
+    def finish(self):
+        """Leave the model holding the weights training ends with (the average, if any)."""
+        if self.average is not None:
+            self.average.copy_to(self.model)
 
     def lr(self):
         return self.optimizer.param_groups[0]["lr"]
 
     def save(self, resume, epoch):
         path = resume.epoch_file(epoch, ".pt")
+        state = {name: getattr(self, name).state_dict() for name in self.STATE}
+        if self.average is not None:
+            state["average"] = self.average.state_dict()
         with atomic_path(path) as tmp:
-            torch.save({name: getattr(self, name).state_dict() for name in self.STATE}, tmp)
+            torch.save(state, tmp)
         return {"file": path.name}
