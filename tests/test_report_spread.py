@@ -51,6 +51,14 @@ def test_another_recipe_or_several_seeds_get_no_quote():
     assert quoted_spreads(results_of([0]), [measurement(epochs=15)]) == []
 
 
+def test_an_option_at_its_null_default_is_the_measured_recipe_and_set_it_is_not():
+    """A key the measured runs' records lack (added later), at null, is the same recipe;
+    the same key set to a value is another."""
+    measured = [measurement()]
+    assert len(quoted_spreads(results_of([0], ema_decay=None), measured)) == 1
+    assert quoted_spreads(results_of([0], ema_decay=0.99), measured) == []
+
+
 def test_a_measurement_file_lacking_a_field_is_refused_naming_it(tmp_path):
     entry = measurement()
     del entry["sd_points"]
@@ -80,5 +88,5 @@ def test_the_shipped_recipes_are_the_measured_ones(overlays, model):
     entry's removal: otherwise the report would quote a spread for another recipe."""
     path = REPORT / "measured_spread.yaml"
     shipped = load_study_config([REPO / o for o in overlays])["models"][model]
-    measured = [m["recipe"] for m in yaml.safe_load(path.read_text())]
+    measured = [recipe(m["recipe"]) for m in yaml.safe_load(path.read_text())]
     assert recipe(shipped) in measured, f"{model}'s recipe differs from every one in {path}"

@@ -11,8 +11,15 @@ FIELDS = ("model", "recipe", "sd_points", "runs", "scale", "source")
 
 
 def recipe(model_config):
-    """What defines a model's training, as compared with a measurement's `recipe`."""
-    return {key: value for key, value in model_config.items() if key not in NOT_RECIPE}
+    """What defines a model's training, as compared with a measurement's `recipe`. A key
+    at null is left out: null is every such key's default (off, or the architecture's
+    own), so a record from before the key existed is the same recipe as one with it at
+    null, and a new option does not unmatch the measurements made without it."""
+    return {
+        key: value
+        for key, value in model_config.items()
+        if key not in NOT_RECIPE and value is not None
+    }
 
 
 def check_measurements(measurements, path):
@@ -29,7 +36,7 @@ def check_measurements(measurements, path):
 def measured_spread(result, measurements):
     """The measurement of `result`'s recipe, or None."""
     own = recipe(result.config)
-    return next((m for m in measurements if m["recipe"] == own), None)
+    return next((m for m in measurements if recipe(m["recipe"]) == own), None)
 
 
 def quoted_spreads(results, measurements):
