@@ -208,12 +208,12 @@ def lrn_by_hand(a, size=5, alpha=1e-4, beta=0.75, k=2.0):
 def test_local_response_norm_is_the_2012_papers_in_both_frameworks():
     """Both LRN layers against the paper's formula worked by hand (alpha on the window's
     sum, k=2, n=5, beta=0.75), at activations large enough for the sum to matter."""
+    from cifar_compare.alexnet import LRN
     from cifar_compare.keras.layers import LocalResponseNorm
-    from cifar_compare.keras.models import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE
 
     a = np.random.default_rng(0).uniform(0, 60, (2, 3, 3, 8)).astype(np.float32)
     expected = lrn_by_hand(a.astype(np.float64))
-    keras_out = LocalResponseNorm(LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K)(a)
+    keras_out = LocalResponseNorm(**LRN)(a)
     torch_lrn = [m for m in torch_models.get_model("alexnet_cifar_lrn").modules()]
     torch_lrn = next(m for m in torch_lrn if isinstance(m, nn.LocalResponseNorm))
     torch_out = torch_lrn(torch.from_numpy(a).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)

@@ -7,6 +7,8 @@ import contextlib
 
 import keras
 
+from cifar_compare.keras.runtime import compiled
+
 
 class WeightAverage(keras.callbacks.Callback):
     """EMA of every weight of the model, trainable or not (BatchNorm moving statistics
@@ -22,10 +24,14 @@ class WeightAverage(keras.callbacks.Callback):
             keras.Variable(keras.ops.convert_to_numpy(w), trainable=False, name=f"ema_{i}")
             for i, w in enumerate(self.weights_)
         ]
+        self._update = compiled(self._update_eagerly)
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _update_eagerly(self):
         for weight, average in zip(self.weights_, self.average, strict=True):
             average.assign(average + (1 - self.decay) * (weight - average))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update()
 
     def values(self):
         return [keras.ops.convert_to_numpy(a) for a in self.average]

@@ -4,6 +4,7 @@ does no I/O beyond Keras loading a weights file it is handed."""
 import keras
 from keras import layers
 
+from cifar_compare import alexnet
 from cifar_compare.data.normalization import CIFAR10_MEAN, CIFAR10_STD
 from cifar_compare.keras.architectures import get_spec
 from cifar_compare.keras.layers import (
@@ -22,12 +23,7 @@ def he_normal():
     return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
 
 
-# PyTorch's BatchNorm2d defaults (momentum 0.1 there is 0.9 here), as in
-# cifar_compare.pytorch.models: Keras' own (0.99, 1e-3) would train differently.
-BATCH_NORM = {"momentum": 0.9, "epsilon": 1e-5}
-ALEXNET_CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True))  # (out, pool)
-# As cifar_compare.pytorch.models: the 2012 paper's, alpha on the window's mean.
-LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K = 5, 5e-4, 0.75, 2.0
+BATCH_NORM = {"momentum": 1 - alexnet.BN_MOMENTUM, "epsilon": alexnet.BN_EPS}
 
 
 def _conv_block(x, filters, batch_norm):
@@ -53,17 +49,17 @@ def _dense(units, **kwargs):
 def alexnet_cifar_body(x, spec, num_classes, dropout):
     """Layer for layer the PyTorch AlexNetCifar (`spec`'s batch_norm: alexnet_cifar_bn,
     local_response_norm: alexnet_cifar_lrn), initialised the same way."""
-    for index, (filters, pool) in enumerate(ALEXNET_CONVS):
+    for index, (filters, pool) in enumerate(alexnet.CONVS):
         x = _conv_block(x, filters, spec.batch_norm)
-        if spec.local_response_norm and index < 2:
-            x = LocalResponseNorm(LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K)(x)
+        if spec.local_response_norm and index < alexnet.LRN_CONVS:
+            x = LocalResponseNorm(**alexnet.LRN)(x)
         if pool:
             x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
-    x = _dense(1024, activation="relu")(x)
+    x = _dense(alexnet.DENSE[0], activation="relu")(x)
     x = layers.Dropout(dropout)(x)
-    x = _dense(512, activation="relu")(x)
+    x = _dense(alexnet.DENSE[1], activation="relu")(x)
     head = keras.initializers.RandomNormal(stddev=0.01)
     return _dense(num_classes, kernel_initializer=head, dtype="float32", name="head")(x)
 

@@ -148,6 +148,19 @@ def compute_precision():
     return {"bfloat16": "bf16", "float16": "fp16"}.get(policy, "fp32")
 
 
+def compiled(function):
+    """`function` traced into one graph on the TensorFlow backend, where each eager op
+    costs tens of microseconds (the weight average's ~90 ops per step: 29 ms eager
+    against 10 ms traced, one core); as it is elsewhere (torch's eager ops are cheap)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return function
+    import tensorflow as tf
+
+    return tf.function(function)
+
+
 def peak_device_memory_mb():
     """Peak accelerator memory of this process so far; None on a CPU."""
     import keras

@@ -4,6 +4,7 @@ code does no I/O: pretrained weights arrive as a state dict."""
 import torch
 from torch import nn
 
+from cifar_compare import alexnet
 from cifar_compare.pytorch.architectures import get_spec
 
 
@@ -18,20 +19,13 @@ class Float32Linear(nn.Linear):
             return super().forward(x.float())
 
 
-# PyTorch's BatchNorm defaults, written out: the Keras variant uses the same
-# (Keras momentum 0.9 is PyTorch momentum 0.1; eps 1e-5 instead of Keras' 1e-3).
-BN_MOMENTUM, BN_EPS = 0.1, 1e-5
-ALEXNET_CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True))  # (out, pool)
-# Krizhevsky et al. (2012), section 3.3: k=2, n=5, alpha=1e-4 on the window's sum of
-# squares, beta=0.75. PyTorch's alpha multiplies the window's mean, hence n x 1e-4.
-LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K = 5, 5e-4, 0.75, 2.0
-
-
 def conv_block(in_channels, out_channels, batch_norm):
     """3x3 conv and ReLU, with BatchNorm between them (conv bias dropped) under batch_norm."""
     conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=not batch_norm)
-    norm = [nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)] if batch_norm else []
-    return [conv, *norm, nn.ReLU(inplace=True)]
+    if not batch_norm:
+        return [conv, nn.ReLU(inplace=True)]
+    norm = nn.BatchNorm2d(out_channels, eps=alexnet.BN_EPS, momentum=alexnet.BN_MOMENTUM)
+    return [conv, norm, nn.ReLU(inplace=True)]
 
 
 class AlexNetCifar(nn.Module):
@@ -43,22 +37,22 @@ class AlexNetCifar(nn.Module):
     def __init__(self, num_classes=10, dropout=0.5, batch_norm=False, local_response_norm=False):
         super().__init__()
         layers, in_channels = [], 3
-        for index, (out_channels, pool) in enumerate(ALEXNET_CONVS):
+        for index, (out_channels, pool) in enumerate(alexnet.CONVS):
             layers += conv_block(in_channels, out_channels, batch_norm)
-            if local_response_norm and index < 2:
-                layers += [nn.LocalResponseNorm(LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K)]
+            if local_response_norm and index < alexnet.LRN_CONVS:
+                layers += [nn.LocalResponseNorm(**alexnet.LRN)]
             layers += [nn.MaxPool2d(2)] if pool else []
             in_channels = out_channels
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(dropout),
-            nn.Linear(256 * 4 * 4, 1024),
+            nn.Linear(alexnet.FLAT_FEATURES, alexnet.DENSE[0]),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
-            nn.Linear(1024, 512),
+            nn.Linear(*alexnet.DENSE),
             nn.ReLU(inplace=True),
-            Float32Linear(512, num_classes),
+            Float32Linear(alexnet.DENSE[1], num_classes),
         )
         self.reset_parameters()
 
