@@ -1,0 +1,96 @@
+"""Validation accuracy of trained tuning candidates under test-time views, for the
+tuning log (docs/results/tuning-log.md): plain, with the mirror image (the pipeline's
+test_time_flip) and with the mirror plus shifted copies. Scores the validation split of
+the prepared data only; the test set is never read.
+
+    python tools/validation_tta.py RESULTS_DIR MODEL [MODEL ...]
+
+RESULTS_DIR holds data/cifar10.npz and models/MODEL/seed0/checkpoint.pt (PyTorch
+candidates: the tuning rounds train in PyTorch).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+
+from cifar_compare.metrics import log_softmax  # noqa: E402
+
+SHIFTS = (1, 2)  # pixels; each adds the four one-axis shifts of the image and its mirror
+
+
+def shifted(images, dy, dx):
+    """uint8 NHWC images moved dy rows down and dx columns right, the uncovered border
+    zero-filled as the training crops' padding is."""
+    out = np.zeros_like(images)
+    height, width = images.shape[1:3]
+    out[:, max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = images[
+        :, max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
+    ]
+    return out
+
+
+def views(images, flip, shift=0):
+    """The image, its one-axis shifts by `shift` pixels (none at 0), each with its mirror
+    image under `flip`."""
+    moves = [(0, 0)] + ([(-shift, 0), (shift, 0), (0, -shift), (0, shift)] if shift else [])
+    for dy, dx in moves:
+        view = images if (dy, dx) == (0, 0) else shifted(images, dy, dx)
+        yield view
+        if flip:
+            yield view[:, :, ::-1]
+
+
+def averaged_accuracy(logits_per_view, labels):
+    """Accuracy of the mean of the views' softmaxes (as the pipeline's flip averages)."""
+    log_probs = np.stack([log_softmax(np.asarray(z, dtype=np.float64)) for z in logits_per_view])
+    mean = np.logaddexp.reduce(log_probs, axis=0) - np.log(len(log_probs))
+    return float((mean.argmax(axis=1) == labels).mean())
+
+
+def accuracies(predict, images, labels):
+    """{view set: validation accuracy} for plain, flip and flip + each of SHIFTS."""
+    result = {
+        "plain": averaged_accuracy([predict(images)], labels),
+        "flip": averaged_accuracy([predict(v) for v in views(images, True)], labels),
+    }
+    for shift in SHIFTS:
+        logits = [predict(v) for v in views(images, True, shift)]
+        result[f"flip + {shift} px shifts"] = averaged_accuracy(logits, labels)
+    return result
+
+
+def candidate_predict(checkpoint):
+    from cifar_compare.pytorch.adapter import PyTorch
+
+    adapter, inputs = PyTorch(), SimpleNamespace(checkpoint=checkpoint)
+    record = adapter.read_record(inputs)
+    adapter.start(record["model_config"], None, record["train_summary"].get("precision", "fp32"))
+    model = adapter.load(record, inputs)
+    return lambda images: adapter.predict(model, np.ascontiguousarray(images))
+
+
+def main():
+    from cifar_compare.data.dataset import load_prepared
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("models", nargs="+")
+    args = parser.parse_args()
+    splits, _ = load_prepared(args.results / "data" / "cifar10.npz", ("val",))
+    images, labels = splits["val"].images, splits["val"].labels
+    names = ["plain", "flip", *(f"flip + {s} px shifts" for s in SHIFTS)]
+    print(f"| candidate ({len(labels):,} validation images) | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for model in args.models:
+        checkpoint = args.results / "models" / model / "seed0" / "checkpoint.pt"
+        scores = accuracies(candidate_predict(checkpoint), images, labels)
+        print(f"| `{model}` | " + " | ".join(f"{100 * scores[n]:.2f} %" for n in names) + " |")
+
+
+if __name__ == "__main__":
+    main()
