@@ -53,6 +53,8 @@ MODEL = {
     "optimizer": {"name": "sgd", "lr": 0.1},
     "seeds": [0],
     "enabled": True,
+    "test_time_flip": True,
+    "test_time_shift": 0,
 }
 
 
@@ -73,3 +75,17 @@ def test_study_leaves_out_locations_and_disabled_models():
     assert study(moved) == study(config)
     assert list(study(config)["models"]) == ["a"] and study(config)["models"]["a"]["seeds"] == [0]
     assert "url" not in study(config)["data"]
+
+
+def test_the_evaluation_policy_is_part_of_the_study_not_of_the_training_recipe():
+    """Scoring with shifted views scores the trained models again (the report's study
+    changes) without retraining them (the train rule's recipe does not)."""
+    shifted = {**MODEL, "test_time_shift": 2}
+    assert recipe(shifted) == recipe(MODEL)
+    assert "test_time_flip" not in recipe(MODEL)
+    config = {
+        "data": {"md5": "0" * 32},
+        "weights": {"allow_unofficial": False, "sources": {}},
+        "models": {"a": MODEL},
+    }
+    assert study({**config, "models": {"a": shifted}}) != study(config)

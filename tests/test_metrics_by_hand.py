@@ -15,10 +15,12 @@ from cifar_compare.data.download import OFFICIAL_CIFAR10_MD5
 from cifar_compare.metrics import (
     data_provenance,
     decode_labels,
-    flip_averaged,
+    evaluation_views,
     metrics_record,
     prediction_metrics,
+    shifted,
     softmax,
+    softmax_averaged,
     softmax_cross_entropy,
 )
 
@@ -121,7 +123,7 @@ def test_flip_averaging_averages_probabilities_not_logits():
     class-1 label is -log 0.3. (Averaging the logits would give the normalised geometric
     mean, 0.75 / 0.25.)"""
     image, mirror = np.log([[0.9, 0.1]]), np.log([[0.5, 0.5]]) + 5.0
-    averaged = flip_averaged(image, mirror)
+    averaged = softmax_averaged([image, mirror])
     np.testing.assert_allclose(averaged, np.log([[0.7, 0.3]]), rtol=1e-12)
     assert softmax_cross_entropy(averaged, np.array([1])) == pytest.approx(-math.log(0.3))
     found = prediction_metrics(np.array([1]), averaged, CLASSES[:2])
@@ -209,3 +211,26 @@ def test_metrics_record_puts_the_checkpoint_record_under_its_own_keys():
         "model_config": {"epochs": 3},
         "weights": None,
     }
+
+
+IMAGE = np.arange(1, 10, dtype=np.uint8).reshape(1, 3, 3, 1)  # rows 1 2 3 / 4 5 6 / 7 8 9
+
+
+def test_a_shift_moves_pixels_and_zero_fills_the_border():
+    down = shifted(IMAGE, 1, 0)[0, :, :, 0]
+    np.testing.assert_array_equal(down, [[0, 0, 0], [1, 2, 3], [4, 5, 6]])
+    left = shifted(IMAGE, 0, -1)[0, :, :, 0]
+    np.testing.assert_array_equal(left, [[2, 3, 0], [5, 6, 0], [8, 9, 0]])
+    up_right = shifted(IMAGE, -2, 1)[0, :, :, 0]
+    np.testing.assert_array_equal(up_right, [[0, 7, 8], [0, 0, 0], [0, 0, 0]])
+
+
+def test_evaluation_views_are_the_image_its_shifts_and_their_mirrors():
+    assert len(list(evaluation_views(IMAGE, flip=False))) == 1
+    assert len(list(evaluation_views(IMAGE, flip=True))) == 2
+    views = list(evaluation_views(IMAGE, flip=True, shift=1))
+    assert len(views) == 10
+    np.testing.assert_array_equal(views[1], IMAGE[:, :, ::-1])
+    np.testing.assert_array_equal(views[2], shifted(IMAGE, -1, 0))
+    np.testing.assert_array_equal(views[3], shifted(IMAGE, -1, 0)[:, :, ::-1])
+    np.testing.assert_array_equal(views[9], shifted(IMAGE, 0, 1)[:, :, ::-1])

@@ -1,15 +1,17 @@
-"""The recipe options both frameworks share: no validation split, test-time flip,
+"""The recipe options both frameworks share: no validation split, test-time views,
 the BatchNorm mode, Keras' coupled L2 and its dropped partial batch."""
+
+from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
-from cifar_compare import metrics
+from cifar_compare import evaluation, metrics
 from cifar_compare.data.dataset import load_prepared, make_splits, save_prepared
 from cifar_compare.epochs import epoch_line, epoch_row, steps_per_epoch, write_history
 from cifar_compare.keras import train as keras_train
-from cifar_compare.metrics import flip_averaged, softmax
+from cifar_compare.metrics import softmax, softmax_averaged
 from cifar_compare.recipe import batch_norm_mode
 from test_dataset import SETTINGS, fake_data
 
@@ -59,12 +61,12 @@ def test_learning_curves_leave_out_an_empty_validation_split():
     plt.close("all")
 
 
-def test_flip_averaged_softmax_is_the_mean_of_both_softmaxes():
+def test_averaged_softmax_is_the_mean_of_both_softmaxes():
     rng = np.random.default_rng(0)
     logits, mirrored = rng.normal(0, 3, (5, 10)), rng.normal(0, 3, (5, 10))
     expected = (softmax(logits) + softmax(mirrored)) / 2
-    np.testing.assert_allclose(softmax(flip_averaged(logits, mirrored)), expected, rtol=1e-12)
-    extreme = flip_averaged(np.array([[1000.0, 0.0]]), np.array([[0.0, 1000.0]]))
+    np.testing.assert_allclose(softmax(softmax_averaged([logits, mirrored])), expected, rtol=1e-12)
+    extreme = softmax_averaged([np.array([[1000.0, 0.0]]), np.array([[0.0, 1000.0]])])
     np.testing.assert_allclose(softmax(extreme), [[0.5, 0.5]])  # no overflow or underflow
 
 
@@ -82,12 +84,81 @@ def test_test_time_predictions_average_with_the_mirror_image():
     seen.clear()
     flipped, _ = metrics.test_time_predictions(predict, images, flip=True)
     assert np.array_equal(seen[0], images) and np.array_equal(seen[1], images[:, :, ::-1])
-    expected = flip_averaged(predict(images), predict(images[:, :, ::-1]))
+    expected = softmax_averaged([predict(images), predict(images[:, :, ::-1])])
     np.testing.assert_allclose(flipped, expected, rtol=1e-6)
     # both passes as float32 logits, whatever predict returns, and float32 out
     assert flipped.dtype == np.float32
     as_float32 = [predict(batch).astype(np.float32) for batch in (images, images[:, :, ::-1])]
-    np.testing.assert_array_equal(flipped, flip_averaged(*as_float32).astype(np.float32))
+    np.testing.assert_array_equal(flipped, softmax_averaged(as_float32).astype(np.float32))
+
+
+def test_test_time_predictions_average_every_shifted_view():
+    """shift 1 without the flip: the image and its four 1-pixel moves, in that order,
+    their softmaxes averaged (not their logits)."""
+    images = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    seen = []
+
+    def predict(batch):
+        seen.append(np.array(batch))
+        return batch.reshape(len(batch), -1)[:, :10].astype(np.float64) / 20.0
+
+    found, _ = metrics.test_time_predictions(predict, images, flip=False, shift=1)
+    moves = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
+    expected_views = [metrics.shifted(images, dy, dx) for dy, dx in moves]
+    assert len(seen) == 5
+    for view, expected in zip(seen, expected_views, strict=True):
+        np.testing.assert_array_equal(view, expected)
+    mean = sum(softmax(predict(v)) for v in expected_views) / 5
+    np.testing.assert_allclose(softmax(found.astype(np.float64)), mean, rtol=1e-5)
+
+
+class CountingAdapter:
+    """A framework adapter whose model is a fixed linear map; it keeps every batch."""
+
+    def __init__(self):
+        self.batches = []
+        self.weights = np.random.default_rng(2).normal(size=(32 * 32 * 3, 10)) / 3000.0
+
+    def start(self, config, threads, precision):
+        return "cpu"
+
+    def load(self, record, inputs):
+        return None
+
+    def predict(self, model, batch):
+        self.batches.append(np.array(batch))
+        return batch.reshape(len(batch), -1).astype(np.float64) @ self.weights
+
+    def layers(self, model):
+        return {"total": 1, "trainable": 1}, []
+
+
+def test_evaluate_scores_the_views_of_the_models_own_policy(tmp_path):
+    """The model's policy (flip, 2-pixel shifts), not the study's (no shifts), picks the
+    views; both are recorded."""
+    splits = make_splits(*fake_data(), {**SETTINGS, "validation_fraction": 0}, 10)
+    save_prepared(tmp_path / "prepared.npz", splits, [str(i) for i in range(10)])
+    adapter = CountingAdapter()
+    record = {"model_config": {"batch_size": 4}, "train_summary": {}}
+    found, _ = evaluation.evaluate(
+        adapter,
+        record,
+        SimpleNamespace(prepared=tmp_path / "prepared.npz"),
+        1,
+        "0" * 32,
+        {"test_time_flip": True, "test_time_shift": 2},
+        {"test_time_flip": True, "test_time_shift": 0},
+    )
+    images = load_prepared(tmp_path / "prepared.npz", ("test",))[0]["test"].images
+    views = list(metrics.evaluation_views(images, True, 2))
+    assert len(adapter.batches) == 1 + 10  # the untimed warm-up, then each view once
+    for seen, view in zip(adapter.batches[1:], views, strict=True):
+        np.testing.assert_array_equal(seen, view)
+    expected = softmax_averaged([adapter.predict(None, v) for v in views]).argmax(1)
+    labels = load_prepared(tmp_path / "prepared.npz", ("test",))[0]["test"].labels
+    assert found["test_accuracy"] == pytest.approx((expected == labels).mean())
+    assert (found["test_time_flip"], found["test_time_shift"]) == (True, 2)
+    assert (found["study_test_time_flip"], found["study_test_time_shift"]) == (True, 0)
 
 
 def test_inference_is_timed_on_the_plain_pass_only(monkeypatch):
@@ -101,8 +172,8 @@ def test_inference_is_timed_on_the_plain_pass_only(monkeypatch):
         return batch.reshape(len(batch), -1)[:, :10].astype(np.float32)
 
     images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
-    for flip in (False, True):
-        _, seconds = metrics.test_time_predictions(predict, images, flip)
+    for flip, shift in ((False, 0), (True, 0), (True, 2)):
+        _, seconds = metrics.test_time_predictions(predict, images, flip, shift)
         assert seconds == 1.0
 
 

@@ -352,7 +352,8 @@ def test_the_pdf_embeds_only_the_report_folders_own_files(tmp_path):
 def test_a_per_model_flip_override_is_flagged():
     results = run(scratch=(0.7,), pretrained=(0.8,))
     policy, warning = evaluation_policy(results)
-    assert policy == "Every model was scored without test-time flip." and warning is None
+    assert policy == "Every model was scored without test-time flip or shifts."
+    assert warning is None
     records = [
         record("alexnet_scratch_pytorch", 0, 0.7),
         record("alexnet_pretrained_pytorch", 0, 0.8),
@@ -363,8 +364,33 @@ def test_a_per_model_flip_override_is_flagged():
     policy, warning = evaluation_policy(results)
     assert policy is None
     assert warning == (
-        "Evaluation is not the same for every model: test-time flip for "
-        "alexnet_scratch_pytorch, not for alexnet_pretrained_pytorch "
-        "(alexnet_pretrained_pytorch overrode the study's evaluation.test_time_flip); "
+        "Evaluation is not the same for every model: alexnet_scratch_pytorch with "
+        "test-time flip; alexnet_pretrained_pytorch without test-time flip or shifts "
+        "(alexnet_pretrained_pytorch overrode the study's evaluation settings); "
         "their accuracies are not scored alike."
+    )
+
+
+def test_a_per_model_shift_override_is_flagged_and_a_shared_one_is_named():
+    records = [
+        record("alexnet_scratch_pytorch", 0, 0.7),
+        record("alexnet_pretrained_pytorch", 0, 0.8),
+    ]
+    for r in records:
+        r.update(test_time_flip=True, study_test_time_flip=True)
+        r.update(test_time_shift=2, study_test_time_shift=2)
+    results = model_results(records, {r["model"]: [0] for r in records})
+    assert evaluation_policy(results) == (
+        "Every model was scored with test-time flip and 2-pixel test-time shifts.",
+        None,
+    )
+    records[1].update(test_time_shift=0)  # its own setting; the study's was 2
+    results = model_results(records, {r["model"]: [0] for r in records})
+    policy, warning = evaluation_policy(results)
+    assert policy is None
+    assert warning == (
+        "Evaluation is not the same for every model: alexnet_scratch_pytorch with "
+        "test-time flip and 2-pixel test-time shifts; alexnet_pretrained_pytorch with "
+        "test-time flip (alexnet_pretrained_pytorch overrode the study's evaluation "
+        "settings); their accuracies are not scored alike."
     )

@@ -120,6 +120,12 @@ def test_a_learning_rate_reruns_that_model_for_every_seed(study):
     assert_plan(study[0], expected | TAIL, overlay.name)
 
 
+def test_a_test_time_shift_rescores_every_model_without_retraining(study):
+    overlay = write_overlay(study[0] / "shift.yaml", {"evaluation": {"test_time_shift": 1}})
+    rescored = {job for job in PYTORCH | KERAS if job.startswith("evaluate_")}
+    assert_plan(study[0], rescored | TAIL, overlay.name)
+
+
 def test_restated_defaults_and_key_order_rerun_nothing(study):
     restated = {
         "models": {

@@ -87,11 +87,11 @@ STUDIES = [
 
 
 @pytest.mark.parametrize("overlays", STUDIES, ids=lambda o: "+".join(p.name for p in o) or "config")
-def test_each_study_applies_one_test_time_flip_policy(overlays):
+def test_each_study_applies_one_test_time_policy(overlays):
     config = load_study_config(overlays)
-    policy = config["evaluation"]["test_time_flip"]
-    flips = {name: model["test_time_flip"] for name, model in config["models"].items()}
-    assert set(flips.values()) == {policy}, flips
+    for key, policy in config["evaluation"].items():
+        found = {name: model[key] for name, model in config["models"].items()}
+        assert set(found.values()) == {policy}, (key, found)
 
 
 def test_a_model_may_override_the_study_flip(tmp_path):
@@ -100,3 +100,14 @@ def test_a_model_may_override_the_study_flip(tmp_path):
     models = load_study_config([overlay])["models"]
     assert models["alexnet_scratch_keras"]["test_time_flip"] is False
     assert models["alexnet_scratch_pytorch"]["test_time_flip"] is True  # the study's
+
+
+def test_a_model_may_override_the_study_shift(tmp_path):
+    overlay = tmp_path / "override.yaml"
+    overlay.write_text(
+        "evaluation:\n  test_time_shift: 2\nmodels:\n  alexnet_scratch_keras:\n"
+        "    test_time_shift: 0\n"
+    )
+    models = load_study_config([overlay])["models"]
+    assert models["alexnet_scratch_keras"]["test_time_shift"] == 0  # its own, not null
+    assert models["alexnet_scratch_pytorch"]["test_time_shift"] == 2  # the study's

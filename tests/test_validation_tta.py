@@ -1,9 +1,11 @@
-"""tools/validation_tta.py: the test-time views and their averaged accuracy, by hand."""
+"""tools/validation_tta.py: each view set's averaged accuracy, by hand (the views
+themselves: tests/test_metrics_by_hand.py)."""
 
 import importlib.util
 from pathlib import Path
 
 import numpy as np
+from cifar_compare.metrics import shifted
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "validation_tta.py"
 
@@ -13,31 +15,6 @@ def validation_tta():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-IMAGE = np.arange(1, 10, dtype=np.uint8).reshape(1, 3, 3, 1)  # rows 1 2 3 / 4 5 6 / 7 8 9
-
-
-def test_a_shift_moves_pixels_and_zero_fills_the_border():
-    tool = validation_tta()
-    down = tool.shifted(IMAGE, 1, 0)[0, :, :, 0]
-    np.testing.assert_array_equal(down, [[0, 0, 0], [1, 2, 3], [4, 5, 6]])
-    left = tool.shifted(IMAGE, 0, -1)[0, :, :, 0]
-    np.testing.assert_array_equal(left, [[2, 3, 0], [5, 6, 0], [8, 9, 0]])
-    up_right = tool.shifted(IMAGE, -2, 1)[0, :, :, 0]
-    np.testing.assert_array_equal(up_right, [[0, 7, 8], [0, 0, 0], [0, 0, 0]])
-
-
-def test_views_are_the_image_its_shifts_and_their_mirrors():
-    tool = validation_tta()
-    assert len(list(tool.views(IMAGE, flip=False))) == 1
-    assert len(list(tool.views(IMAGE, flip=True))) == 2
-    views = list(tool.views(IMAGE, flip=True, shift=1))
-    assert len(views) == 10
-    np.testing.assert_array_equal(views[1], IMAGE[:, :, ::-1])
-    np.testing.assert_array_equal(views[2], tool.shifted(IMAGE, -1, 0))
-    np.testing.assert_array_equal(views[3], tool.shifted(IMAGE, -1, 0)[:, :, ::-1])
-    np.testing.assert_array_equal(views[9], tool.shifted(IMAGE, 0, 1)[:, :, ::-1])
 
 
 def test_the_views_softmaxes_are_averaged_not_their_logits():
@@ -68,7 +45,7 @@ def test_accuracies_score_each_view_set():
     mirror = images[:, :, ::-1]
     by_hand = {"plain": score([images]), "flip": score([images, mirror])}
     for s in (1, 2):
-        moved = [tool.shifted(images, dy, dx) for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s))]
+        moved = [shifted(images, dy, dx) for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s))]
         by_hand[f"flip + {s} px shifts"] = score(
             [images, mirror] + [v for m in moved for v in (m, m[:, :, ::-1])]
         )

@@ -18,50 +18,26 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cifar_compare.metrics import log_softmax  # noqa: E402
+from cifar_compare.metrics import evaluation_views, softmax_averaged  # noqa: E402
 
 SHIFTS = (1, 2)  # pixels; each adds the four one-axis shifts of the image and its mirror
 
 
-def shifted(images, dy, dx):
-    """uint8 NHWC images moved dy rows down and dx columns right, the uncovered border
-    zero-filled as the training crops' padding is."""
-    out = np.zeros_like(images)
-    height, width = images.shape[1:3]
-    out[:, max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = images[
-        :, max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
-    ]
-    return out
-
-
-def views(images, flip, shift=0):
-    """The image, its one-axis shifts by `shift` pixels (none at 0), each with its mirror
-    image under `flip`."""
-    moves = [(0, 0)] + ([(-shift, 0), (shift, 0), (0, -shift), (0, shift)] if shift else [])
-    for dy, dx in moves:
-        view = images if (dy, dx) == (0, 0) else shifted(images, dy, dx)
-        yield view
-        if flip:
-            yield view[:, :, ::-1]
-
-
 def averaged_accuracy(logits_per_view, labels):
-    """Accuracy of the mean of the views' softmaxes (as the pipeline's flip averages)."""
-    log_probs = np.stack([log_softmax(np.asarray(z, dtype=np.float64)) for z in logits_per_view])
-    mean = np.logaddexp.reduce(log_probs, axis=0) - np.log(len(log_probs))
-    return float((mean.argmax(axis=1) == labels).mean())
+    """Accuracy of the mean of the views' softmaxes (as the pipeline's evaluation)."""
+    return float((softmax_averaged(logits_per_view).argmax(axis=1) == labels).mean())
 
 
 def accuracies(predict, images, labels):
     """{view set: validation accuracy} for plain, flip and flip + each of SHIFTS; each
     view is predicted once (the image and its mirror are in every set)."""
-    centre = [predict(v) for v in views(images, True)]
+    centre = [predict(v) for v in evaluation_views(images, True)]
     result = {
         "plain": averaged_accuracy(centre[:1], labels),
         "flip": averaged_accuracy(centre, labels),
     }
     for shift in SHIFTS:
-        moved = [predict(v) for v in list(views(images, True, shift))[2:]]
+        moved = [predict(v) for v in list(evaluation_views(images, True, shift))[2:]]
         result[f"flip + {shift} px shifts"] = averaged_accuracy(centre + moved, labels)
     return result
 

@@ -23,7 +23,7 @@ from cifar_compare.runtime.cluster_fit import (
 )
 from cifar_compare.runtime.hardware import machine_has_gpu
 from cifar_compare.curve.schedule import sized_recipe
-from cifar_compare.identity import recipe, sorted_keys, study
+from cifar_compare.identity import evaluation_policy, recipe, sorted_keys, study
 from cifar_compare.fileio import (
     RESULTS,
     SymlinkedFolder,
@@ -182,6 +182,12 @@ def models_of(framework):
 def model_config(wildcards):
     """The model's recipe (no seeds, no enabled, keys sorted): what its results depend on."""
     return recipe(config["models"][wildcards.model])
+
+
+def model_evaluation(wildcards):
+    """How the model's test images are scored (a param of evaluation only: changing it
+    scores the trained models again, it does not retrain them)."""
+    return evaluation_policy(config["models"][wildcards.model])
 
 
 def script_code(script):

@@ -82,7 +82,8 @@ use rule evaluate_pytorch as evaluate_pytorch_sized with:
         size=r"\d+",
     params:
         data_md5=config["data"]["md5"],
-        study_test_time_flip=config["evaluation"]["test_time_flip"],
+        evaluation=model_evaluation,
+        study_evaluation=config["evaluation"],
         model_config=sized_model_config,
         code=script_code("evaluate_torch.py"),
 
@@ -104,7 +105,8 @@ use rule evaluate_keras as evaluate_keras_sized with:
         size=r"\d+",
     params:
         data_md5=config["data"]["md5"],
-        study_test_time_flip=config["evaluation"]["test_time_flip"],
+        evaluation=model_evaluation,
+        study_evaluation=config["evaluation"],
         model_config=sized_model_config,
         code=script_code("evaluate_keras.py"),
 

@@ -20,7 +20,8 @@ rule evaluate_pytorch:
         runtime=per_attempt(30, "runtime"),
     params:
         data_md5=config["data"]["md5"],
-        study_test_time_flip=config["evaluation"]["test_time_flip"],
+        evaluation=model_evaluation,
+        study_evaluation=config["evaluation"],
         model_config=model_config,
         code=script_code("evaluate_torch.py"),
     script:
@@ -50,7 +51,8 @@ rule evaluate_keras:
         runtime=per_attempt(30, "runtime"),
     params:
         data_md5=config["data"]["md5"],
-        study_test_time_flip=config["evaluation"]["test_time_flip"],
+        evaluation=model_evaluation,
+        study_evaluation=config["evaluation"],
         model_config=model_config,
         code=script_code("evaluate_keras.py"),
     script:

@@ -310,14 +310,15 @@ def check_study_config(config, files=()):
     check_curve_sizes(config["data"], config["learning_curve"])
     for name, model in config["models"].items():
         check_model(name, model)
-        resolve_test_time_flip(model, config["evaluation"])
+        resolve_evaluation(model, config["evaluation"])
     return config
 
 
-def resolve_test_time_flip(model, evaluation):
-    """A model without its own test_time_flip takes the study's (evaluation.test_time_flip)."""
-    if model["test_time_flip"] is None:
-        model["test_time_flip"] = evaluation["test_time_flip"]
+def resolve_evaluation(model, evaluation):
+    """A model without its own test-time views takes the study's (evaluation.*)."""
+    for key, study_value in evaluation.items():
+        if model[key] is None:
+            model[key] = study_value
 
 
 def load_study_config(overlays=()):

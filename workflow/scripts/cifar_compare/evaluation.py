@@ -19,10 +19,11 @@ from cifar_compare.runtime.logs import errors_logged, open_log
 from cifar_compare.runtime.precision import PRECISIONS
 
 
-def evaluate(adapter, record, inputs, threads, data_md5, study_flip):
-    """(test-set metrics, evaluation device name) of the model that `record` describes;
-    `study_flip`: the study's evaluation.test_time_flip, recorded beside the model's own
-    so that a per-model override shows in the report."""
+def evaluate(adapter, record, inputs, threads, data_md5, policy, study_policy):
+    """(test-set metrics, evaluation device name) of the model that `record` describes,
+    scored under `policy` (test_time_flip, test_time_shift); `study_policy`: the study's
+    evaluation settings, recorded beside the model's own so that a per-model override
+    shows in the report."""
     config = record["model_config"]
     # In the precision it was trained in (fp32 for records from before it was recorded).
     device = adapter.start(config, threads, record["train_summary"].get("precision", "fp32"))
@@ -30,11 +31,15 @@ def evaluate(adapter, record, inputs, threads, data_md5, study_flip):
     splits, class_names = load_prepared(inputs.prepared, ("test",))
     images, labels = splits["test"].images, splits["test"].labels
     adapter.predict(model, images[: config["batch_size"]])  # warm-up, not timed
-    flip = config.get("test_time_flip", False)
-    logits, seconds = test_time_predictions(partial(adapter.predict, model), images, flip)
+    logits, seconds = test_time_predictions(
+        partial(adapter.predict, model),
+        images,
+        policy["test_time_flip"],
+        policy["test_time_shift"],
+    )
     metrics = prediction_metrics(labels, logits, class_names)
-    metrics["test_time_flip"] = flip
-    metrics["study_test_time_flip"] = study_flip
+    metrics.update(policy)
+    metrics.update({f"study_{key}": value for key, value in study_policy.items()})
     metrics["data"] = data_provenance(data_md5, images, labels)
     metrics["inference_images_per_second"] = len(labels) / seconds
     metrics["parameters"], rows = adapter.layers(model)
@@ -92,7 +97,8 @@ def evaluate_job(snakemake, adapter: Framework):
             snakemake.input,
             snakemake.threads,
             params.data_md5,
-            params.study_test_time_flip,
+            params.evaluation,
+            params.study_evaluation,
         )
         result = metrics_record(metrics, record, adapter.name, device, adapter.versions())
         validate_metrics(result)

@@ -7,7 +7,9 @@ nothing. Where files come from (URLs, paths) is left out: files are identified
 by their checksums.
 """
 
-NOT_RECIPE = ("seeds", "enabled")  # which replicates run, and whether: not how one trains
+EVALUATION = ("test_time_flip", "test_time_shift")  # how a trained model is scored
+# which replicates run, whether, and how the trained model is scored: not how one trains
+NOT_RECIPE = ("seeds", "enabled", *EVALUATION)
 
 
 def sorted_keys(value):
@@ -24,13 +26,19 @@ def recipe(model):
     return sorted_keys({key: value for key, value in model.items() if key not in NOT_RECIPE})
 
 
+def evaluation_policy(model):
+    """One model's test-time views (its validated config entry's, the study's by default)."""
+    return {key: model[key] for key in EVALUATION}
+
+
 def study(config):
-    """The study a report describes: data settings (less the URL), enabled models, seeds."""
+    """The study a report describes: data settings (less the URL), enabled models, how
+    they are scored, seeds."""
     return sorted_keys(
         {
             "data": {key: value for key, value in config["data"].items() if key != "url"},
             "models": {
-                name: {**recipe(model), "seeds": model["seeds"]}
+                name: {**recipe(model), **evaluation_policy(model), "seeds": model["seeds"]}
                 for name, model in config["models"].items()
                 if model["enabled"]
             },

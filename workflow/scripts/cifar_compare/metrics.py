@@ -111,24 +111,47 @@ def log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def flip_averaged(logits, mirrored_logits):
-    """Test-time flip: logits whose softmax is the mean of the image's and its mirror
-    image's softmax (log of the mean, computed without underflow)."""
-    return np.logaddexp(log_softmax(logits), log_softmax(mirrored_logits)) - np.log(2.0)
+def softmax_averaged(logits_per_view):
+    """Logits whose softmax is the mean of the views' softmaxes (the log of the mean,
+    computed without underflow): test-time augmentation averages probabilities."""
+    log_probs = np.stack([log_softmax(np.asarray(z, dtype=np.float64)) for z in logits_per_view])
+    return np.logaddexp.reduce(log_probs, axis=0) - np.log(len(log_probs))
 
 
-def test_time_predictions(predict, images, flip):
-    """(predict(images) as float32 numpy logits, averaged with the mirrored images' under
-    `flip`; seconds of the plain pass alone). uint8 NHWC images, so the mirror is the same
-    in both frameworks. Throughput is timed on one pass, so that it means the same with
-    and without the flip."""
+def shifted(images, dy, dx):
+    """uint8 NHWC images moved dy rows down and dx columns right, the uncovered border
+    zero-filled as the training crops' padding is."""
+    out = np.zeros_like(images)
+    height, width = images.shape[1:3]
+    out[:, max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = images[
+        :, max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
+    ]
+    return out
+
+
+def evaluation_views(images, flip, shift=0):
+    """The image first, then its four one-axis shifts by `shift` pixels (none at 0), each
+    followed by its mirror image under `flip`: uint8 NHWC, so the same in both frameworks."""
+    moves = [(0, 0)] + ([(-shift, 0), (shift, 0), (0, -shift), (0, shift)] if shift else [])
+    for dy, dx in moves:
+        view = images if (dy, dx) == (0, 0) else shifted(images, dy, dx)
+        yield view
+        if flip:
+            yield view[:, :, ::-1]
+
+
+def test_time_predictions(predict, images, flip, shift=0):
+    """(float32 numpy logits of `images`, their softmax averaged over evaluation_views;
+    seconds of the plain pass alone). Throughput is timed on one pass, so that it means
+    the same whatever the views."""
+    views = evaluation_views(images, flip, shift)
     start = time.perf_counter()
-    logits = np.asarray(predict(images), dtype=np.float32)
+    logits = [np.asarray(predict(next(views)), dtype=np.float32)]
     seconds = time.perf_counter() - start
-    if not flip:
-        return logits, seconds
-    mirrored = np.asarray(predict(images[:, :, ::-1]), dtype=np.float32)
-    return flip_averaged(logits, mirrored).astype(np.float32), seconds
+    logits += [np.asarray(predict(view), dtype=np.float32) for view in views]
+    if len(logits) == 1:
+        return logits[0], seconds
+    return softmax_averaged(logits).astype(np.float32), seconds
 
 
 def softmax_cross_entropy(logits, labels):

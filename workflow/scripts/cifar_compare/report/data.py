@@ -8,6 +8,8 @@ for a model the run did not configure is refused rather than shown.
 import statistics
 from dataclasses import dataclass
 
+from cifar_compare.identity import EVALUATION
+
 
 @dataclass(frozen=True)
 class ModelResult:
@@ -32,7 +34,8 @@ class ModelResult:
     train_images: int
     test_images: int
     test_time_flip: bool  # scored with each test image's mirror image averaged in
-    flip_override: bool  # its own test_time_flip differed from the study's
+    test_time_shift: int  # and its copies moved this many pixels (0: none)
+    evaluation_override: bool  # its own test-time views differed from the study's
     weights: dict | None
     environment: dict | None  # the machine of the first seed's training, where recorded
     config: dict
@@ -69,9 +72,9 @@ def model_result(records):
         train_images=first["training"]["train_images"],
         test_images=first["test_images"],
         test_time_flip=bool(first.get("test_time_flip")),
-        flip_override=any(
-            r.get("study_test_time_flip", r.get("test_time_flip")) != r.get("test_time_flip")
-            for r in records
+        test_time_shift=first.get("test_time_shift", 0),
+        evaluation_override=any(
+            r.get(f"study_{key}", r.get(key)) != r.get(key) for r in records for key in EVALUATION
         ),
         weights=first["weights"],
         environment=first["training"].get("environment"),

@@ -2,11 +2,14 @@
 report to quote where a study trained a model once and so could not measure its own.
 
 A measurement is quoted for a model only when the model's recipe (its model config less the
-keys that do not change what is trained: seeds, precision, enabled, test_time_flip) is the
+keys that do not change what is trained: seeds, precision, enabled, the test-time views,
+which records from before they were evaluation settings carry) is the
 measured one, so a user who changes a recipe does not get a spread measured for another.
 """
 
-NOT_RECIPE = ("seeds", "precision", "enabled", "test_time_flip")
+from cifar_compare.identity import EVALUATION
+
+NOT_RECIPE = ("seeds", "precision", "enabled", *EVALUATION)
 FIELDS = ("model", "recipe", "sd_points", "runs", "scale", "source")
 
 

@@ -37,21 +37,29 @@ def probe_threshold(results):
     return ", ".join(f"{value:g}×" for value in sorted(found)) or None
 
 
+def views_text(result):
+    """How one model's test images were scored, in words."""
+    views = ["test-time flip"] if result.test_time_flip else []
+    if result.test_time_shift:
+        views.append(f"{result.test_time_shift}-pixel test-time shifts")
+    return "with " + " and ".join(views) if views else "without test-time flip or shifts"
+
+
 def evaluation_policy(results):
-    """(the study's one test-time-flip policy in words, or None where the models differ;
+    """(the study's one test-time policy in words, or None where the models differ;
     a warning naming the models scored otherwise, or None)."""
-    flipped = [r.name for r in results if r.test_time_flip]
-    overridden = [r.name for r in results if r.flip_override]
-    if not overridden and len(flipped) in (0, len(results)):
-        how = "with" if flipped else "without"
-        return f"Every model was scored {how} test-time flip.", None
-    plain = [r.name for r in results if not r.test_time_flip]
-    warning = (
-        "Evaluation is not the same for every model: test-time flip for "
-        f"{', '.join(flipped) or 'none'}, not for {', '.join(plain) or 'none'}"
+    scored = {}
+    for r in results:
+        scored.setdefault(views_text(r), []).append(r.name)
+    overridden = [r.name for r in results if r.evaluation_override]
+    if not overridden and len(scored) <= 1:
+        how = next(iter(scored), "without test-time flip or shifts")
+        return f"Every model was scored {how}.", None
+    warning = "Evaluation is not the same for every model: " + "; ".join(
+        f"{', '.join(names)} {how}" for how, names in scored.items()
     )
     if overridden:
-        warning += f" ({', '.join(overridden)} overrode the study's evaluation.test_time_flip)"
+        warning += f" ({', '.join(overridden)} overrode the study's evaluation settings)"
     return None, warning + "; their accuracies are not scored alike."
 
 
