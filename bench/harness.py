@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from cifar_compare.config import load_study_config  # noqa: E402
+from cifar_compare.metrics import view_count  # noqa: E402
 from cifar_compare.runtime.precision import cpu_has_bf16_instructions  # noqa: E402
 from tables import print_tables, write_outputs  # noqa: E402
 
@@ -224,11 +225,12 @@ def add_projection(rows, config):
     for row in rows:
         if row.get("approach") != "pipeline" or "error" in row:
             continue
-        epochs = config["models"][row["model"]]["epochs"]
+        model = config["models"][row["model"]]
+        scored = test_images * view_count(model["test_time_flip"], model["test_time_shift"])
         row["projected_seconds_per_seed"] = (
             row["first_step_seconds"]
-            + epochs * train_images / row["train_images_per_second"]
-            + (epochs * val_images + test_images) / row["eval_images_per_second"]
+            + model["epochs"] * train_images / row["train_images_per_second"]
+            + (model["epochs"] * val_images + scored) / row["eval_images_per_second"]
         )
 
 

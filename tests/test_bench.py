@@ -14,7 +14,7 @@ from cifar_compare.pytorch.models import get_model as get_torch_model
 from cifar_compare.pytorch.models import get_spec
 from cifar_compare.pytorch.train import Recipe
 from conftest import REPO
-from harness import add_pipeline_overhead, naive_comparisons
+from harness import add_pipeline_overhead, add_projection, naive_comparisons
 from naive_keras import images_to_resize
 
 CONFIG = load_study_config()
@@ -194,3 +194,20 @@ def test_precision_table_sets_each_models_fp32_and_bf16_rates_side_by_side(tmp_p
     assert lines[1].split() == ["a", "200.0", "380.0", "1.90", "bf16", "(probe", "1.76x)"]
     assert lines[2].split()[:5] == ["b", "100.0", "50.0", "0.50", "fp32"]
     assert len(lines) == 3
+
+
+def test_the_projection_counts_every_test_time_view():
+    """2 epochs of 50,000 images at 100 img/s, and 10 views of 10,000 test images at
+    1,000 img/s (flip and shifts), after a 1 s first step."""
+    rows = [
+        {
+            "approach": "pipeline",
+            "model": "m",
+            "first_step_seconds": 1.0,
+            "train_images_per_second": 100.0,
+            "eval_images_per_second": 1000.0,
+        }
+    ]
+    model = {"epochs": 2, "test_time_flip": True, "test_time_shift": 2}
+    add_projection(rows, {"data": {"validation_fraction": 0.0}, "models": {"m": model}})
+    assert rows[0]["projected_seconds_per_seed"] == pytest.approx(1 + 1000 + 100)

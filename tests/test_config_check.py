@@ -285,6 +285,26 @@ def test_names_that_would_break_late_are_refused(overlay, message):
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "overlay, message",
+    [
+        ({"evaluation": {"test_time_shift": -1}}, "key evaluation.test_time_shift: -1 is less"),
+        ({"evaluation": {"test_time_shift": 9}}, "key evaluation.test_time_shift: 9 is greater"),
+        ({"evaluation": {"test_time_shift": 1.5}}, "key evaluation.test_time_shift: 1.5 is not"),
+        (
+            {"models": {"alexnet_scratch_pytorch": {"test_time_shift": 9}}},
+            f"key {MODEL}.test_time_shift: 9 is greater than the maximum of 8",
+        ),
+    ],
+    ids=["study-negative", "study-past-8", "study-fraction", "model-past-8"],
+)
+def test_a_test_time_shift_out_of_range_is_refused(overlay, message):
+    """A shift is whole pixels, at most 8 of a 32-pixel image (a quarter of it)."""
+    with pytest.raises(ConfigError) as refused:
+        check_study_config(merged(overlay))
+    assert str(refused.value).startswith(message)
+
+
 @pytest.mark.parametrize("name", ["a$(id).yaml", "a`id`.yaml", 'a".yaml', "a\\.yaml", "a\n.yaml"])
 def test_paths_a_shell_would_read_are_refused(name):
     with pytest.raises(ConfigError, match=r"^config file /w/a.*\.yaml: '.*' in its path; a job"):

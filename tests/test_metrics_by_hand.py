@@ -22,6 +22,7 @@ from cifar_compare.metrics import (
     softmax,
     softmax_averaged,
     softmax_cross_entropy,
+    view_count,
 )
 
 CLASSES = ["a", "b", "c", "d"]  # no image is of class d, and none is predicted d
@@ -230,6 +231,9 @@ def test_evaluation_views_are_the_image_its_shifts_and_their_mirrors():
     assert len(list(evaluation_views(IMAGE, flip=True))) == 2
     views = list(evaluation_views(IMAGE, flip=True, shift=1))
     assert len(views) == 10
+    for flip in (False, True):
+        for shift in (0, 1, 3):
+            assert view_count(flip, shift) == len(list(evaluation_views(IMAGE, flip, shift)))
     np.testing.assert_array_equal(views[1], IMAGE[:, :, ::-1])
     np.testing.assert_array_equal(views[2], shifted(IMAGE, -1, 0))
     np.testing.assert_array_equal(views[3], shifted(IMAGE, -1, 0)[:, :, ::-1])

@@ -36,6 +36,10 @@ def test_metrics_are_valid_and_consistent(tiny_run):
         assert diagonal / 100 == pytest.approx(metrics["test_accuracy"])
         # The recipe, not which replicates run: adding a seed leaves seed 0 alone.
         assert metrics["seed"] == 0 and not {"seeds", "enabled"} & set(metrics["model_config"])
+        # How it was scored is recorded beside the recipe, not in it.
+        views = {"test_time_flip", "test_time_shift"}
+        assert not views & set(metrics["model_config"])
+        assert metrics["test_time_shift"] == metrics["study_test_time_shift"] == 0
         environment = metrics["training"]["environment"]
         assert environment["cpu"] == cpu_model()
         if metrics["training"]["peak_device_memory_mb"] is None:  # trained on the CPU

@@ -327,6 +327,13 @@ def test_baseline_setup_differences_are_named(unofficial_with_baseline):
     assert setup_changes(results, earlier) == [
         f"{model}: 10 epochs here, 5 in the baseline; 32 px input here, 64 in the baseline"
     ]
+    there["model_config"] = here["model_config"]
+    here.update(test_time_flip=True, test_time_shift=2)  # rescored, not retrained
+    results, earlier = (model_results([r], {model: [0]}) for r in (here, there))
+    assert setup_changes(results, earlier) == [
+        f"{model}: scored with test-time flip and 2-pixel test-time shifts here, "
+        "without test-time flip or shifts in the baseline"
+    ]
 
 
 def test_different_test_sets_get_no_paired_test():

@@ -126,15 +126,28 @@ def test_a_test_time_shift_rescores_every_model_without_retraining(study):
     assert_plan(study[0], rescored | TAIL, overlay.name)
 
 
+def test_one_models_test_time_views_rescore_that_model_only(study):
+    model = "alexnet_scratch_keras"
+    changed = {"models": {model: {"test_time_shift": 1, "test_time_flip": False}}}
+    overlay = write_overlay(study[0] / "model-views.yaml", changed)
+    assert_plan(study[0], {f"evaluate_keras {model} 0"} | TAIL, overlay.name)
+
+
 def test_restated_defaults_and_key_order_rerun_nothing(study):
     restated = {
         "models": {
-            TWO_SEEDS: {"label_smoothing": 0.1, "deterministic": None, "enabled": True},
+            TWO_SEEDS: {
+                "label_smoothing": 0.1,
+                "deterministic": None,
+                "enabled": True,
+                "test_time_shift": None,
+            },
             "mobilenetv2_pretrained_keras": {
                 "fine_tune": {"layers": 20, "lr": 0.0001, "epochs": 1}
             },
         },
         "data": {"split_seed": 0},
+        "evaluation": {"test_time_shift": 0},
         "weights": {"allow_unofficial": True},
     }
     overlay = write_overlay(study[0] / "restated.yaml", restated)

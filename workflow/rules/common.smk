@@ -180,7 +180,8 @@ def models_of(framework):
 
 
 def model_config(wildcards):
-    """The model's recipe (no seeds, no enabled, keys sorted): what its results depend on."""
+    """The model's training recipe (no seeds, no enabled, no test-time views, keys
+    sorted): what its checkpoint depends on."""
     return recipe(config["models"][wildcards.model])
 
 
@@ -188,6 +189,10 @@ def model_evaluation(wildcards):
     """How the model's test images are scored (a param of evaluation only: changing it
     scores the trained models again, it does not retrain them)."""
     return evaluation_policy(config["models"][wildcards.model])
+
+
+# The study's own test-time settings, recorded beside each model's (keys sorted).
+STUDY_EVALUATION = sorted_keys(config["evaluation"])
 
 
 def script_code(script):

@@ -22,7 +22,8 @@ def sorted_keys(value):
 
 
 def recipe(model):
-    """One model's training recipe: its validated config entry less seeds and enabled."""
+    """One model's training recipe: its validated config entry less seeds, enabled and
+    the test-time views."""
     return sorted_keys({key: value for key, value in model.items() if key not in NOT_RECIPE})
 
 

@@ -129,6 +129,11 @@ def shifted(images, dy, dx):
     return out
 
 
+def view_count(flip, shift):
+    """How many passes over the test set evaluation_views makes."""
+    return (5 if shift else 1) * (2 if flip else 1)
+
+
 def evaluation_views(images, flip, shift=0):
     """The image first, then its four one-axis shifts by `shift` pixels (none at 0), each
     followed by its mirror image under `flip`: uint8 NHWC, so the same in both frameworks."""

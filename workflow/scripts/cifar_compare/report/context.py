@@ -19,7 +19,8 @@ SETUP = (("epochs", "epochs"), ("input_size", "px input"), ("train_images", "tra
 
 
 def setup_changes(results, earlier):
-    """'alexnet_scratch_pytorch: 5 epochs here, 10 in the baseline' per differing model."""
+    """'alexnet_scratch_pytorch: 5 epochs here, 10 in the baseline' per differing model
+    (training setup and test-time views)."""
     before = {r.name: r for r in earlier}
     changes = []
     for r, e in ((r, before[r.name]) for r in results if r.name in before):
@@ -29,6 +30,9 @@ def setup_changes(results, earlier):
             for key, unit in SETUP
             if getattr(r, key) != getattr(e, key)
         ]
+        views = tables.views_text(r), tables.views_text(e)
+        if views[0] != views[1]:
+            differing.append(f"scored {views[0]} here, {views[1]} in the baseline")
         if differing:
             changes.append(f"{r.name}: {'; '.join(differing)}")
     return changes
@@ -60,7 +64,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
     if not results:
         raise ValueError("no model has metrics: there is nothing to report")
     stats = study_statistics(results, baseline[0] if baseline else ())
-    policy, flip_warning = tables.evaluation_policy(results)
+    policy, views_warning = tables.evaluation_policy(results)
     return {
         "classes": results[0].records[0]["class_names"],
         "calibration": stats.calibration,
@@ -76,7 +80,7 @@ def report_context(results, original, benchmarks, provenance, data, baseline=Non
         "original_rows": tables.original_rows(results, original),
         "conclusions": conclusions(results, stats, original, data, measurements),
         "evaluation_policy": policy,
-        "warnings": [w for w in (data["warning"], flip_warning) if w] + weights_warnings(results),
+        "warnings": [w for w in (data["warning"], views_warning) if w] + weights_warnings(results),
         "data": data,
         "baseline": baseline_section(results, baseline, stats),
         "benchmarks": benchmarks["rows"],
