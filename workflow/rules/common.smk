@@ -191,8 +191,10 @@ def model_evaluation(wildcards):
     return evaluation_policy(config["models"][wildcards.model])
 
 
-# The study's own test-time settings, recorded beside each model's (keys sorted).
-STUDY_EVALUATION = sorted_keys(config["evaluation"])
+def study_evaluation(wildcards):
+    """The study's own test-time settings, recorded beside each model's (keys sorted;
+    asked at job time: the config's defaults are filled after this file is read)."""
+    return sorted_keys(config["evaluation"])
 
 
 def script_code(script):

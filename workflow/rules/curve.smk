@@ -83,7 +83,7 @@ use rule evaluate_pytorch as evaluate_pytorch_sized with:
     params:
         data_md5=config["data"]["md5"],
         evaluation=model_evaluation,
-        study_evaluation=STUDY_EVALUATION,
+        study_evaluation=study_evaluation,
         model_config=sized_model_config,
         code=script_code("evaluate_torch.py"),
 
@@ -106,7 +106,7 @@ use rule evaluate_keras as evaluate_keras_sized with:
     params:
         data_md5=config["data"]["md5"],
         evaluation=model_evaluation,
-        study_evaluation=STUDY_EVALUATION,
+        study_evaluation=study_evaluation,
         model_config=sized_model_config,
         code=script_code("evaluate_keras.py"),
 

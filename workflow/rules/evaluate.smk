@@ -21,7 +21,7 @@ rule evaluate_pytorch:
     params:
         data_md5=config["data"]["md5"],
         evaluation=model_evaluation,
-        study_evaluation=STUDY_EVALUATION,
+        study_evaluation=study_evaluation,
         model_config=model_config,
         code=script_code("evaluate_torch.py"),
     script:
@@ -52,7 +52,7 @@ rule evaluate_keras:
     params:
         data_md5=config["data"]["md5"],
         evaluation=model_evaluation,
-        study_evaluation=STUDY_EVALUATION,
+        study_evaluation=study_evaluation,
         model_config=model_config,
         code=script_code("evaluate_keras.py"),
     script:
