@@ -181,7 +181,8 @@ def test_empty_split_is_refused(per_class, fraction):
         (
             {"architecture": "vgg19"},
             f"key {MODEL}.architecture: 'vgg19' is not one of "
-            "['alexnet', 'alexnet_cifar', 'alexnet_cifar_bn', 'alexnet_cifar_lrn'] "
+            "['alexnet', 'alexnet_cifar', 'alexnet_cifar_bn', 'alexnet_cifar_bn_gap', "
+            "'alexnet_cifar_lrn'] "
             "(the pytorch registry)",
         ),
         (
@@ -369,7 +370,8 @@ def test_long_names_and_values_are_clipped_in_config_messages():
     entry = {**BASE["models"]["alexnet_scratch_pytorch"], "architecture": "v" * 70}
     assert refusal(merged({"models": {name: entry}})) == (
         f"key models.{'m' * 57}....architecture: '{'v' * 56}... is not one of "
-        "['alexnet', 'alexnet_cifar', 'alexnet_cifar_bn', 'alexnet_cifar_lrn'] "
+        "['alexnet', 'alexnet_cifar', 'alexnet_cifar_bn', 'alexnet_cifar_bn_gap', "
+        "'alexnet_cifar_lrn'] "
         "(the pytorch registry)"
     )
     sources = {"weights": {"sources": {"s" * 64: {"url": "/x"}}}}

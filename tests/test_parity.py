@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import torch
+from cifar_compare.alexnet import FLAT_FEATURES, POOLED_FEATURES
 from cifar_compare.epochs import fit
 from cifar_compare.keras import models as keras_models
 from cifar_compare.keras.train import KerasTrainer, Phase, compile_phase
@@ -55,8 +56,9 @@ def torch_to_keras(module, layer, first_dense):
     weight = module.weight.detach()
     if isinstance(module, nn.Conv2d):
         kernel = weight.permute(2, 3, 1, 0)  # (out, in, h, w) -> (h, w, in, out)
-    elif first_dense:
-        # PyTorch flattens (channels, 4, 4), Keras (4, 4, channels).
+    elif first_dense and weight.shape[1] == FLAT_FEATURES:
+        # PyTorch flattens (channels, 4, 4), Keras (4, 4, channels); a pooled head has
+        # no spatial positions left to reorder.
         kernel = weight.reshape(weight.shape[0], -1, 4, 4).permute(2, 3, 1, 0).flatten(0, 2)
     else:
         kernel = weight.T
@@ -244,6 +246,35 @@ def test_alexnet_cifar_lrn_is_the_same_network_and_step_in_both_frameworks():
         step = np.linalg.norm(after - before)
         assert step > 1e-4 * np.linalg.norm(before)
         assert np.linalg.norm(keras_after - after) < 2e-3 * step
+
+
+def test_alexnet_cifar_bn_gap_is_the_same_network_and_step_in_both_frameworks():
+    """The pooled head: the BN variant's convs, a global average pool and the 10-class
+    layer, no dense layers (so a head that flattened instead, or kept a dense layer,
+    fails the shapes); eval outputs agree after copying the weights and one SGD step
+    with coupled L2 moves every weight the same way."""
+    # lr 0.5: through the pooled head some BatchNorm scales' first step is small.
+    optimizer = {"name": "sgd", "lr": 0.5, "weight_decay": 5e-3}
+    config = model_config(optimizer, "alexnet_cifar_bn_gap")
+    torch_model, keras_model = paired_models(config)
+    linears = [m for m in torch_model.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(POOLED_FEATURES, 10)]
+    dense = [layer for layer in keras_model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [tuple(layer.kernel.shape) for layer in dense] == [(POOLED_FEATURES, 10)]
+    images, labels = batch()
+    expected, ours = eval_outputs(torch_model, keras_model, "alexnet_cifar_bn_gap", images)
+    assert np.linalg.norm(ours - expected) < 1e-5 * np.linalg.norm(expected)
+    start = keras_layout(torch_model, keras_model)
+    torch_step(torch_model, config, images, labels)
+    keras_step(keras_model, config, images, labels)
+    theirs, ours = keras_layout(torch_model, keras_model), keras_weights(torch_model, keras_model)
+    names = [w.path for _, layer in weighted_pairs(torch_model, keras_model) for w in layer.weights]
+    for name, before, after, keras_after in zip(names, start, theirs, ours, strict=True):
+        step = np.linalg.norm(after - before)
+        assert step > 1e-4 * np.linalg.norm(before), name
+        # The running variance's unbiased/biased batch variance: as in the EMA test below.
+        tolerance = 1e-2 if name.endswith("moving_variance") else 2e-3
+        assert np.linalg.norm(keras_after - after) < tolerance * step, name
 
 
 def one_epoch_of_one_step(trainer, config, steps=1):

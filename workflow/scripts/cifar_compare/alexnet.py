@@ -3,6 +3,9 @@ cifar_compare.keras.models both build: framework-neutral, so the two cannot drif
 
 CONVS = ((64, True), (192, True), (384, False), (256, False), (256, True))  # (filters, pool)
 DENSE = (1024, 512)  # the hidden dense layers, before the 10-class head
+# The pooled head (alexnet_cifar_bn_gap) replaces the dense layers: each of the last
+# conv's channels averaged over the image, then the 10-class layer.
+POOLED_FEATURES = CONVS[-1][0]
 # 32 px halved by each pool, times the last conv's filters: what the first dense layer sees.
 FLAT_FEATURES = CONVS[-1][0] * (32 >> sum(pool for _, pool in CONVS)) ** 2
 

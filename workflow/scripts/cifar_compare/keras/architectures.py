@@ -14,12 +14,16 @@ class KerasSpec:
     dropout: float = 0.2  # the classifier's, used when the config sets none
     batch_norm: bool = False  # alexnet_cifar_bn: BatchNorm after every conv
     local_response_norm: bool = False  # alexnet_cifar_lrn: the 2012 paper's, after conv 1, 2
+    pooled_head: bool = False  # alexnet_cifar_bn_gap: global average pool, no dense layers
     imagenet_stem: bool = False  # EfficientNet: see keras.models.match_imagenet_stem
 
 
 REGISTRY = {
     "alexnet_cifar": KerasSpec(None, None, 32, dropout=0.5),
     "alexnet_cifar_bn": KerasSpec(None, None, 32, dropout=0.5, batch_norm=True),
+    "alexnet_cifar_bn_gap": KerasSpec(
+        None, None, 32, dropout=0.5, batch_norm=True, pooled_head=True
+    ),
     "alexnet_cifar_lrn": KerasSpec(None, None, 32, dropout=0.5, local_response_norm=True),
     "mobilenet_v2": KerasSpec("mobilenet_v2", "MobileNetV2", 32),
     "vgg16": KerasSpec("vgg16", "VGG16", 32),

@@ -48,18 +48,23 @@ def _dense(units, **kwargs):
 
 def alexnet_cifar_body(x, spec, num_classes, dropout):
     """Layer for layer the PyTorch AlexNetCifar (`spec`'s batch_norm: alexnet_cifar_bn,
-    local_response_norm: alexnet_cifar_lrn), initialised the same way."""
+    local_response_norm: alexnet_cifar_lrn, pooled_head: alexnet_cifar_bn_gap), initialised
+    the same way."""
     for index, (filters, pool) in enumerate(alexnet.CONVS):
         x = _conv_block(x, filters, spec.batch_norm)
         if spec.local_response_norm and index < alexnet.LRN_CONVS:
             x = LocalResponseNorm(**alexnet.LRN)(x)
         if pool:
             x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dropout(dropout)(x)
-    x = _dense(alexnet.DENSE[0], activation="relu")(x)
-    x = layers.Dropout(dropout)(x)
-    x = _dense(alexnet.DENSE[1], activation="relu")(x)
+    if spec.pooled_head:
+        x = layers.GlobalAveragePooling2D()(x)
+        x = layers.Dropout(dropout)(x)
+    else:
+        x = layers.Flatten()(x)
+        x = layers.Dropout(dropout)(x)
+        x = _dense(alexnet.DENSE[0], activation="relu")(x)
+        x = layers.Dropout(dropout)(x)
+        x = _dense(alexnet.DENSE[1], activation="relu")(x)
     head = keras.initializers.RandomNormal(stddev=0.01)
     return _dense(num_classes, kernel_initializer=head, dtype="float32", name="head")(x)
 

@@ -28,13 +28,44 @@ def conv_block(in_channels, out_channels, batch_norm):
     return [conv, norm, nn.ReLU(inplace=True)]
 
 
+def dense_classifier(num_classes, dropout):
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(alexnet.FLAT_FEATURES, alexnet.DENSE[0]),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(*alexnet.DENSE),
+        nn.ReLU(inplace=True),
+        Float32Linear(alexnet.DENSE[1], num_classes),
+    )
+
+
+def pooled_classifier(num_classes, dropout):
+    return nn.Sequential(
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        Float32Linear(alexnet.POOLED_FEATURES, num_classes),
+    )
+
+
 class AlexNetCifar(nn.Module):
     """AlexNet for 32x32 inputs: 5 conv, 3 max-pool, 3 dense layers, ReLU, dense dropout;
     `batch_norm` (alexnet_cifar_bn) adds BatchNorm after every conv, the modern stand-in
     for AlexNet's local response normalisation, which `local_response_norm`
-    (alexnet_cifar_lrn) adds as the 2012 paper did: after the first two convs' ReLU."""
+    (alexnet_cifar_lrn) adds as the 2012 paper did: after the first two convs' ReLU.
+    `pooled_head` (alexnet_cifar_bn_gap) replaces the dense layers with a global average
+    pool before the 10-class layer, as all-convolutional CIFAR networks end."""
 
-    def __init__(self, num_classes=10, dropout=0.5, batch_norm=False, local_response_norm=False):
+    def __init__(
+        self,
+        num_classes=10,
+        dropout=0.5,
+        batch_norm=False,
+        local_response_norm=False,
+        pooled_head=False,
+    ):
         super().__init__()
         layers, in_channels = [], 3
         for index, (out_channels, pool) in enumerate(alexnet.CONVS):
@@ -44,15 +75,10 @@ class AlexNetCifar(nn.Module):
             layers += [nn.MaxPool2d(2)] if pool else []
             in_channels = out_channels
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            nn.Linear(alexnet.FLAT_FEATURES, alexnet.DENSE[0]),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(*alexnet.DENSE),
-            nn.ReLU(inplace=True),
-            Float32Linear(alexnet.DENSE[1], num_classes),
+        self.classifier = (
+            pooled_classifier(num_classes, dropout)
+            if pooled_head
+            else dense_classifier(num_classes, dropout)
         )
         self.reset_parameters()
 
@@ -92,7 +118,9 @@ def get_model(name, num_classes=10, state_dict=None, dropout=None):
         return _torchvision_model(spec, num_classes, state_dict, dropout)
     if state_dict is not None:
         raise ValueError(f"{name} is trained from scratch; it takes no weights")
-    return AlexNetCifar(num_classes, dropout, spec.batch_norm, spec.local_response_norm)
+    return AlexNetCifar(
+        num_classes, dropout, spec.batch_norm, spec.local_response_norm, spec.pooled_head
+    )
 
 
 def freeze_all_but(model, head):
