@@ -147,7 +147,7 @@ def test_restated_defaults_and_key_order_rerun_nothing(study):
             },
         },
         "data": {"split_seed": 0},
-        "evaluation": {"test_time_shift": 0},
+        "evaluation": {"test_time_shift": 2},  # config.yaml's
         "weights": {"allow_unofficial": True},
     }
     overlay = write_overlay(study[0] / "restated.yaml", restated)
