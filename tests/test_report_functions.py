@@ -349,19 +349,29 @@ def test_the_pdf_embeds_only_the_report_folders_own_files(tmp_path):
     assert report_file_path((folder / "plots" / "inside.png").as_uri(), folder)
 
 
+def scored_pair(**evaluation):
+    """A scratch and a pretrained record, both with the `evaluation` fields given."""
+    records = [
+        record("alexnet_scratch_pytorch", 0, 0.7),
+        record("alexnet_pretrained_pytorch", 0, 0.8),
+    ]
+    for r in records:
+        r.update(evaluation)
+    return records
+
+
+def results_of(records):
+    return model_results(records, {r["model"]: [0] for r in records})
+
+
 def test_a_per_model_flip_override_is_flagged():
     results = run(scratch=(0.7,), pretrained=(0.8,))
     policy, warning = evaluation_policy(results)
     assert policy == "Every model was scored without test-time flip or shifts."
     assert warning is None
-    records = [
-        record("alexnet_scratch_pytorch", 0, 0.7),
-        record("alexnet_pretrained_pytorch", 0, 0.8),
-    ]
-    records[0].update(test_time_flip=True, study_test_time_flip=True)
-    records[1].update(test_time_flip=False, study_test_time_flip=True)
-    results = model_results(records, {r["model"]: [0] for r in records})
-    policy, warning = evaluation_policy(results)
+    records = scored_pair(test_time_flip=True, study_test_time_flip=True)
+    records[1].update(test_time_flip=False)
+    policy, warning = evaluation_policy(results_of(records))
     assert policy is None
     assert warning == (
         "Evaluation is not the same for every model: alexnet_scratch_pytorch with "
@@ -372,21 +382,14 @@ def test_a_per_model_flip_override_is_flagged():
 
 
 def test_a_per_model_shift_override_is_flagged_and_a_shared_one_is_named():
-    records = [
-        record("alexnet_scratch_pytorch", 0, 0.7),
-        record("alexnet_pretrained_pytorch", 0, 0.8),
-    ]
-    for r in records:
-        r.update(test_time_flip=True, study_test_time_flip=True)
-        r.update(test_time_shift=2, study_test_time_shift=2)
-    results = model_results(records, {r["model"]: [0] for r in records})
-    assert evaluation_policy(results) == (
+    views = {"test_time_flip": True, "test_time_shift": 2}
+    records = scored_pair(**views, **{f"study_{key}": value for key, value in views.items()})
+    assert evaluation_policy(results_of(records)) == (
         "Every model was scored with test-time flip and 2-pixel test-time shifts.",
         None,
     )
     records[1].update(test_time_shift=0)  # its own setting; the study's was 2
-    results = model_results(records, {r["model"]: [0] for r in records})
-    policy, warning = evaluation_policy(results)
+    policy, warning = evaluation_policy(results_of(records))
     assert policy is None
     assert warning == (
         "Evaluation is not the same for every model: alexnet_scratch_pytorch with "
