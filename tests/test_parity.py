@@ -236,6 +236,18 @@ def test_local_response_norm_is_the_2012_papers_in_both_frameworks():
     np.testing.assert_allclose(torch_out.numpy(), expected, rtol=1e-5)
 
 
+def assert_same_outputs_and_step(torch_model, keras_model, config):
+    """Eval outputs agree after copying the weights, then one step moves every weight
+    the same way in both frameworks."""
+    images, labels = batch()
+    expected, ours = eval_outputs(torch_model, keras_model, config["architecture"], images)
+    assert np.linalg.norm(ours - expected) < 1e-5 * np.linalg.norm(expected)
+    start = keras_layout(torch_model, keras_model)
+    torch_step(torch_model, config, images, labels)
+    keras_step(keras_model, config, images, labels)
+    assert_same_step(torch_model, keras_model, start)
+
+
 def test_alexnet_cifar_lrn_is_the_same_network_and_step_in_both_frameworks():
     """LRN after the first two convs, as the paper: eval outputs agree after copying the
     weights (LRN divides them by about 2**0.75, so a missing or misplaced LRN fails),
@@ -248,13 +260,7 @@ def test_alexnet_cifar_lrn_is_the_same_network_and_step_in_both_frameworks():
         "Conv2d", "ReLU", "LocalResponseNorm",
     ]  # fmt: skip
     assert kinds.count("LocalResponseNorm") == 2
-    images, labels = batch()
-    expected, ours = eval_outputs(torch_model, keras_model, "alexnet_cifar_lrn", images)
-    assert np.linalg.norm(ours - expected) < 1e-5 * np.linalg.norm(expected)
-    start = keras_layout(torch_model, keras_model)
-    torch_step(torch_model, config, images, labels)
-    keras_step(keras_model, config, images, labels)
-    assert_same_step(torch_model, keras_model, start)
+    assert_same_outputs_and_step(torch_model, keras_model, config)
 
 
 def test_alexnet_cifar_bn_gap_is_the_same_network_and_step_in_both_frameworks():
@@ -270,13 +276,7 @@ def test_alexnet_cifar_bn_gap_is_the_same_network_and_step_in_both_frameworks():
     assert [(m.in_features, m.out_features) for m in linears] == [(POOLED_FEATURES, 10)]
     dense = [layer for layer in keras_model.layers if isinstance(layer, keras.layers.Dense)]
     assert [tuple(layer.kernel.shape) for layer in dense] == [(POOLED_FEATURES, 10)]
-    images, labels = batch()
-    expected, ours = eval_outputs(torch_model, keras_model, "alexnet_cifar_bn_gap", images)
-    assert np.linalg.norm(ours - expected) < 1e-5 * np.linalg.norm(expected)
-    start = keras_layout(torch_model, keras_model)
-    torch_step(torch_model, config, images, labels)
-    keras_step(keras_model, config, images, labels)
-    assert_same_step(torch_model, keras_model, start)
+    assert_same_outputs_and_step(torch_model, keras_model, config)
 
 
 def one_epoch_of_one_step(trainer, config, steps=1):
