@@ -184,10 +184,11 @@ def test_summary_tables_are_written_from_the_results():
 def test_conclusions_are_computed_from_the_results():
     text = " ".join(conclude(run()))
     assert "alexnet_pretrained_pytorch is the most accurate model: 84.00 % (95 % interval" in text
-    assert (
-        "Pretrained against scratch (pytorch): alexnet_pretrained_pytorch is ahead of "
-        "alexnet_scratch_pytorch by 11.00 points" in text
+    assert (  # the best pair is also the pretrained-against-scratch pair: said once
+        "Against the runner-up, which is also pretrained against scratch (pytorch), "
+        "alexnet_pretrained_pytorch is ahead of alexnet_scratch_pytorch by 11.00 points" in text
     )
+    assert text.count("by 11.00 points") == 1
     assert "t-test over training runs and test images, Holm-adjusted p = 0.002" in text
     assert "6 times the training time of the fastest, alexnet_scratch_pytorch" in text
     assert "This run used the original study's epochs (10) and input sizes" in text
@@ -196,10 +197,23 @@ def test_conclusions_are_computed_from_the_results():
     # 90/90 against 50/60 over two seeds each: too few runs to tell them apart
     assert "alexnet_scratch_pytorch scored highest: 90.00 %" in flipped
     assert (
-        "alexnet_pretrained_pytorch and alexnet_scratch_pytorch are not distinguishable "
-        "(55.00 % against 90.00 %" in flipped
+        "alexnet_scratch_pytorch and alexnet_pretrained_pytorch are not distinguishable "
+        "(90.00 % against 55.00 %" in flipped
     )
     assert "15.00 points above its range" in flipped and "25.00 points below its range" in flipped
+
+
+def test_a_framework_pair_that_is_also_the_runner_up_is_said_once():
+    keras = {**record("alexnet_scratch_keras", 0, 0.72), "framework": "keras"}
+    records = [record("alexnet_scratch_pytorch", 0, 0.74), keras]
+    results = model_results(records, {"alexnet_scratch_pytorch": [0], "alexnet_scratch_keras": [0]})
+    text = " ".join(conclude(results))
+    assert (
+        "Against the runner-up, which is also PyTorch against Keras on the same architecture "
+        "(alexnet_cifar), alexnet_scratch_pytorch scored 2.00 points above alexnet_scratch_keras"
+        in text
+    )
+    assert text.count("(74.00 % against 72.00 %") == 1
 
 
 def test_a_different_setup_is_said_plainly():
@@ -302,7 +316,7 @@ def test_a_tie_for_the_best_model_is_said():
         "alexnet_scratch_pytorch scored highest (jointly with alexnet_pretrained_pytorch)" in text
     )
     assert (
-        "alexnet_pretrained_pytorch and alexnet_scratch_pytorch are not distinguishable on "
+        "alexnet_scratch_pytorch and alexnet_pretrained_pytorch are not distinguishable on "
         "these test images" in text
     )
 

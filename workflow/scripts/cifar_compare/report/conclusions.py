@@ -121,21 +121,33 @@ def single_run_sentence(results, measurements=()):
     return sentences
 
 
+def question(comparison, first):
+    """What the study asks of a compared pair, in words to go mid-sentence."""
+    if comparison.kind == "best":
+        return "against the runner-up"
+    if comparison.kind == "pretrained":
+        return f"pretrained against scratch ({first.framework})"
+    return f"PyTorch against Keras on the same architecture ({first.architecture})"
+
+
 def findings(results, stats, measurements=()):
-    """The best model (against the runner-up), then one sentence per compared pair;
+    """The best model (against the runner-up), then one sentence per compared pair, each
+    pair's difference said once however many questions ask about it;
     `measurements`: the run-to-run spreads this project measured (report/spread.py)."""
     by_name = {r.name: r for r in results}
     sentences = [best_sentence(results, stats)]
     all_once = all(len(r.seeds) < 2 for r in results)  # then said once, not per pair
+    asked = {}  # pair -> its comparisons, in the order the study asks them (best first)
     for c in stats.comparisons:
-        first = by_name[c.first]
+        asked.setdefault(frozenset((c.first, c.second)), []).append(c)
+    for comparisons in asked.values():
+        c, first = comparisons[0], by_name[comparisons[0].first]
         said = difference(c, first, by_name[c.second], caveat=not all_once)
+        lead, *also = [question(q, by_name[q.first]) for q in comparisons]
+        lead = lead[0].upper() + lead[1:] + "".join(f", which is also {q}" for q in also)
         if c.kind == "best":
-            sentences[0] += f" Against the runner-up, {said}."
-        elif c.kind == "pretrained":
-            sentences.append(f"Pretrained against scratch ({first.framework}): {said}.")
+            sentences[0] += f" {lead}, {said}."
         else:
-            lead = f"PyTorch against Keras on the same architecture ({first.architecture})"
             sentences.append(f"{lead}: {said}.")
     return single_run_sentence(results, measurements) + sentences + family_sentence(stats)
 
