@@ -27,6 +27,18 @@ def keras_layer_kinds(model):
     return [type(layer).__name__ for layer in model.layers]
 
 
+@pytest.mark.parametrize(
+    "architecture", ["alexnet_cifar_bn", "alexnet_cifar_bn_gap", "alexnet_cifar_lrn"]
+)
+def test_every_scratch_variant_counts_the_same_parameters_as_pytorch(architecture):
+    """BatchNorm's running statistics are state in both (PyTorch's buffers), not parameters."""
+    keras_model, _ = keras_models.get_model(architecture, CONFIG)
+    torch_model = torch_models.get_model(architecture)
+    assert keras_models.count_parameters(keras_model) == torch_models.count_parameters(torch_model)
+    keras_rows = [row[2] for row in keras_models.layer_summary(keras_model)]
+    assert sum(keras_rows) == torch_models.count_parameters(torch_model)["total"]
+
+
 def test_alexnet_cifar_matches_pytorch_layer_for_layer():
     keras_model, _ = keras_models.get_model("alexnet_cifar", CONFIG)
     torch_model = torch_models.get_model("alexnet_cifar")

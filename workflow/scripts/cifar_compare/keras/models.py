@@ -135,15 +135,30 @@ def set_trainable_top(base, count, batch_norm):
         layer.trainable = index >= cut and not frozen_norm
 
 
+def running_statistics(layer):
+    """The BatchNorm moving means and variances in `layer` (a model: in all its layers).
+    State, not parameters: PyTorch keeps them as buffers, and both count alike."""
+    if isinstance(layer, layers.BatchNormalization):
+        return [layer.moving_mean, layer.moving_variance]
+    return [s for inner in getattr(layer, "layers", []) for s in running_statistics(inner)]
+
+
+def parameter_count(layer):
+    """How many numbers `layer` learns or loads: its weights less its BatchNorm running
+    statistics."""
+    statistics = {id(s) for s in running_statistics(layer)}
+    return sum(int(keras.ops.size(w)) for w in layer.weights if id(w) not in statistics)
+
+
 def count_parameters(model):
     trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
-    return {"total": int(model.count_params()), "trainable": trainable}
+    return {"total": parameter_count(model), "trainable": trainable}
 
 
 def layer_summary(model):
     """(layer type, output shape, parameters) of every top-level layer after the input."""
     return [
-        (type(layer).__name__, tuple(layer.output.shape[1:]), int(layer.count_params()))
+        (type(layer).__name__, tuple(layer.output.shape[1:]), parameter_count(layer))
         for layer in model.layers
         if not isinstance(layer, keras.layers.InputLayer)
     ]
