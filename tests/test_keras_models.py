@@ -39,6 +39,19 @@ def test_every_scratch_variant_counts_the_same_parameters_as_pytorch(architectur
     assert sum(keras_rows) == torch_models.count_parameters(torch_model)["total"]
 
 
+def test_a_nested_base_counts_as_torchvisions_mobilenet_v2():
+    """MobileNetV2's base is one layer of the Keras model: its 52 BatchNorm layers' running
+    statistics are found inside it. torchvision's MobileNetV2 with a 10-class head has the
+    same weights."""
+    import torchvision
+
+    keras_model, _ = keras_models.get_model("mobilenet_v2", {**CONFIG, "pretrained": True})
+    reference = torchvision.models.mobilenet_v2(num_classes=10)
+    total = sum(p.numel() for p in reference.parameters())
+    assert keras_models.count_parameters(keras_model)["total"] == total
+    assert sum(row[2] for row in keras_models.layer_summary(keras_model)) == total
+
+
 def test_alexnet_cifar_matches_pytorch_layer_for_layer():
     keras_model, _ = keras_models.get_model("alexnet_cifar", CONFIG)
     torch_model = torch_models.get_model("alexnet_cifar")

@@ -185,7 +185,7 @@ def test_conclusions_are_computed_from_the_results():
     text = " ".join(conclude(run()))
     assert "alexnet_pretrained_pytorch is the most accurate model: 84.00 % (95 % interval" in text
     assert (  # the best pair is also the pretrained-against-scratch pair: said once
-        "Against the runner-up, which is also pretrained against scratch (pytorch), "
+        "Against the runner-up, also the pair for pretrained against scratch (pytorch), "
         "alexnet_pretrained_pytorch is ahead of alexnet_scratch_pytorch by 11.00 points" in text
     )
     assert text.count("by 11.00 points") == 1
@@ -209,11 +209,33 @@ def test_a_framework_pair_that_is_also_the_runner_up_is_said_once():
     results = model_results(records, {"alexnet_scratch_pytorch": [0], "alexnet_scratch_keras": [0]})
     text = " ".join(conclude(results))
     assert (
-        "Against the runner-up, which is also PyTorch against Keras on the same architecture "
+        "Against the runner-up, also the pair for PyTorch against Keras on the same architecture "
         "(alexnet_cifar), alexnet_scratch_pytorch scored 2.00 points above alexnet_scratch_keras"
         in text
     )
     assert text.count("(74.00 % against 72.00 %") == 1
+
+
+def test_pairs_asked_once_get_their_own_sentence():
+    keras = {**record("alexnet_scratch_keras", 0, 0.80), "framework": "keras"}
+    records = [
+        record("alexnet_pretrained_pytorch", 0, 0.85, True, True, 224),
+        record("alexnet_scratch_pytorch", 0, 0.74),
+        keras,
+    ]
+    configured = dict.fromkeys(["alexnet_pretrained_pytorch", "alexnet_scratch_pytorch"], [0])
+    results = model_results(records, {**configured, "alexnet_scratch_keras": [0]})
+    text = " ".join(conclude(results))
+    assert "Against the runner-up, alexnet_pretrained_pytorch scored 5.00 points above " in text
+    assert (
+        "Pretrained against scratch (pytorch): alexnet_pretrained_pytorch scored 11.00 points "
+        "above alexnet_scratch_pytorch" in text
+    )
+    assert (  # Keras ahead: the sentence still names PyTorch first, as the question does
+        "PyTorch against Keras on the same architecture (alexnet_cifar): alexnet_scratch_pytorch "
+        "scored 6.00 points below alexnet_scratch_keras" in text
+    )
+    assert "also the pair for" not in text
 
 
 def test_a_different_setup_is_said_plainly():

@@ -144,7 +144,7 @@ def findings(results, stats, measurements=()):
         c, first = comparisons[0], by_name[comparisons[0].first]
         said = difference(c, first, by_name[c.second], caveat=not all_once)
         lead, *also = [question(q, by_name[q.first]) for q in comparisons]
-        lead = lead[0].upper() + lead[1:] + "".join(f", which is also {q}" for q in also)
+        lead = lead[0].upper() + lead[1:] + "".join(f", also the pair for {q}" for q in also)
         if c.kind == "best":
             sentences[0] += f" {lead}, {said}."
         else:
