@@ -37,14 +37,16 @@ ORIGINAL = {
 }
 
 
-def record(model, seed, accuracy, pretrained=False, official=True, input_size=32):
+def record(
+    model, seed, accuracy, pretrained=False, official=True, input_size=32, framework="pytorch"
+):
     weights = None
     if pretrained:
         weights = {"name": "w", "file": "w.pth", "sha256": "ab" * 32, "official": official}
     return {
         "model": model,
         "seed": seed,
-        "framework": "pytorch",
+        "framework": framework,
         "architecture": "alexnet" if pretrained else "alexnet_cifar",
         "test_images": 10000,
         "test_accuracy": accuracy,
@@ -203,11 +205,13 @@ def test_conclusions_are_computed_from_the_results():
     assert "15.00 points above its range" in flipped and "25.00 points below its range" in flipped
 
 
+def one_seed_each(records):
+    return model_results(records, {r["model"]: [r["seed"]] for r in records})
+
+
 def test_a_framework_pair_that_is_also_the_runner_up_is_said_once():
-    keras = {**record("alexnet_scratch_keras", 0, 0.72), "framework": "keras"}
-    records = [record("alexnet_scratch_pytorch", 0, 0.74), keras]
-    results = model_results(records, {"alexnet_scratch_pytorch": [0], "alexnet_scratch_keras": [0]})
-    text = " ".join(conclude(results))
+    keras = record("alexnet_scratch_keras", 0, 0.72, framework="keras")
+    text = " ".join(conclude(one_seed_each([record("alexnet_scratch_pytorch", 0, 0.74), keras])))
     assert (
         "Against the runner-up, also the pair for PyTorch against Keras on the same architecture "
         "(alexnet_cifar), alexnet_scratch_pytorch scored 2.00 points above alexnet_scratch_keras"
@@ -217,15 +221,12 @@ def test_a_framework_pair_that_is_also_the_runner_up_is_said_once():
 
 
 def test_pairs_asked_once_get_their_own_sentence():
-    keras = {**record("alexnet_scratch_keras", 0, 0.80), "framework": "keras"}
     records = [
         record("alexnet_pretrained_pytorch", 0, 0.85, True, True, 224),
         record("alexnet_scratch_pytorch", 0, 0.74),
-        keras,
+        record("alexnet_scratch_keras", 0, 0.80, framework="keras"),
     ]
-    configured = dict.fromkeys(["alexnet_pretrained_pytorch", "alexnet_scratch_pytorch"], [0])
-    results = model_results(records, {**configured, "alexnet_scratch_keras": [0]})
-    text = " ".join(conclude(results))
+    text = " ".join(conclude(one_seed_each(records)))
     assert "Against the runner-up, alexnet_pretrained_pytorch scored 5.00 points above " in text
     assert (
         "Pretrained against scratch (pytorch): alexnet_pretrained_pytorch scored 11.00 points "

@@ -9,7 +9,7 @@ model trained once says that it cannot speak to run-to-run variation.
 
 from cifar_compare.report import format as fmt
 from cifar_compare.report.spread import quoted_spreads
-from cifar_compare.report.stats import ALPHA, ranked
+from cifar_compare.report.stats import ALPHA, family_key, ranked
 from cifar_compare.report.tables import original_rows, weights_check
 
 
@@ -137,11 +137,12 @@ def findings(results, stats, measurements=()):
     by_name = {r.name: r for r in results}
     sentences = [best_sentence(results, stats)]
     all_once = all(len(r.seeds) < 2 for r in results)  # then said once, not per pair
-    asked = {}  # pair -> its comparisons, in the order the study asks them (best first)
+    asked = {}  # pair (as Holm counts it) -> its comparisons, in the study's order: best first
     for c in stats.comparisons:
-        asked.setdefault(frozenset((c.first, c.second)), []).append(c)
+        asked.setdefault(family_key(c), []).append(c)
     for comparisons in asked.values():
-        c, first = comparisons[0], by_name[comparisons[0].first]
+        c = comparisons[0]
+        first = by_name[c.first]
         said = difference(c, first, by_name[c.second], caveat=not all_once)
         lead, *also = [question(q, by_name[q.first]) for q in comparisons]
         lead = lead[0].upper() + lead[1:] + "".join(f", also the pair for {q}" for q in also)
